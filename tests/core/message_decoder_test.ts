@@ -1,0 +1,167 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameDecoder } from "../../src/core/frame_decoder.ts";
+import { MessageDecoder } from "../../src/core/message_decoder.ts";
+import { ProtocolError } from "../../src/core/protocol_error.ts";
+import { concat, decode, hex, splits } from "../_util.ts";
+
+const client = { role: "client" } as const;
+
+/** An unmasked frame, as a server sends it. */
+function frame(b0: number, payload: Uint8Array | string): Uint8Array {
+  const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+  const n = bytes.length;
+  const head = n < 126 ? [b0, n] : n < 65536 ? [b0, 126, n >> 8, n & 0xff] : [b0, 127, 0, 0, 0, 0, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  return concat(new Uint8Array(head), bytes);
+}
+
+function assertEverySplit(bytes: Uint8Array, options: Parameters<typeof decode>[1], check: (got: ReturnType<typeof decode>, name: string) => void) {
+  for (const { name, chunks } of splits(bytes)) check(decode(chunks, options), name);
+}
+
+describe("RFC 6455 section 5.4: fragmentation", () => {
+  test("MessageDecoder reassembles fragments with control frames interleaved", () => {
+    const bytes = concat(frame(0x01, "Hel"), frame(0x89, "p"), frame(0x00, "l"), frame(0x8a, "q"), frame(0x80, "o"));
+    assertEverySplit(bytes, client, (got, name) => {
+      assert.equal(got.error, undefined, name);
+      assert.deepEqual(got.messages, ["Hello"], name);
+      assert.deepEqual(got.frames.map((f) => f.opcode), [1, 9, 0, 10, 0], name);
+    });
+  });
+
+  test("MessageDecoder reassembles a fragmented binary message", () => {
+    const bytes = concat(frame(0x02, hex("01 02")), frame(0x00, new Uint8Array(0)), frame(0x80, hex("03")));
+    assertEverySplit(bytes, client, (got, name) => {
+      assert.equal(got.error, undefined, name);
+      assert.deepEqual(got.messages, [hex("01 02 03")], name);
+    });
+  });
+
+  test("MessageDecoder fails a continuation with no message started with 1002", () => {
+    assertEverySplit(frame(0x80, "x"), client, (got, name) => {
+      assert.equal(got.error?.closeCode, 1002, name);
+      assert.match(got.error!.message, /continuation frame with no message started/);
+    });
+  });
+
+  test("MessageDecoder fails a new data frame inside a fragmented message with 1002", () => {
+    for (const b0 of [0x81, 0x01, 0x82]) {
+      assertEverySplit(concat(frame(0x01, "a"), frame(b0, "b")), client, (got, name) => {
+        assert.equal(got.error?.closeCode, 1002, name);
+        assert.match(got.error!.message, /frame inside a fragmented message, expected a continuation/);
+        assert.deepEqual(got.messages, []);
+      });
+    }
+  });
+
+  test("MessageDecoder accepts 4 MiB in 65,536 fragments of 64 bytes with the default limits", () => {
+    const piece = new Uint8Array(64).fill(0x61);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 65536; i++) parts.push(frame(i === 0 ? 0x01 : i === 65535 ? 0x80 : 0x00, piece));
+    const got = decode([concat(...parts)], client);
+    assert.equal(got.error, undefined);
+    assert.equal(got.messages.length, 1);
+    assert.equal((got.messages[0] as string).length, 4 * 1024 * 1024);
+  });
+
+  test("MessageDecoder fails a message over maxFragments with 1009", () => {
+    const bytes = concat(frame(0x02, "a"), frame(0x00, "b"), frame(0x00, "c"), frame(0x80, "d"));
+    assertEverySplit(bytes, { ...client, maxFragments: 3 }, (got, name) => {
+      assert.equal(got.error?.closeCode, 1009, name);
+      assert.match(got.error!.message, /more than maxFragments \(3\) frames/);
+    });
+    assert.equal(decode([bytes], { ...client, maxFragments: 4 }).error, undefined);
+  });
+
+  test("MessageDecoder fails a message over maxMessageSize with 1009 when the frame header arrives", () => {
+    const bytes = concat(frame(0x02, new Uint8Array(600)), frame(0x80, new Uint8Array(500)));
+    assertEverySplit(bytes, { ...client, maxMessageSize: 1000 }, (got, name) => {
+      assert.equal(got.error?.closeCode, 1009, name);
+      assert.match(got.error!.message, /1100 bytes exceed maxMessageSize \(1000 bytes\)/);
+    });
+    const exact = concat(frame(0x02, new Uint8Array(600)), frame(0x80, new Uint8Array(400)));
+    assert.equal(decode([exact], { ...client, maxMessageSize: 1000 }).messages[0].length, 1000);
+  });
+
+  test("MessageDecoder hands out a single-frame binary message as a view without a copy", () => {
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder();
+    const bytes = frame(0x82, hex("0a 0b 0c"));
+    frames.push(bytes);
+    const part = frames.next();
+    assert.ok(part && !(part instanceof ProtocolError));
+    const message = messages.push(part);
+    assert.ok(message instanceof Uint8Array);
+    assert.equal(message.buffer, bytes.buffer);
+  });
+
+  test("MessageDecoder refuses a control frame with a TypeError", () => {
+    const messages = new MessageDecoder();
+    assert.throws(
+      () => messages.push({ fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 9, payload: new Uint8Array(0), offset: 0, length: 0 }),
+      TypeError,
+    );
+  });
+});
+
+describe("RFC 6455 section 8.1: UTF-8 in text messages", () => {
+  test("MessageDecoder decodes multi-byte UTF-8 split across fragments", () => {
+    const text = "κόσμε 🙂 ünïcödé";
+    const bytes = new TextEncoder().encode(text);
+    const message = concat(frame(0x01, bytes.subarray(0, 1)), frame(0x00, bytes.subarray(1, 11)), frame(0x80, bytes.subarray(11)));
+    assertEverySplit(message, client, (got, name) => assert.deepEqual(got.messages, [text], name));
+  });
+
+  test("MessageDecoder fails invalid UTF-8 in a single-frame text message with 1007", () => {
+    assertEverySplit(frame(0x81, hex("ce ba e1 bd b9 cf 83 ce bc ce b5 ed a0 80 65 64 69 74 65 64")), client, (got, name) => {
+      assert.equal(got.error?.closeCode, 1007, name);
+      assert.equal(got.error!.message, "Cannot decode message: text is not valid UTF-8");
+    });
+  });
+
+  test("MessageDecoder fails a first fragment that can never be valid before the rest arrives", () => {
+    // Autobahn 6.4.1: the first fragment holds F4 90 80 80 (above U+10FFFF).
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder();
+    frames.push(frame(0x01, hex("ce ba e1 bd b9 cf 83 ce bc ce b5 f4 90 80 80")));
+    const part = frames.next();
+    assert.ok(part && !(part instanceof ProtocolError));
+    const result = messages.push(part);
+    assert.ok(result instanceof ProtocolError);
+    assert.equal(result.closeCode, 1007);
+  });
+
+  test("MessageDecoder fails invalid UTF-8 inside one frame that arrives in several chunks", () => {
+    // A single 200-byte text frame whose 11th byte is 0xff: the failure comes with the first chunk.
+    const payload = new Uint8Array(200).fill(0x61);
+    payload[10] = 0xff;
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder();
+    const bytes = frame(0x81, payload);
+    frames.push(bytes.subarray(0, 20));
+    const part = frames.next();
+    assert.ok(part && !(part instanceof ProtocolError));
+    assert.equal(part.payload.length, 16);
+    const result = messages.push(part);
+    assert.ok(result instanceof ProtocolError);
+    assert.equal(result.closeCode, 1007);
+  });
+
+  test("MessageDecoder fails a text message that ends inside a code point with 1007", () => {
+    assertEverySplit(concat(frame(0x01, hex("e2 82")), frame(0x80, new Uint8Array(0))), client, (got, name) => {
+      assert.equal(got.error?.closeCode, 1007, name);
+    });
+  });
+
+  test("MessageDecoder keeps a byte order mark in text", () => {
+    assert.deepEqual(decode([frame(0x81, hex("ef bb bf 61"))], client).messages, ["\ufeffa"]);
+  });
+
+  test("MessageDecoder starts each message afresh after a fragmented one", () => {
+    const bytes = concat(frame(0x01, hex("e2 82")), frame(0x80, hex("ac")), frame(0x81, "x"), frame(0x82, hex("ff")));
+    assertEverySplit(bytes, client, (got, name) => {
+      assert.equal(got.error, undefined, name);
+      assert.deepEqual(got.messages, ["€", "x", hex("ff")], name);
+    });
+  });
+});
