@@ -10,6 +10,18 @@ export interface MessageDecoderOptions {
   maxFragments?: number;
 }
 
+/** A piece of a message, as {@linkcode MessageDecoder.pushPiece} hands it out. */
+export interface MessagePart {
+  /** Whether the message is binary (otherwise text, already checked to be UTF-8 so far). */
+  binary: boolean;
+  /** The bytes of this piece: a view into the chunk it came in. */
+  data: Uint8Array;
+  /** Whether this is the first piece of the message. */
+  first: boolean;
+  /** Whether this is the last piece of the message. */
+  last: boolean;
+}
+
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -47,6 +59,7 @@ export class MessageDecoder {
   #text = "";
   #buffer: Uint8Array = EMPTY;
   #failed = false;
+  #started = false;
 
   /** @param options The message size and fragment count limits. */
   constructor(options: MessageDecoderOptions = {}) {
@@ -68,6 +81,23 @@ export class MessageDecoder {
    * @throws {TypeError} When given a control frame: those are not part of a message.
    */
   push(part: FramePart): string | Uint8Array | ProtocolError | undefined {
+    return this.#push(part, false) as string | Uint8Array | ProtocolError | undefined;
+  }
+
+  /**
+   * Takes the next data frame part like {@linkcode MessageDecoder.push}, but hands the message
+   * out piece by piece as its bytes arrive, checked the same way (fragments, limits, UTF-8), so a
+   * large message is never held whole.
+   *
+   * @returns The piece (`last` is set on the final one), a {@linkcode ProtocolError}, or
+   * `undefined` after a failure.
+   * @throws {TypeError} When given a control frame.
+   */
+  pushPiece(part: FramePart): MessagePart | ProtocolError | undefined {
+    return this.#push(part, true) as MessagePart | ProtocolError | undefined;
+  }
+
+  #push(part: FramePart, pieces: boolean): string | Uint8Array | MessagePart | ProtocolError | undefined {
     if (this.#failed) return undefined;
     const opcode = part.opcode;
     if (opcode > 0x2) {
@@ -83,6 +113,7 @@ export class MessageDecoder {
       }
     }
     const done = part.fin && part.offset + payload.length === part.length;
+    if (pieces) return this.#piece(payload, done);
     if (done && this.#fragments === 1 && part.offset === 0) {
       // The whole message arrived in one piece: no copy, no streaming decoder state.
       const text = this.#opcode === 0x1;
@@ -159,6 +190,22 @@ export class MessageDecoder {
     this.#buffer.set(payload, start);
   }
 
+  #piece(data: Uint8Array, last: boolean): MessagePart | ProtocolError {
+    const binary = this.#opcode === 0x2;
+    if (!binary) {
+      try {
+        this.#utf8.decode(data, { stream: !last });
+      } catch {
+        return this.#fail();
+      }
+    }
+    const first = !this.#started;
+    this.#started = true;
+    this.#size += data.length;
+    if (last) this.#reset();
+    return { binary, data, first, last };
+  }
+
   #fail(): ProtocolError {
     this.#failed = true;
     this.#reset();
@@ -167,6 +214,7 @@ export class MessageDecoder {
 
   #reset(): void {
     this.#opcode = -1;
+    this.#started = false;
     this.#size = 0;
     this.#fragments = 0;
     this.#text = "";

@@ -1,0 +1,389 @@
+import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
+import type { FramePart } from "./frame.ts";
+import { FrameDecoder } from "./frame_decoder.ts";
+import { FrameEncoder } from "./frame_encoder.ts";
+import { MessageDecoder } from "./message_decoder.ts";
+import { toBytes } from "./message_encoder.ts";
+import { ProtocolError } from "./protocol_error.ts";
+import type { SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
+
+const textEncoder = new TextEncoder();
+
+/**
+ * One WebSocket connection's protocol state, without I/O (RFC 6455 sections 5 to 7): bytes and
+ * user actions in, bytes to write and events out. Every adapter drives the same Session, so close
+ * and heartbeat behaviour is written once.
+ *
+ * After every call, the caller writes {@linkcode Session.takeOutput} to the transport in order,
+ * handles {@linkcode Session.nextEvent} until it returns `undefined` (closing the transport on a
+ * `closeTransport` event, once the output is written), and arms one timer for
+ * {@linkcode Session.nextDeadline}, calling {@linkcode Session.handleTimeout} when it fires.
+ * Time is an argument (milliseconds on any clock), so the Session never reads a clock.
+ *
+ * The closing handshake (section 7.1), by who starts it:
+ *
+ * ```
+ *   local close()                          peer's close frame arrives
+ *   open -> closingLocal                   open -> closingRemote
+ *     send close frame                       (autoCloseReply) echo the code, -> closed
+ *     ... peer's close arrives -> closed     or the caller's close() replies -> closed
+ *     ... or closeTimeout -> closed (1006)
+ *   closed: a server closes the transport at once (section 7.1.1); a client waits up to
+ *   closeTimeout for the server to close it, then closes it itself.
+ * ```
+ *
+ * A peer's violation fails the connection (section 7.1.7): a close frame with the code, then the
+ * transport closes, and the `closed` event carries the {@linkcode ProtocolError}.
+ *
+ * @example Two in-memory peers
+ * ```ts
+ * import { Session } from "@wsflow/wsflow";
+ *
+ * const client = new Session({ role: "client", now: 0 });
+ * const server = new Session({ role: "server", now: 0 });
+ * client.open(0);
+ * server.open(0);
+ * client.send("hi", 0);
+ * for (const chunk of client.takeOutput()) server.receive(chunk, 1);
+ * console.log(server.nextEvent()); // { type: "message", data: "hi" }
+ * ```
+ */
+export class Session {
+  readonly #role: "server" | "client";
+  readonly #frames: FrameDecoder;
+  readonly #messages: MessageDecoder;
+  readonly #encoder: FrameEncoder;
+  readonly #autoPong: boolean;
+  readonly #autoCloseReply: boolean;
+  readonly #pingInterval: number;
+  readonly #pongTimeout: number;
+  readonly #closeTimeout: number;
+  readonly #handshakeDeadline: number;
+  readonly #fragmentSize: number;
+  readonly #streamMessages: boolean;
+
+  #state: SessionState = "connecting";
+  #output: Uint8Array[] = [];
+  #events: SessionEvent[] = [];
+  #eventIndex = 0;
+  #lastReceived = 0;
+  #heartbeatSentAt: number | undefined;
+  #closeDeadline: number | undefined;
+  #transportDeadline: number | undefined;
+  #transportClosing = false;
+  #sentClose = false;
+  #pings = new Map<number, number>();
+  #pingId = 0;
+  #sending = false;
+
+  /** @param options The role, the clock reading at the start, limits and timeouts. */
+  constructor(options: SessionOptions) {
+    const { role } = options;
+    if (role !== "server" && role !== "client") {
+      throw new TypeError(`Cannot create Session: role must be "server" or "client", got ${role}`);
+    }
+    this.#role = role;
+    this.#frames = new FrameDecoder(options);
+    this.#messages = new MessageDecoder(options);
+    this.#encoder = new FrameEncoder(options);
+    this.#autoPong = options.autoPong ?? true;
+    this.#autoCloseReply = options.autoCloseReply ?? true;
+    const heartbeat = options.heartbeat === false ? undefined : options.heartbeat ?? {};
+    this.#pingInterval = heartbeat ? heartbeat.interval ?? 30_000 : Infinity;
+    this.#pongTimeout = heartbeat?.timeout ?? 30_000;
+    this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#handshakeDeadline = options.now + (options.handshakeTimeout ?? 10_000);
+    this.#fragmentSize = options.fragmentSize ?? Infinity;
+    this.#streamMessages = options.streamMessages ?? false;
+  }
+
+  /** The connection's state: who started closing decides between the two closing states. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /**
+   * The opening handshake succeeded (section 4): the connection is open.
+   *
+   * @throws {DOMException} `InvalidStateError` unless the state is `connecting`.
+   */
+  open(now: number): void {
+    this.#guard("open the connection", "connecting");
+    this.#state = "open";
+    this.#lastReceived = now;
+  }
+
+  /**
+   * Takes bytes that arrived from the peer. Ignored once the connection is closed.
+   *
+   * @throws {DOMException} `InvalidStateError` while `connecting`: the handshake reads those bytes.
+   */
+  receive(chunk: Uint8Array, now: number): void {
+    // Nothing is read after the peer's close frame (section 5.5.1).
+    if (this.#state === "closed" || this.#state === "closingRemote") return;
+    this.#guard("receive frames", "open", "closingLocal");
+    if (chunk.length === 0) return;
+    this.#lastReceived = now;
+    this.#heartbeatSentAt = undefined; // any traffic proves the peer alive
+    const frames = this.#frames;
+    frames.push(chunk);
+    for (let part = frames.next(); part !== undefined; part = frames.next()) {
+      if (part instanceof ProtocolError) return this.#fail(part);
+      if (part.opcode >= 0x8) this.#control(part, now);
+      else this.#data(part);
+      if (!this.#reading()) return;
+    }
+  }
+
+  /**
+   * Sends a message: a `string` as text, a `BufferSource` as binary.
+   *
+   * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
+   */
+  send(message: string | BufferSource | ArrayBufferView, _now?: number): void {
+    this.#guard("send a message", "open", "closingRemote");
+    if (this.#sending) {
+      throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
+    }
+    const text = typeof message === "string";
+    const payload = text ? textEncoder.encode(message) : toBytes(message);
+    this.#sendData(text ? 0x1 : 0x2, payload, true);
+  }
+
+  /**
+   * Sends one piece of a message that is sent as it is produced (a fragmented message, section
+   * 5.4). The first piece fixes the type; `last` ends the message. No other message may be sent
+   * until it ends, but control frames still go out between the pieces.
+   *
+   * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
+   */
+  sendPiece(data: Uint8Array, options: { binary: boolean; last: boolean }): void {
+    this.#guard("send a message piece", "open", "closingRemote");
+    const opcode = this.#sending ? 0x0 : options.binary ? 0x2 : 0x1;
+    this.#sending = !options.last;
+    this.#push(opcode, data, options.last);
+  }
+
+  /**
+   * Sends a ping (section 5.5.2). The `pong` event that answers it carries its `id` and the
+   * round-trip time.
+   *
+   * @returns The ping's id.
+   * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
+   */
+  ping(now: number): number {
+    this.#guard("send a ping", "open", "closingRemote");
+    return this.#ping(now);
+  }
+
+  /**
+   * Starts the closing handshake, or answers the peer's close when `autoCloseReply` is off
+   * (section 7.1.2). Does nothing once closing has started from this side or the connection is
+   * closed.
+   *
+   * @param code 1000-1003, 1007-1014 or 3000-4999; without it the close frame has no body.
+   * @param reason At most 123 bytes of UTF-8.
+   * @throws {RangeError} When the code may not be sent or the reason is too long.
+   */
+  close(now: number, code?: number, reason = ""): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state === "connecting") {
+      this.#finish({ code: 1006, reason: "", wasClean: false }, now);
+      return;
+    }
+    if (this.#state !== "open" && this.#state !== "closingRemote") return;
+    this.#sendClose(payload);
+    if (this.#state === "open") {
+      this.#state = "closingLocal";
+      this.#closeDeadline = now + this.#closeTimeout;
+      this.#event({ type: "closing", code: code ?? 1005, reason, initiator: "local" });
+    } else {
+      this.#finish(this.#remoteClose!, now);
+    }
+  }
+
+  /** The transport ended (the peer closed it, or it failed). The connection is closed now. */
+  transportClosed(now: number): void {
+    this.#transportDeadline = undefined;
+    this.#transportClosing = true;
+    if (this.#state !== "closed") this.#finish({ code: 1006, reason: "", wasClean: false }, now);
+  }
+
+  /** The next time {@linkcode Session.handleTimeout} must be called, or `undefined` for none. */
+  nextDeadline(): number | undefined {
+    switch (this.#state) {
+      case "connecting":
+        return this.#handshakeDeadline;
+      case "open":
+      case "closingRemote":
+        if (this.#pingInterval === Infinity) return undefined;
+        return this.#heartbeatSentAt !== undefined
+          ? this.#heartbeatSentAt + this.#pongTimeout
+          : this.#lastReceived + this.#pingInterval;
+      case "closingLocal":
+        return this.#closeDeadline;
+      case "closed":
+        return this.#transportDeadline;
+    }
+  }
+
+  /** Acts on every deadline that has passed by `now`: handshake, heartbeat, close. */
+  handleTimeout(now: number): void {
+    const deadline = this.nextDeadline();
+    if (deadline === undefined || now < deadline) return;
+    switch (this.#state) {
+      case "connecting":
+        return this.#finish({ code: 1006, reason: "", wasClean: false, error: new ProtocolError("Cannot open connection: the handshake timed out", 1006) }, now);
+      case "closingLocal":
+        return this.#finish({ code: 1006, reason: "", wasClean: false, error: new ProtocolError("Cannot close cleanly: the peer did not answer the close frame in time", 1006) }, now);
+      case "closed":
+        this.#transportDeadline = undefined;
+        return this.#closeTransport();
+    }
+    if (this.#heartbeatSentAt !== undefined) {
+      this.#finish({ code: 1006, reason: "", wasClean: false, error: new ProtocolError(`Cannot keep connection: no pong or other traffic within ${this.#pongTimeout} ms`, 1006) }, now);
+    } else {
+      this.#heartbeatSentAt = now;
+      this.#ping(now);
+    }
+  }
+
+  /** Removes and returns the bytes to write to the transport, in order. */
+  takeOutput(): Uint8Array[] {
+    const output = this.#output;
+    if (output.length === 0) return output;
+    this.#output = [];
+    return output;
+  }
+
+  /** Removes and returns the next event, or `undefined` when there is none. */
+  nextEvent(): SessionEvent | undefined {
+    if (this.#eventIndex >= this.#events.length) {
+      if (this.#eventIndex > 0) {
+        this.#events.length = 0;
+        this.#eventIndex = 0;
+      }
+      return undefined;
+    }
+    return this.#events[this.#eventIndex++];
+  }
+
+  #remoteClose: { code: number; reason: string; wasClean: boolean } | undefined;
+
+  #data(part: FramePart): void {
+    const messages = this.#messages;
+    if (this.#streamMessages) {
+      const piece = messages.pushPiece(part);
+      if (piece instanceof ProtocolError) return this.#fail(piece);
+      if (piece) this.#event({ type: "piece", binary: piece.binary, data: piece.data, first: piece.first, last: piece.last });
+      return;
+    }
+    const message = messages.push(part);
+    if (message instanceof ProtocolError) return this.#fail(message);
+    if (message !== undefined) this.#event({ type: "message", data: message });
+  }
+
+  // Control frames (section 5.5).
+  #control(part: FramePart, now: number): void {
+    const { opcode, payload } = part;
+    if (opcode === 0x9) {
+      if (this.#autoPong && !this.#sentClose) this.#push(0xa, payload, true);
+      this.#event({ type: "ping", data: payload });
+    } else if (opcode === 0xa) {
+      this.#event({ type: "pong", data: payload, ...this.#matchPong(payload, now) });
+    } else {
+      const info = parseClosePayload(payload);
+      if (info instanceof ProtocolError) return this.#fail(info);
+      const close = { code: info.code, reason: info.reason, wasClean: true };
+      if (this.#state === "closingLocal") return this.#finish(close, now);
+      // The peer started closing (section 7.1.3).
+      this.#state = "closingRemote";
+      this.#remoteClose = close;
+      this.#event({ type: "closing", code: info.code, reason: info.reason, initiator: "remote" });
+      if (this.#autoCloseReply) {
+        // Echo the code and reason (section 5.5.1); 1005 means the peer sent none, so neither do we.
+        this.#sendClose(info.code === 1005 ? new Uint8Array(0) : encodeClosePayload(info.code, info.reason));
+        this.#finish(close, now);
+      }
+    }
+  }
+
+  // Frames are read until the peer's close frame arrives or the connection fails.
+  #reading(): boolean {
+    return this.#state === "open" || this.#state === "closingLocal";
+  }
+
+  #ping(now: number): number {
+    const id = ++this.#pingId;
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setFloat64(0, id);
+    this.#pings.set(id, now);
+    this.#push(0x9, payload, true);
+    return id;
+  }
+
+  // A pong answers our ping with the same payload; a peer may answer only the latest of several
+  // pings (section 5.5.3), so every earlier one counts as answered too.
+  #matchPong(payload: Uint8Array, now: number): { id?: number; rtt?: number } {
+    if (payload.length !== 8) return {};
+    const id = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    const sentAt = this.#pings.get(id);
+    if (sentAt === undefined) return {};
+    for (const key of this.#pings.keys()) if (key <= id) this.#pings.delete(key);
+    return { id, rtt: now - sentAt };
+  }
+
+  #sendData(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const size = this.#fragmentSize;
+    if (payload.length <= size) return this.#push(opcode, payload, fin);
+    for (let offset = 0; offset < payload.length; offset += size) {
+      const end = Math.min(offset + size, payload.length);
+      this.#push(offset === 0 ? opcode : 0x0, payload.subarray(offset, end), fin && end === payload.length);
+    }
+  }
+
+  #push(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const chunks = this.#encoder.encode({ opcode, payload, fin });
+    for (let i = 0; i < chunks.length; i++) this.#output.push(chunks[i]);
+  }
+
+  #sendClose(payload: Uint8Array): void {
+    if (this.#sentClose) return;
+    this.#sentClose = true;
+    this.#push(0x8, payload, true);
+  }
+
+  // Fail the WebSocket connection (section 7.1.7): send a close frame with the code, then close.
+  #fail(error: ProtocolError): void {
+    if (error.closeCode !== 1006) this.#sendClose(encodeClosePayload(error.closeCode));
+    this.#finish({ code: error.closeCode, reason: "", wasClean: false, error }, this.#lastReceived);
+  }
+
+  // The one transition into `closed`.
+  #finish(close: { code: number; reason: string; wasClean: boolean; error?: ProtocolError }, now: number): void {
+    if (this.#state === "closed") return;
+    const clean = close.wasClean;
+    this.#state = "closed";
+    this.#event({ type: "closed", ...close });
+    if (this.#transportClosing) return;
+    if (this.#role === "server" || !clean) this.#closeTransport();
+    else this.#transportDeadline = now + this.#closeTimeout; // a client lets the server close TCP first
+  }
+
+  #closeTransport(): void {
+    if (this.#transportClosing) return;
+    this.#transportClosing = true;
+    this.#transportDeadline = undefined;
+    this.#event({ type: "closeTransport" });
+  }
+
+  #event(event: SessionEvent): void {
+    this.#events.push(event);
+  }
+
+  #guard(action: string, ...states: SessionState[]): void {
+    if (!states.includes(this.#state)) {
+      throw new DOMException(`Cannot ${action}: the connection is ${this.#state}`, "InvalidStateError");
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import type { FrameDecoderOptions } from "./frame_decoder.ts";
+import type { FrameEncoderOptions } from "./frame_encoder.ts";
+import type { MessageDecoderOptions } from "./message_decoder.ts";
+import type { ProtocolError } from "./protocol_error.ts";
+
+/**
+ * A connection's state (RFC 6455 section 7): the closing states are named by who started the
+ * closing handshake.
+ */
+export type SessionState = "connecting" | "open" | "closingLocal" | "closingRemote" | "closed";
+
+/** Heartbeat timing: a ping after `interval` ms without traffic, a failure after `timeout` more. */
+export interface HeartbeatOptions {
+  /** Milliseconds without any traffic from the peer before a ping is sent. @default {30000} */
+  interval?: number;
+  /** Milliseconds to wait for a pong (or any traffic) before the connection fails. @default {30000} */
+  timeout?: number;
+}
+
+/** Options for {@linkcode Session}. */
+export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions, MessageDecoderOptions {
+  /** The clock reading when the connection started (the handshake began), in milliseconds. */
+  now: number;
+  /** Answer each ping with a pong carrying the same payload (section 5.5.2). @default {true} */
+  autoPong?: boolean;
+  /** Echo the peer's close frame at once (section 5.5.1); otherwise `close()` answers it. @default {true} */
+  autoCloseReply?: boolean;
+  /** Ping an idle peer and fail the connection when it stays silent; `false` turns it off. @default {{ interval: 30000, timeout: 30000 }} */
+  heartbeat?: HeartbeatOptions | false;
+  /** Milliseconds to wait for the peer's close frame, and for a server to close TCP, before closing anyway. @default {10000} */
+  closeTimeout?: number;
+  /** Milliseconds the opening handshake may take. @default {10000} */
+  handshakeTimeout?: number;
+  /** The largest frame payload to send; longer messages go out as fragments. @default {Infinity} */
+  fragmentSize?: number;
+  /** Hand out received messages piece by piece (`piece` events) instead of whole. @default {false} */
+  streamMessages?: boolean;
+}
+
+/** What a {@linkcode Session} reports, in order. */
+export type SessionEvent =
+  /** A whole message: `string` for text, `Uint8Array` for binary. */
+  | { type: "message"; data: string | Uint8Array }
+  /** A piece of a message, with `streamMessages`: fragments as they arrive. */
+  | { type: "piece"; binary: boolean; data: Uint8Array; first: boolean; last: boolean }
+  /** A ping arrived (already answered unless `autoPong` is off). */
+  | { type: "ping"; data: Uint8Array }
+  /** A pong arrived; `id` and `rtt` (milliseconds) are set when it answers one of our pings. */
+  | { type: "pong"; data: Uint8Array; id?: number; rtt?: number }
+  /** The closing handshake started, by us (`local`) or by the peer (`remote`). */
+  | { type: "closing"; code: number; reason: string; initiator: "local" | "remote" }
+  /**
+   * The connection is closed. `wasClean` when both close frames were exchanged; `error` when it
+   * failed (a protocol violation, a timeout); `code` 1006 when no close frame arrived.
+   */
+  | { type: "closed"; code: number; reason: string; wasClean: boolean; error?: ProtocolError }
+  /** Close the transport, after writing the output taken so far. */
+  | { type: "closeTransport" };
