@@ -1,0 +1,429 @@
+// Codec benchmark: wsflow's core against the `ws` package's Receiver and Sender, in one process,
+// with a plain copy of the same bytes as the floor.
+//
+//   npm run bench:codec [-- --json] [-- --samples 5 --ms 200 --warmup 150]   (Node 20, via .build/)
+//   ... [-- --sizes 16,1048576 --ops decode]                        (a subset, for profiling)
+//   node_modules/.bin/node bench/codec.ts                          (Node 24, type stripping)
+//   node_modules/.bin/deno run -A bench/codec.ts
+//   node_modules/.bin/bun bench/codec.ts
+//
+// What one row measures (binary messages of `size` payload bytes; MB = 10^6 payload bytes):
+//
+// - decode: a byte stream of back-to-back frames, cut into 64 KiB socket-sized chunks with no
+//   regard to frame boundaries (small frames and headers straddle chunks, a 1 MiB frame spans 17
+//   chunks), is fed to wsflow's FrameDecoder + MessageDecoder and to ws's Receiver (via write(),
+//   its real entry point, with synchronous events); every whole message goes to a callback that
+//   adds up its length. Masked = client frames decoded by a server; unmasked = server frames
+//   decoded by a client. Both get the very same bytes (ws as Buffer views, wsflow as Uint8Array
+//   views over the same memory). Both unmask in place, so before every pass the stream is restored
+//   from a pristine copy, outside the timed region, for both libraries alike.
+// - encode: one payload -> the bytes a socket would be handed. wsflow: MessageEncoder.encode()
+//   then FrameEncoder.encode() on each frame, chunk lengths summed; ws: Sender.send() into a fake
+//   socket whose write() sums lengths. Masked = client role (a fresh key per frame, output copied
+//   so the caller's payload is untouched, in both libraries).
+// - copy: Uint8Array.prototype.set of each message's payload into a preallocated buffer (for
+//   decode, from the payload's place in the stream), the floor any decoder that hands out a
+//   contiguous message must pay for large frames that span chunks.
+//
+// Each cell is warmed up, then sampled `--samples` times for at least `--ms` ms each, with
+// wsflow, ws and copy samples interleaved so a noisy neighbour hurts all three alike; the table
+// shows the median.
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import os from "node:os";
+import process from "node:process";
+import { FrameDecoder } from "../src/core/frame_decoder.ts";
+import { FrameEncoder } from "../src/core/frame_encoder.ts";
+import { MessageDecoder } from "../src/core/message_decoder.ts";
+import { MessageEncoder } from "../src/core/message_encoder.ts";
+import { ProtocolError } from "../src/core/protocol_error.ts";
+
+// The slice of ws's internals used here (@types/ws does not describe lib/receiver.js or lib/sender.js).
+interface WsReceiver {
+  write(chunk: Buffer): boolean;
+  on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
+}
+interface WsSocket {
+  write(chunk: Uint8Array, cb?: () => void): boolean;
+  cork(): void;
+  uncork(): void;
+}
+interface WsSender {
+  send(data: Buffer, options: { binary: boolean; mask: boolean; fin: boolean; compress: boolean }): void;
+}
+type WsReceiverClass = new (options: { isServer: boolean; maxPayload: number; binaryType: "nodebuffer" }) => WsReceiver;
+type WsSenderClass = new (socket: WsSocket) => WsSender;
+
+// ws's package.json "exports" hides lib/, so require the files by path (works on all runtimes).
+const require = createRequire(import.meta.url);
+const wsDir = require.resolve("ws/package.json").replace(/package\.json$/, "");
+const Receiver = require(wsDir + "lib/receiver.js") as WsReceiverClass;
+const Sender = require(wsDir + "lib/sender.js") as WsSenderClass;
+const wsVersion = (require("ws/package.json") as { version: string }).version;
+
+const CHUNK = 64 * 1024;
+const PASS_BYTES = 4 * 1024 * 1024; // payload bytes per pass (at most 65,536 messages, at least 4)
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SAMPLES = option("--samples", 5);
+const SAMPLE_MS = option("--ms", 200);
+const WARMUP_MS = option("--warmup", 150);
+const list = (name: string, fallback: string): string[] => {
+  const i = args.indexOf(name);
+  return (i >= 0 ? args[i + 1] : fallback).split(",");
+};
+// --sizes and --ops run a subset (for profiling); the targets are checked only on a full run.
+const SIZES = list("--sizes", "16,1024,65536,1048576").map(Number);
+const OPS = list("--ops", "decode,encode") as ("decode" | "encode")[];
+
+interface Runtime {
+  Deno?: { version: { deno: string; v8: string } };
+  Bun?: { version: string };
+}
+function runtimeName(): string {
+  const g = globalThis as Runtime;
+  if (g.Deno) return `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})`;
+  if (g.Bun) return `Bun ${g.Bun.version} (JavaScriptCore)`;
+  return `Node ${process.version} (V8 ${process.versions.v8})`;
+}
+function installed(name: string): string {
+  try {
+    const path = createRequire(wsDir + "lib/buffer-util.js").resolve(name);
+    return path.includes("/") ? "INSTALLED" : "built into the runtime";
+  } catch {
+    return "not installed";
+  }
+}
+// What ws's buffer-util.js will mask with: a runtime's http.websocketMask, bufferutil, or a JS loop.
+function wsMasking(): string {
+  if (typeof (require("node:http") as { websocketMask?: unknown }).websocketMask === "function") return "http.websocketMask";
+  try {
+    require(createRequire(wsDir + "lib/buffer-util.js").resolve("bufferutil"));
+    return "bufferutil";
+  } catch {
+    return "a plain JavaScript byte loop";
+  }
+}
+
+// A deterministic payload (xorshift), so runs compare.
+function payloadOf(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = 0x9e3779b9 ^ size;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+// Frames written by hand (neither library's encoder), each with its own nonzero masking key.
+function streamOf(payload: Uint8Array, count: number, masked: boolean): { bytes: Uint8Array; offsets: number[] } {
+  const size = payload.length;
+  const header = 2 + (size < 126 ? 0 : size < 0x10000 ? 2 : 8) + (masked ? 4 : 0);
+  const bytes = new Uint8Array((header + size) * count);
+  const offsets: number[] = [];
+  let p = 0;
+  for (let m = 0; m < count; m++) {
+    bytes[p] = 0x82;
+    const len7 = size < 126 ? size : size < 0x10000 ? 126 : 127;
+    bytes[p + 1] = len7 | (masked ? 0x80 : 0);
+    let q = p + 2;
+    if (len7 === 126) {
+      bytes[q++] = size >>> 8;
+      bytes[q++] = size & 0xff;
+    } else if (len7 === 127) {
+      q += 4;
+      bytes[q++] = size >>> 24;
+      bytes[q++] = (size >>> 16) & 0xff;
+      bytes[q++] = (size >>> 8) & 0xff;
+      bytes[q++] = size & 0xff;
+    }
+    const key = [(m * 37 + 1) & 0xff, (m * 101 + 7) & 0xff, 0x5a, 0xc3];
+    if (masked) for (let k = 0; k < 4; k++) bytes[q++] = key[k];
+    for (let i = 0; i < size; i++) bytes[q + i] = masked ? payload[i] ^ key[i & 3] : payload[i];
+    offsets.push(q);
+    p = q + size;
+  }
+  return { bytes, offsets };
+}
+
+function chunksOf(bytes: Uint8Array): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let p = 0; p < bytes.length; p += CHUNK) chunks.push(bytes.subarray(p, Math.min(p + CHUNK, bytes.length)));
+  return chunks;
+}
+
+/** One benchmark cell: `run()` does one pass and returns the messages it handled. */
+interface Case {
+  run(): number;
+  /** Called before every pass, outside the timed region. */
+  reset?: () => void;
+}
+
+let sink = 0; // every delivered message's length lands here, so no work is dead
+
+function wsflowDecode(chunks: Uint8Array[], masked: boolean, count: number): Case {
+  const frames = new FrameDecoder({ role: masked ? "server" : "client" });
+  const messages = new MessageDecoder();
+  return {
+    run() {
+      let n = 0;
+      for (let c = 0; c < chunks.length; c++) {
+        frames.push(chunks[c]);
+        for (let part = frames.next(); part !== undefined; part = frames.next()) {
+          if (part instanceof ProtocolError) throw part;
+          const message = messages.push(part);
+          if (message === undefined) continue;
+          if (message instanceof ProtocolError) throw message;
+          sink += message.length;
+          n++;
+        }
+      }
+      if (n !== count) throw new Error(`wsflow decoded ${n} messages, expected ${count}`);
+      return n;
+    },
+  };
+}
+
+function wsDecode(chunks: Uint8Array[], masked: boolean, count: number): Case {
+  const buffers = chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  const receiver = new Receiver({ isServer: masked, maxPayload: 0, binaryType: "nodebuffer" });
+  let n = 0;
+  receiver.on("message", (data) => {
+    sink += data.length;
+    n++;
+  });
+  receiver.on("error", (error) => {
+    throw error;
+  });
+  return {
+    run() {
+      n = 0;
+      for (let c = 0; c < buffers.length; c++) receiver.write(buffers[c]);
+      if (n !== count) throw new Error(`ws decoded ${n} messages, expected ${count}`);
+      return n;
+    },
+  };
+}
+
+function wsflowEncode(payload: Uint8Array, masked: boolean, count: number): Case {
+  const messages = new MessageEncoder();
+  const frames = new FrameEncoder({ role: masked ? "client" : "server" });
+  return {
+    run() {
+      for (let m = 0; m < count; m++) {
+        const list = messages.encode(payload);
+        for (let f = 0; f < list.length; f++) {
+          const chunks = frames.encode(list[f]);
+          for (let c = 0; c < chunks.length; c++) sink += chunks[c].length;
+        }
+      }
+      return count;
+    },
+  };
+}
+
+function wsEncode(payload: Uint8Array, masked: boolean, count: number): Case {
+  const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const socket: WsSocket = {
+    write(chunk) {
+      sink += chunk.length;
+      return true;
+    },
+    cork() {},
+    uncork() {},
+  };
+  const sender = new Sender(socket);
+  return {
+    run() {
+      for (let m = 0; m < count; m++) sender.send(data, { binary: true, mask: masked, fin: true, compress: false });
+      return count;
+    },
+  };
+}
+
+function copyFloor(sources: Uint8Array[], size: number): Case {
+  const target = new Uint8Array(size);
+  return {
+    run() {
+      for (let m = 0; m < sources.length; m++) target.set(sources[m]);
+      sink += target[size - 1];
+      return sources.length;
+    },
+  };
+}
+
+// Messages per second over at least `ms` of timed passes.
+function sample(c: Case, ms: number): number {
+  let time = 0;
+  let messages = 0;
+  while (time < ms) {
+    c.reset?.();
+    const start = performance.now();
+    messages += c.run();
+    time += performance.now() - start;
+  }
+  return (messages * 1000) / time;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+// Untimed self-checks, so a fast wrong answer cannot pass: both decoders (fresh instances of the
+// same classes) must deliver exactly the payloads, both encoders must emit the expected bytes.
+function decodeAll(chunks: Uint8Array[], masked: boolean): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const frames = new FrameDecoder({ role: masked ? "server" : "client" });
+  const messages = new MessageDecoder();
+  for (const chunk of chunks) {
+    frames.push(chunk);
+    for (let part = frames.next(); part !== undefined; part = frames.next()) {
+      const message = part instanceof ProtocolError ? part : messages.push(part);
+      if (message instanceof ProtocolError) throw message;
+      if (message instanceof Uint8Array) out.push(message.slice());
+    }
+  }
+  return out;
+}
+function wsDecodeAll(chunks: Uint8Array[], masked: boolean): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const receiver = new Receiver({ isServer: masked, maxPayload: 0, binaryType: "nodebuffer" });
+  receiver.on("message", (data) => out.push(Uint8Array.from(data)));
+  for (const c of chunks) receiver.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  return out;
+}
+function check(ok: boolean, label: string): void {
+  if (!ok) throw new Error(`Benchmark self-check failed: ${label}`);
+}
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+interface Row {
+  op: "decode" | "encode";
+  masked: boolean;
+  size: number;
+  wsflow_msgs: number;
+  wsflow_mbps: number;
+  ws_msgs: number;
+  ws_mbps: number;
+  copy_mbps: number;
+  ratio: number;
+  copy_ratio: number;
+}
+
+async function measureRow(op: "decode" | "encode", masked: boolean, size: number): Promise<Row> {
+  const payload = payloadOf(size);
+  const count = Math.max(4, Math.min(65536, Math.floor(PASS_BYTES / size)));
+  let cases: Case[];
+  if (op === "decode") {
+    const { bytes, offsets } = streamOf(payload, count, masked);
+    const pristine = bytes.slice();
+    const restore = masked ? () => bytes.set(pristine) : undefined;
+    const chunks = chunksOf(bytes);
+    const sources = offsets.map((o) => bytes.subarray(o, o + size));
+    cases = [wsflowDecode(chunks, masked, count), wsDecode(chunks, masked, count), copyFloor(sources, size)];
+    for (const [name, decode] of [["wsflow", decodeAll], ["ws", wsDecodeAll]] as const) {
+      restore?.();
+      const got = decode(chunks, masked);
+      check(got.length === count && got.every((m) => same(m, payload)), `${name} decode ${size}${masked ? " masked" : ""}`);
+    }
+    cases[0].reset = cases[1].reset = restore;
+    cases[2].reset = restore;
+  } else {
+    cases = [wsflowEncode(payload, masked, count), wsEncode(payload, masked, count), copyFloor(Array(count).fill(payload), size)];
+    const frameBytes = (2 + (size < 126 ? 0 : size < 0x10000 ? 2 : 8) + (masked ? 4 : 0) + size) * count;
+    for (const [i, name] of [[0, "wsflow"], [1, "ws"]] as const) {
+      const before = sink;
+      cases[i].run();
+      check(sink - before === frameBytes, `${name} encode ${size}${masked ? " masked" : ""} emitted ${sink - before} bytes, expected ${frameBytes}`);
+    }
+  }
+  for (const c of cases) {
+    sample(c, WARMUP_MS);
+    await tick();
+  }
+  const rates: number[][] = [[], [], []];
+  for (let s = 0; s < SAMPLES; s++) {
+    for (let i = 0; i < cases.length; i++) {
+      rates[i].push(sample(cases[i], SAMPLE_MS));
+      await tick(); // lets ws's Writable run its deferred afterWrite ticks, as a real socket would
+    }
+  }
+  const [wsflow, ws, copy] = rates.map(median);
+  const mbps = (r: number) => (r * size) / 1e6;
+  return {
+    op,
+    masked,
+    size,
+    wsflow_msgs: Math.round(wsflow),
+    wsflow_mbps: Number(mbps(wsflow).toFixed(1)),
+    ws_msgs: Math.round(ws),
+    ws_mbps: Number(mbps(ws).toFixed(1)),
+    copy_mbps: Number(mbps(copy).toFixed(1)),
+    ratio: Number((wsflow / ws).toFixed(2)),
+    copy_ratio: Number((copy / wsflow).toFixed(2)),
+  };
+}
+
+const sizeName = (n: number) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
+const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+const mb = (n: number) => (n >= 1000 ? n.toFixed(0) : n.toFixed(1));
+const columns = ["op", "masked", "size", "wsflow msg/s", "wsflow MB/s", "ws msg/s", "ws MB/s", "copy MB/s", "wsflow/ws", "copy/wsflow"];
+const widths = [6, 6, 7, 12, 11, 10, 9, 9, 9, 11];
+const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+
+const info = (text: string) => (json ? console.error(text) : console.log(text));
+const started = performance.now();
+info(`wsflow codec benchmark on ${runtimeName()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}`);
+info(
+  `ws ${wsVersion}: bufferutil ${installed("bufferutil")}, utf-8-validate ${installed("utf-8-validate")}` +
+    ` (ws masks with ${wsMasking()}); ${SAMPLES} samples x ${SAMPLE_MS} ms per cell, median shown`,
+);
+info("binary messages, decoded from 64 KiB chunks; MB = 10^6 payload bytes; copy = Uint8Array.set of the same payload bytes\n");
+if (!json) console.log(line(columns) + "\n" + line(widths.map((w) => "-".repeat(w))));
+
+const rows: Row[] = [];
+for (const op of OPS) {
+  for (const masked of [true, false]) {
+    for (const size of SIZES) {
+      const row = await measureRow(op, masked, size);
+      rows.push(row);
+      if (json) console.log(JSON.stringify(row));
+      else {
+        console.log(line([
+          op, masked ? "yes" : "no", sizeName(size), fmt(row.wsflow_msgs), mb(row.wsflow_mbps), fmt(row.ws_msgs),
+          mb(row.ws_mbps), mb(row.copy_mbps), `${row.ratio.toFixed(2)}x`, `${row.copy_ratio.toFixed(2)}x`,
+        ]));
+      }
+    }
+  }
+}
+
+// The targets from the issue, checked on a full run.
+function checkTargets(): void {
+  const small = rows.filter((r) => r.size === 16);
+  const bigMasked = rows.filter((r) => r.size === 1 << 20 && r.masked);
+  const unmask = rows.find((r) => r.op === "decode" && r.masked && r.size === 1 << 20)!;
+  const worst = rows.reduce((a, b) => (b.ratio < a.ratio ? b : a));
+  const targets: [string, boolean, string][] = [
+    ["wsflow >= 1.5x ws for 16 B messages", small.every((r) => r.ratio >= 1.5), small.map((r) => `${r.op}${r.masked ? " masked" : ""} ${r.ratio}x`).join(", ")],
+    ["wsflow >= 3x ws for masked 1 MiB", bigMasked.every((r) => r.ratio >= 3), bigMasked.map((r) => `${r.op} ${r.ratio}x`).join(", ")],
+    ["wsflow never below ws", worst.ratio >= 1, `lowest ${worst.ratio}x (${worst.op}${worst.masked ? " masked" : ""} ${sizeName(worst.size)})`],
+    ["unmasking 1 MiB within 3x of copy", unmask.copy_ratio <= 3, `masked 1 MiB decode is ${unmask.copy_ratio}x slower than copy`],
+  ];
+  info("");
+  for (const [name, ok, detail] of targets) info(`${ok ? "PASS" : "FAIL"}  ${name}: ${detail}`);
+}
+if (rows.length === 16) checkTargets();
+else info(`\n${rows.length} of 16 rows run; the targets are checked on a full run only`);
+info(`\n${((performance.now() - started) / 1000).toFixed(0)} s; sink ${sink > 0 ? "ok" : "empty"}`);
