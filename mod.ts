@@ -35,3 +35,47 @@ export { FrameDecoderStream, type FrameDecoderStreamOptions } from "./src/stream
 export { FrameEncoderStream } from "./src/streams/frame_encoder_stream.ts";
 export { MessageDecoderStream, type MessageDecoderStreamOptions } from "./src/streams/message_decoder_stream.ts";
 export { MessageEncoderStream } from "./src/streams/message_encoder_stream.ts";
+export {
+  acceptUpgrade,
+  type AcceptOptions,
+  checkServerResponse,
+  type ClientHandshake,
+  type ClientHandshakeOptions,
+  computeAcceptKey,
+  createClientHandshake,
+  type HandshakeResult,
+  rejectUpgrade,
+  type RejectOptions,
+  type ServerResponseOptions,
+  type UpgradeAccepted,
+  type UpgradeDecision,
+  type UpgradeRejected,
+} from "./src/core/handshake.ts";
+export {
+  HttpHeadError,
+  type HttpHeadMode,
+  HttpHeadParser,
+  type HttpHeadParserOptions,
+  type HttpHeadResult,
+  type HttpRequestHead,
+  type HttpRequestHeadInit,
+  type HttpResponseHead,
+  type HttpResponseHeadInit,
+  requestFromHead,
+  type RequestFromHeadOptions,
+  serializeRequestHead,
+  serializeResponse,
+  serializeResponseHead,
+} from "./src/core/http_head.ts";
+export { type MessagePart } from "./src/core/message_decoder.ts";
+export { Session } from "./src/core/session.ts";
+export type { HeartbeatOptions, SessionEvent, SessionOptions, SessionState } from "./src/core/session_types.ts";
+export type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./src/streams/types.ts";
+export { readUpgradeRequest, type ReadUpgradeOptions, type UpgradeRequest } from "./src/streams/upgrade.ts";
+export {
+  type ConnectionOptions,
+  WebSocketStream,
+  type WebSocketStreamCloseInfo,
+  type WebSocketStreamOpenInfo,
+  type WebSocketStreamOptions,
+} from "./src/streams/websocket_stream.ts";

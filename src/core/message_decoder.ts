@@ -137,7 +137,7 @@ export class MessageDecoder {
       this.#reset();
       return text;
     }
-    this.#append(payload, part.length - part.offset);
+    this.#append(payload, part.length - part.offset, part.fin);
     if (!done) return undefined;
     const size = this.#size;
     const buffer = this.#buffer;
@@ -177,13 +177,14 @@ export class MessageDecoder {
 
   // Copies a binary part into the message buffer; parts are copied because they are views into
   // socket chunks, and keeping many small views would keep many whole chunks alive.
-  #append(payload: Uint8Array, frameRemaining: number): void {
+  #append(payload: Uint8Array, frameRemaining: number, final: boolean): void {
     const end = this.#size;
     const start = end - payload.length;
     if (end > this.#buffer.length) {
-      // Room for at least the rest of this frame; doubling keeps many fragments linear.
-      const want = Math.max(start + frameRemaining, this.#buffer.length * 2, 1024);
-      const grown = new Uint8Array(Math.min(want, this.#maxMessageSize));
+      // Grow by doubling with the bytes that arrived, never to the length a header merely claims
+      // (a peer could claim 64 MiB and send 1 byte); in the final frame, no further than its end.
+      const want = Math.max(end, this.#buffer.length * 2, 65536);
+      const grown = new Uint8Array(Math.min(want, final ? start + frameRemaining : this.#maxMessageSize));
       grown.set(this.#buffer.subarray(0, start));
       this.#buffer = grown;
     }

@@ -202,6 +202,15 @@ export class Session {
     }
   }
 
+  /**
+   * Tells the heartbeat the peer is alive without new bytes: an adapter calls it when the
+   * peer's data waits unread because the consumer holds back, so the pong may be among it.
+   */
+  keepAlive(now: number): void {
+    this.#lastReceived = now;
+    this.#heartbeatSentAt = undefined;
+  }
+
   /** The transport ended (the peer closed it, or it failed). The connection is closed now. */
   transportClosed(now: number): void {
     this.#transportDeadline = undefined;

@@ -1,0 +1,106 @@
+import { acceptUpgrade, type AcceptOptions, rejectUpgrade } from "../core/handshake.ts";
+import { HttpHeadError, requestFromHead, serializeResponse, serializeResponseHead } from "../core/http_head.ts";
+import { WebSocketError } from "../core/websocket_error.ts";
+import type { ByteDuplex } from "./types.ts";
+import { _readHead, type ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
+
+/** Options for {@linkcode readUpgradeRequest}. */
+export interface ReadUpgradeOptions {
+  /** The largest request head accepted; a larger one is answered with 431. @default {16384} */
+  maxHeadBytes?: number;
+  /** The scheme of the request's URL: `https` behind TLS. @default {"http"} */
+  scheme?: "http" | "https";
+}
+
+/** An opening request read from a byte duplex, waiting for the server's decision. */
+export interface UpgradeRequest {
+  /** The request, for auth, origin and routing checks. */
+  request: Request;
+  /**
+   * Validates the upgrade and answers 101, giving the connection; or answers 400/403/426 and
+   * closes the transport, then rejects with a `WebSocketError` that names the status.
+   */
+  accept(options?: AcceptOptions & ConnectionOptions): Promise<WebSocketStream>;
+  /** Answers with `response` (a 401 after a failed auth, say) and closes the transport. */
+  reject(response: Response): Promise<void>;
+}
+
+/**
+ * Reads the opening request from a byte duplex (a server's accepted TCP socket, say), so the
+ * server can look at it, do async work (auth) and then accept or reject the upgrade. A malformed
+ * or oversized head is answered with 400 or 431, the transport closed, and the promise rejects
+ * with the {@linkcode HttpHeadError}.
+ *
+ * @example A byte-level server's handler
+ * ```ts ignore
+ * import { readUpgradeRequest } from "@wsflow/wsflow";
+ *
+ * const upgrade = await readUpgradeRequest(socket); // socket: { readable, writable }
+ * if (!await authorized(upgrade.request)) return upgrade.reject(new Response("who?", { status: 401 }));
+ * const wss = await upgrade.accept({ protocol: (offered) => offered.includes("chat") ? "chat" : undefined });
+ * const { readable, writable } = await wss.opened;
+ * await readable.pipeTo(writable); // echo
+ * ```
+ */
+export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgradeOptions = {}): Promise<UpgradeRequest> {
+  let head;
+  try {
+    head = await _readHead(duplex.readable, "request", options.maxHeadBytes);
+  } catch (error) {
+    const status = error instanceof HttpHeadError ? error.status : 400;
+    await respond(duplex, rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
+    throw error;
+  }
+  const request = requestFromHead(head, { scheme: options.scheme });
+  if (request instanceof HttpHeadError) {
+    await respond(duplex, rejectUpgrade(request.status, request.message));
+    throw request;
+  }
+  let answered = false;
+  const once = () => {
+    if (answered) throw new DOMException("Cannot answer the upgrade request: it was already accepted or rejected", "InvalidStateError");
+    answered = true;
+  };
+  return {
+    request,
+    async accept(acceptOptions = {}) {
+      once();
+      const decision = await acceptUpgrade(request, acceptOptions);
+      if (!decision.ok) {
+        const { status } = decision.response;
+        const body = await decision.response.clone().text();
+        await respond(duplex, decision.response);
+        throw WebSocketError._from(`Cannot accept the upgrade: answered ${status} (${body})`, null, "");
+      }
+      const writer = duplex.writable.getWriter();
+      await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
+      writer.releaseLock();
+      const url = new URL(request.url);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      return WebSocketStream._server(url.href, {
+        duplex,
+        rest: head.rest,
+        protocol: decision.protocol,
+        extensions: decision.extensions,
+        options: acceptOptions,
+      });
+    },
+    async reject(response) {
+      once();
+      await respond(duplex, response);
+    },
+  };
+}
+
+// Writes a whole HTTP response and closes the transport.
+async function respond(duplex: ByteDuplex, response: Response): Promise<void> {
+  const writer = duplex.writable.getWriter();
+  try {
+    await writer.write(await serializeResponse(response));
+    await writer.close();
+  } catch {
+    // The peer is gone; nothing more to say.
+  } finally {
+    duplex.readable.cancel().catch(() => {});
+  }
+}

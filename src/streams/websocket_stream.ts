@@ -1,0 +1,240 @@
+import { checkServerResponse, createClientHandshake } from "../core/handshake.ts";
+import { HttpHeadError, HttpHeadParser, type HttpHeadMode, type HttpHeadResult, serializeRequestHead } from "../core/http_head.ts";
+import type { HeartbeatOptions } from "../core/session_types.ts";
+import { WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
+import { _Connection } from "./connection.ts";
+import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
+
+/** Options shared by client and server connections: limits, heartbeat, timeouts. */
+export interface ConnectionOptions {
+  /** The largest frame payload accepted, in bytes (1009 above it). @default {67108864} */
+  maxFrameSize?: number;
+  /** The largest message accepted, in bytes (1009 above it). @default {67108864} */
+  maxMessageSize?: number;
+  /** The most frames one message may have (1009 above it). @default {262144} */
+  maxFragments?: number;
+  /** Ping an idle peer and fail the connection when it stays silent; `false` turns it off. @default {{ interval: 30000, timeout: 30000 }} */
+  heartbeat?: HeartbeatOptions | false;
+  /** Milliseconds to wait for the peer's close frame before closing the transport anyway. @default {10000} */
+  closeTimeout?: number;
+  /** The largest frame payload to send; longer messages go out as fragments. @default {Infinity} */
+  fragmentSize?: number;
+  /**
+   * Each received message is a `ReadableStream<Uint8Array>` of its fragments as they arrive
+   * (with a `binary` property), so a large message is never held whole. Read or cancel each
+   * one before the next arrives. @default {false}
+   */
+  streamMessages?: boolean;
+}
+
+/** Options for {@linkcode WebSocketStream}: the WHATWG ones plus wsflow's. */
+export interface WebSocketStreamOptions extends ConnectionOptions {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Aborts the opening handshake. */
+  signal?: AbortSignal;
+  /** Extra request headers (cookies, authorization). */
+  headers?: HeadersInit;
+  /** The byte duplex to speak over, or a function that opens one for the URL. */
+  transport?: ByteDuplex | ((url: URL) => ByteDuplex | Promise<ByteDuplex>);
+  /** Milliseconds the opening handshake may take. @default {10000} */
+  handshakeTimeout?: number;
+  /** The largest response head accepted, in bytes. @default {16384} */
+  maxHeadBytes?: number;
+  /** Where masking keys and the handshake key come from (for deterministic tests). @default {crypto.getRandomValues} */
+  randomBytes?: (n: number) => Uint8Array;
+}
+
+/** What `opened` resolves with. */
+export interface WebSocketStreamOpenInfo {
+  /** Received messages: `string` for text, `Uint8Array` for binary. */
+  readable: ReadableStream<WebSocketMessage>;
+  /** Messages to send: `string`, `BufferSource`, or a `ReadableStream<Uint8Array>` sent as one message. */
+  writable: WritableStream<WebSocketSendable>;
+  /** The subprotocol in use, or the empty string. */
+  protocol: string;
+  /** The extensions in use, or the empty string. */
+  extensions: string;
+}
+
+/** What `closed` resolves with. */
+export interface WebSocketStreamCloseInfo {
+  /** The close code the peer sent (1005 when it sent none). */
+  closeCode: number;
+  /** The close reason, or the empty string. */
+  reason: string;
+}
+
+/** @internal What a server hands over after its side of the opening handshake. */
+export interface _ServerInit {
+  duplex: ByteDuplex;
+  rest: Uint8Array;
+  protocol: string;
+  extensions: string;
+  options: ConnectionOptions;
+}
+
+/**
+ * A WebSocket connection with the WHATWG `WebSocketStream` shape: `opened` gives a readable of
+ * messages and a writable for messages, with backpressure both ways; `closed` settles when the
+ * connection ends. A client here; a server gets the same object from an upgrade helper.
+ *
+ * Over any byte duplex (`transport`), in any runtime. The readable is pulled, so a consumer that
+ * stops reading stops reads from the transport; a write resolves when the transport's writer is
+ * ready again. Messages written before `close()` all go out before the close frame.
+ *
+ * @example A client over a transport
+ * ```ts ignore
+ * import { WebSocketStream } from "@wsflow/wsflow";
+ *
+ * const wss = new WebSocketStream("ws://127.0.0.1:8080/", { transport: await openTcp("127.0.0.1", 8080) });
+ * const { readable, writable } = await wss.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * for await (const message of readable) console.log(message);
+ * ```
+ */
+export class WebSocketStream {
+  static #serverInit: _ServerInit | undefined;
+
+  readonly #url: string;
+  readonly #opened: Promise<WebSocketStreamOpenInfo>;
+  readonly #closed: Promise<WebSocketStreamCloseInfo>;
+  #connection: _Connection | undefined;
+  #pendingClose: WebSocketCloseInfo | undefined;
+  #abortHandshake: ((error: unknown) => void) | undefined;
+
+  /**
+   * Opens a client connection.
+   *
+   * @param url A `ws:`, `wss:`, `http:` or `https:` URL with no fragment.
+   * @throws {DOMException} `SyntaxError` for a bad URL or bad protocols.
+   */
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    const server = WebSocketStream.#serverInit;
+    WebSocketStream.#serverInit = undefined;
+    if (server) {
+      this.#url = String(url);
+      const connection = this.#connection = new _Connection(server.duplex, { ...server.options, role: "server" }, server.rest);
+      this.#opened = Promise.resolve({ readable: connection.readable, writable: connection.writable, protocol: server.protocol, extensions: server.extensions });
+      this.#closed = connection.closed;
+      return;
+    }
+    const handshake = createClientHandshake(url, { protocols: options.protocols, headers: options.headers, randomBytes: options.randomBytes });
+    this.#url = handshake.url.href;
+    let rejectClosed!: (error: unknown) => void;
+    const closed = new Promise<WebSocketStreamCloseInfo>((_, reject) => (rejectClosed = reject));
+    this.#opened = this.#connect(handshake, options);
+    this.#opened.catch(rejectClosed);
+    this.#closed = this.#opened.then(() => this.#connection!.closed, () => closed);
+    this.#opened.catch(() => {});
+    this.#closed.catch(() => {});
+  }
+
+  /** @internal Wraps the server side of an accepted upgrade. */
+  static _server(url: string, init: _ServerInit): WebSocketStream {
+    WebSocketStream.#serverInit = init;
+    return new WebSocketStream(url);
+  }
+
+  /** The URL of the connection. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Resolves when the connection is open; rejects with a `WebSocketError` when it cannot open. */
+  get opened(): Promise<WebSocketStreamOpenInfo> {
+    return this.#opened;
+  }
+
+  /** Resolves with the close code and reason after a clean close; rejects with a `WebSocketError` otherwise. */
+  get closed(): Promise<WebSocketStreamCloseInfo> {
+    return this.#closed;
+  }
+
+  /**
+   * Starts the closing handshake after every message already written has gone out. Before the
+   * connection opens, it aborts the handshake.
+   *
+   * @throws {DOMException} `InvalidAccessError` for a code other than 1000 or 3000-4999, `SyntaxError` for a reason over 123 bytes.
+   */
+  close(closeInfo: WebSocketCloseInfo = {}): void {
+    const { closeCode, reason } = new WebSocketError("", closeInfo); // validates as the WHATWG spec does
+    if (this.#connection) return this.#connection.close(closeCode ?? undefined, reason);
+    this.#pendingClose = closeInfo;
+    this.#abortHandshake?.(WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, ""));
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in milliseconds when its pong arrives
+   * (wsflow's addition to the WHATWG interface).
+   *
+   * @throws {DOMException} `InvalidStateError` when the connection is not open.
+   */
+  async ping(): Promise<number> {
+    await this.#opened;
+    return this.#connection!.ping();
+  }
+
+  async #connect(handshake: ReturnType<typeof createClientHandshake>, options: WebSocketStreamOptions): Promise<WebSocketStreamOpenInfo> {
+    const { signal } = options;
+    const timeout = options.handshakeTimeout ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let duplex: ByteDuplex | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      this.#abortHandshake = reject;
+      timer = setTimeout(() => reject(WebSocketError._from(`Cannot open connection: the handshake took longer than ${timeout} ms`, 1006, "")), timeout);
+      signal?.addEventListener("abort", () => reject(signal.reason ?? new DOMException("The operation was aborted", "AbortError")), { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      if (signal?.aborted) throw signal.reason ?? new DOMException("The operation was aborted", "AbortError");
+      const transport = options.transport;
+      if (!transport) {
+        throw new TypeError("Cannot connect: no transport given; pass options.transport (a { readable, writable } byte duplex or a function that opens one)");
+      }
+      duplex = await Promise.race([typeof transport === "function" ? transport(handshake.url) : transport, aborted]);
+      const writer = duplex.writable.getWriter();
+      await Promise.race([writer.write(serializeRequestHead({ method: "GET", target: handshake.path, headers: handshake.headers })), aborted]);
+      writer.releaseLock();
+      const head = await Promise.race([readHead(duplex.readable, "response", options.maxHeadBytes), aborted]);
+      const result = await checkServerResponse(head, handshake);
+      if (this.#pendingClose) throw WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, "");
+      const connection = this.#connection = new _Connection(duplex, { ...options, role: "client" }, head.rest);
+      return { readable: connection.readable, writable: connection.writable, protocol: result.protocol, extensions: result.extensions };
+    } catch (error) {
+      if (duplex) {
+        duplex.writable.abort().catch(() => {});
+        duplex.readable.cancel().catch(() => {});
+      }
+      throw error instanceof WebSocketError || (error instanceof DOMException && error.name === "AbortError")
+        ? error
+        : WebSocketError._from(`Cannot open connection: ${error instanceof Error ? error.message : String(error)}`, 1006, "");
+    } finally {
+      clearTimeout(timer);
+      this.#abortHandshake = undefined;
+    }
+  }
+}
+
+/**
+ * Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
+ * as `rest`.
+ */
+export async function _readHead<M extends HttpHeadMode>(readable: ReadableStream<Uint8Array>, mode: M, maxHeadBytes?: number): Promise<HttpHeadResult<M>> {
+  const parser = new HttpHeadParser(mode, { maxHeadBytes });
+  const reader = readable.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new HttpHeadError(`Cannot read HTTP head: the connection ended before the ${mode} head was complete`, 400);
+      const result = parser.push(value);
+      if (result instanceof HttpHeadError) throw result;
+      if (result) return result;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+const readHead = _readHead;
