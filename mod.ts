@@ -79,3 +79,4 @@ export {
   type WebSocketStreamOpenInfo,
   type WebSocketStreamOptions,
 } from "./src/streams/websocket_stream.ts";
+export { type UpgradeOptions, type UpgradeResult, upgradeWebSocket } from "./src/streams/upgrade_web_socket.ts";

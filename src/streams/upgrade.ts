@@ -65,31 +65,45 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
     request,
     async accept(acceptOptions = {}) {
       once();
-      const decision = await acceptUpgrade(request, acceptOptions);
-      if (!decision.ok) {
-        const { status } = decision.response;
-        const body = await decision.response.clone().text();
-        await respond(duplex, decision.response);
-        throw WebSocketError._from(`Cannot accept the upgrade: answered ${status} (${body})`, null, "");
+      const result = await _acceptOnDuplex(request, duplex, head.rest, acceptOptions);
+      if (!result.socket) {
+        const body = await result.response.clone().text();
+        await respond(duplex, result.response);
+        throw WebSocketError._from(`Cannot accept the upgrade: answered ${result.response.status} (${body})`, null, "");
       }
-      const writer = duplex.writable.getWriter();
-      await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
-      writer.releaseLock();
-      const url = new URL(request.url);
-      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-      return WebSocketStream._server(url.href, {
-        duplex,
-        rest: head.rest,
-        protocol: decision.protocol,
-        extensions: decision.extensions,
-        options: acceptOptions,
-      });
+      return result.socket;
     },
     async reject(response) {
       once();
       await respond(duplex, response);
     },
   };
+}
+
+/**
+ * @internal The byte-level server's side of the opening handshake: validates the request, and
+ * for a valid one writes the 101 head and wraps the duplex; otherwise hands back the 4xx to send.
+ */
+export async function _acceptOnDuplex(
+  request: Request,
+  duplex: ByteDuplex,
+  rest: Uint8Array,
+  options: AcceptOptions & ConnectionOptions,
+): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
+  const decision = await acceptUpgrade(request, options);
+  if (!decision.ok) return { response: decision.response };
+  const writer = duplex.writable.getWriter();
+  await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
+  writer.releaseLock();
+  const url = new URL(request.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const socket = WebSocketStream._server(url.href, { duplex, rest, protocol: decision.protocol, extensions: decision.extensions, options });
+  return { socket };
+}
+
+/** @internal Writes a whole HTTP response and closes the transport. */
+export async function _respond(duplex: ByteDuplex, response: Response): Promise<void> {
+  return await respond(duplex, response);
 }
 
 // Writes a whole HTTP response and closes the transport.

@@ -65,14 +65,22 @@ export interface WebSocketStreamCloseInfo {
   reason: string;
 }
 
-/** @internal What a server hands over after its side of the opening handshake. */
-export interface _ServerInit {
-  duplex: ByteDuplex;
-  rest: Uint8Array;
-  protocol: string;
-  extensions: string;
-  options: ConnectionOptions;
+/**
+ * @internal What a WebSocketStream runs on: our own codec over a duplex (`_Connection`), or a
+ * runtime's native socket wrapped by a message-level adapter.
+ */
+export interface _ConnectionLike {
+  readonly readable: ReadableStream<WebSocketMessage>;
+  readonly writable: WritableStream<WebSocketSendable>;
+  readonly closed: Promise<WebSocketStreamCloseInfo>;
+  close(code: number | undefined, reason: string): void;
+  ping(): Promise<number>;
 }
+
+/** @internal What a server hands over after its side of the opening handshake. */
+export type _ServerInit =
+  | { duplex: ByteDuplex; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions }
+  | { connection: _ConnectionLike; protocol: string; extensions: string };
 
 /**
  * A WebSocket connection with the WHATWG `WebSocketStream` shape: `opened` gives a readable of
@@ -100,7 +108,7 @@ export class WebSocketStream {
   readonly #url: string;
   readonly #opened: Promise<WebSocketStreamOpenInfo>;
   readonly #closed: Promise<WebSocketStreamCloseInfo>;
-  #connection: _Connection | undefined;
+  #connection: _ConnectionLike | undefined;
   #pendingClose: WebSocketCloseInfo | undefined;
   #abortHandshake: ((error: unknown) => void) | undefined;
 
@@ -115,7 +123,9 @@ export class WebSocketStream {
     WebSocketStream.#serverInit = undefined;
     if (server) {
       this.#url = String(url);
-      const connection = this.#connection = new _Connection(server.duplex, { ...server.options, role: "server" }, server.rest);
+      const connection = this.#connection = "connection" in server
+        ? server.connection
+        : new _Connection(server.duplex, { ...server.options, role: "server" }, server.rest);
       this.#opened = Promise.resolve({ readable: connection.readable, writable: connection.writable, protocol: server.protocol, extensions: server.extensions });
       this.#closed = connection.closed;
       return;

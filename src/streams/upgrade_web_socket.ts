@@ -1,0 +1,70 @@
+import type { AcceptOptions } from "../core/handshake.ts";
+import type { ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
+
+/** Options for {@linkcode upgradeWebSocket}: the handshake checks plus the connection's limits and heartbeat. */
+export interface UpgradeOptions extends AcceptOptions, ConnectionOptions {}
+
+/**
+ * The outcome of {@linkcode upgradeWebSocket}: return `response` from the handler either way.
+ * `socket` is the connection when the upgrade is valid, `undefined` when `response` is the
+ * 400/403/426 that refuses it.
+ */
+export type UpgradeResult =
+  | { socket: WebSocketStream; response: Response }
+  | { socket: undefined; response: Response };
+
+/** @internal How an adapter upgrades one of its requests. */
+export type _Upgrader = (options: UpgradeOptions) => Promise<UpgradeResult>;
+
+const upgraders = new WeakMap<Request, _Upgrader>();
+const upgradeResponses = new WeakSet<Response>();
+
+/** @internal An adapter registers how to upgrade each request it hands to a handler. */
+export function _registerUpgrader(request: Request, upgrader: _Upgrader): void {
+  upgraders.set(request, upgrader);
+}
+
+/**
+ * @internal A placeholder a byte-level adapter's handler returns after an upgrade (the 101 is
+ * already written, and some runtimes cannot build a 101 Response); the adapter recognizes it.
+ */
+export function _upgradeResponse(): Response {
+  const response = new Response(null, { status: 200, headers: { "x-wsflow-upgrade": "1" } });
+  upgradeResponses.add(response);
+  return response;
+}
+
+/** @internal Whether `response` is the placeholder of an upgrade. */
+export function _isUpgradeResponse(response: Response): boolean {
+  return upgradeResponses.has(response);
+}
+
+/**
+ * Upgrades a request that a wsflow server adapter handed to your handler (`serve()`, or the
+ * Node, Deno and Bun adapters), on any runtime: the same handler code everywhere. Works after
+ * `await`, so auth can come first. Return `response` from the handler.
+ *
+ * @throws {TypeError} When the request did not come from a wsflow server adapter.
+ *
+ * @example
+ * ```ts ignore
+ * import { upgradeWebSocket } from "@wsflow/wsflow";
+ *
+ * async function handler(request: Request): Promise<Response> {
+ *   if (!await authorized(request)) return new Response("Unauthorized", { status: 401 });
+ *   const { socket, response } = await upgradeWebSocket(request, { protocol: (offered) => offered[0] });
+ *   if (socket) void echo(socket);
+ *   return response;
+ * }
+ * ```
+ */
+export function upgradeWebSocket(request: Request, options: UpgradeOptions = {}): Promise<UpgradeResult> {
+  const upgrader = upgraders.get(request);
+  if (!upgrader) {
+    throw new TypeError(
+      "Cannot upgrade: this request did not come from a wsflow server adapter; serve it with serve() or the wsflow/node, wsflow/deno or wsflow/bun adapter",
+    );
+  }
+  upgraders.delete(request);
+  return upgrader(options);
+}
