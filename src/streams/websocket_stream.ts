@@ -3,6 +3,7 @@ import { HttpHeadError, HttpHeadParser, type HttpHeadMode, type HttpHeadResult, 
 import type { HeartbeatOptions } from "../core/session_types.ts";
 import { WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
 import { _Connection } from "./connection.ts";
+import { _defaultTransport } from "./default_transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
 
 /** Options shared by client and server connections: limits, heartbeat, timeouts. */
@@ -35,8 +36,13 @@ export interface WebSocketStreamOptions extends ConnectionOptions {
   signal?: AbortSignal;
   /** Extra request headers (cookies, authorization). */
   headers?: HeadersInit;
-  /** The byte duplex to speak over, or a function that opens one for the URL. */
+  /**
+   * The byte duplex to speak over, or a function that opens one for the URL.
+   * @default {a TCP or TLS connection with the runtime's own sockets}
+   */
   transport?: ByteDuplex | ((url: URL) => ByteDuplex | Promise<ByteDuplex>);
+  /** TLS settings for `wss:` with the default transport: certificates (PEM) to trust, for self-signed servers. */
+  tls?: { ca?: string | string[] };
   /** Milliseconds the opening handshake may take. @default {10000} */
   handshakeTimeout?: number;
   /** The largest response head accepted, in bytes. @default {16384} */
@@ -175,6 +181,11 @@ export class WebSocketStream {
     this.#abortHandshake?.(WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, ""));
   }
 
+  /** @internal Closes with 1001 (going away), which `close()` may not send: a server shutting down. */
+  _goAway(): void {
+    if (this.#connection) this.#connection.close(1001, "server shutdown");
+  }
+
   /**
    * Sends a ping and resolves with the round-trip time in milliseconds when its pong arrives
    * (wsflow's addition to the WHATWG interface).
@@ -199,10 +210,10 @@ export class WebSocketStream {
     aborted.catch(() => {});
     try {
       if (signal?.aborted) throw signal.reason ?? new DOMException("The operation was aborted", "AbortError");
-      const transport = options.transport;
-      if (!transport) {
-        throw new TypeError("Cannot connect: no transport given; pass options.transport (a { readable, writable } byte duplex or a function that opens one)");
-      }
+      const transport = options.transport ?? ((url: URL) => {
+        const ca = options.tls?.ca;
+        return _defaultTransport(url, { ca: typeof ca === "string" ? [ca] : ca, signal });
+      });
       duplex = await Promise.race([typeof transport === "function" ? transport(handshake.url) : transport, aborted]);
       const writer = duplex.writable.getWriter();
       await Promise.race([writer.write(serializeRequestHead({ method: "GET", target: handshake.path, headers: handshake.headers })), aborted]);

@@ -1,0 +1,178 @@
+/**
+ * wsflow on Node: WebSocket servers on `node:http`/`node:https` with wsflow's own codec on the
+ * socket (byte-level), and the client transport.
+ *
+ * @example Attach to an existing server
+ * ```ts ignore
+ * import { createServer } from "node:http";
+ * import { upgradeWebSocket } from "wsflow";
+ * import { attach } from "wsflow/node";
+ *
+ * const server = createServer((req, res) => res.end("hello"));
+ * attach(server, async (request) => {
+ *   const { socket, response } = await upgradeWebSocket(request);
+ *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   return response;
+ * });
+ * server.listen(8080);
+ * ```
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import { serializeResponse } from "../core/http_head.ts";
+import { _acceptOnDuplex } from "../streams/upgrade.ts";
+import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
+import type { WebSocketStream } from "../streams/websocket_stream.ts";
+import { socketDuplex } from "./node_duplex.ts";
+
+export { connect, type ConnectOptions } from "./node_connect.ts";
+export { socketDuplex } from "./node_duplex.ts";
+
+/** A request handler: the same shape on every runtime. Call `upgradeWebSocket(request)` inside it. */
+export type Handler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions {
+  /** The port; 0 picks a free one. @default {8080} */
+  port?: number;
+  /** The interface to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Stops the server (like `shutdown()`). */
+  signal?: AbortSignal;
+  /** Called once listening. */
+  onListen?: (addr: { hostname: string; port: number }) => void;
+  /** Serve HTTPS and WSS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** The interface listened on. */
+  hostname: string;
+  /** The port listened on. */
+  port: number;
+  /** `http://hostname:port` (or `https:`). */
+  url: string;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+  /** Stops listening, closes every WebSocket with 1001 (going away), and resolves when done. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Binds WebSocket upgrades on an `http`/`https` server to a handler: each upgrade request is a
+ * `Request` whose `upgradeWebSocket(request)` runs the handshake and wsflow's codec on the socket.
+ * A Response the handler returns instead (a 401, say) is written to the socket.
+ *
+ * @returns The set of open connections (for a graceful shutdown).
+ */
+export function attach(server: Server | HttpsServer, handler: Handler): Set<WebSocketStream> {
+  const open = new Set<WebSocketStream>();
+  const scheme = server instanceof HttpsServer ? "https" : "http";
+  server.on("upgrade", (message: IncomingMessage, socket: Socket, head: Uint8Array) => {
+    socket.setNoDelay(true);
+    const duplex = socketDuplex(socket);
+    const request = toRequest(message, scheme);
+    _registerUpgrader(request, async (options) => {
+      const result = await _acceptOnDuplex(request, duplex, new Uint8Array(head), options);
+      if (!result.socket) return result;
+      open.add(result.socket);
+      result.socket.closed.finally(() => open.delete(result.socket!)).catch(() => {});
+      return { socket: result.socket, response: _upgradeResponse() };
+    });
+    void (async () => {
+      let response: Response;
+      try {
+        response = await handler(request, { remoteAddress: socket.remoteAddress ?? "" });
+      } catch {
+        response = new Response("Internal Server Error", { status: 500 });
+      }
+      if (_isUpgradeResponse(response)) return;
+      if (!socket.destroyed) socket.end(await serializeResponse(response));
+    })();
+  });
+  return open;
+}
+
+/**
+ * Starts an HTTP (or HTTPS) server on Node that hands every request to `handler`: plain requests
+ * get the Response it returns, upgrade requests can call `upgradeWebSocket(request)`.
+ *
+ * @example Echo server
+ * ```ts ignore
+ * import { upgradeWebSocket } from "wsflow";
+ * import { serve } from "wsflow/node";
+ *
+ * serve({ port: 8080 }, async (request) => {
+ *   const { socket, response } = await upgradeWebSocket(request);
+ *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   return response;
+ * });
+ * ```
+ */
+export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
+  const { port = 8080, hostname = "127.0.0.1", tls } = options;
+  const onRequest = (message: IncomingMessage, res: ServerResponse) => void respond(message, res, handler, tls ? "https" : "http");
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
+  const open = attach(server, handler);
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  server.on("close", () => finish());
+  const shutdown = async () => {
+    server.close();
+    for (const wss of open) wss._goAway();
+    await Promise.allSettled([...open].map((wss) => wss.closed));
+    server.closeAllConnections();
+    await finished;
+  };
+  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      const address = server.address();
+      const actual = typeof address === "object" && address ? address.port : port;
+      options.onListen?.({ hostname, port: actual });
+      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+      resolve({ hostname, port: actual, url: `${tls ? "https" : "http"}://${host}:${actual}`, finished, shutdown });
+    });
+  });
+}
+
+// An IncomingMessage as a fetch Request (the body streamed for methods that have one).
+function toRequest(message: IncomingMessage, scheme: "http" | "https"): Request {
+  const headers = new Headers();
+  const raw = message.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  const url = `${scheme}://${message.headers.host ?? "localhost"}${message.url ?? "/"}`;
+  const method = message.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  return new Request(url, {
+    method,
+    headers,
+    body: hasBody ? (Readable.toWeb(message) as ReadableStream<Uint8Array>) : undefined,
+    ...(hasBody ? { duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+async function respond(message: IncomingMessage, res: ServerResponse, handler: Handler, scheme: "http" | "https"): Promise<void> {
+  let response: Response;
+  try {
+    response = await handler(toRequest(message, scheme), { remoteAddress: message.socket.remoteAddress ?? "" });
+  } catch {
+    response = new Response("Internal Server Error", { status: 500 });
+  }
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) res.setHeader("set-cookie", cookies);
+  if (!response.body) return void res.end();
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    if (!res.write(chunk)) await new Promise((resolve) => res.once("drain", resolve));
+  }
+  res.end();
+}
