@@ -28,39 +28,16 @@ import { _acceptOnDuplex } from "../streams/upgrade.ts";
 import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
 import type { WebSocketStream } from "../streams/websocket_stream.ts";
 import { socketDuplex } from "./node_duplex.ts";
+import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "./serve.ts";
 
 export { connect, type ConnectOptions } from "./node_connect.ts";
 export { socketDuplex } from "./node_duplex.ts";
+export type { Handler, ServeHandle } from "./serve.ts";
 
-/** A request handler: the same shape on every runtime. Call `upgradeWebSocket(request)` inside it. */
-export type Handler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
-
-/** Options for {@linkcode serve}. */
-export interface ServeOptions {
-  /** The port; 0 picks a free one. @default {8080} */
-  port?: number;
-  /** The interface to listen on. @default {"127.0.0.1"} */
-  hostname?: string;
-  /** Stops the server (like `shutdown()`). */
-  signal?: AbortSignal;
-  /** Called once listening. */
-  onListen?: (addr: { hostname: string; port: number }) => void;
+/** Options for {@linkcode serve} on Node: the cross-runtime ones plus TLS. */
+export interface ServeOptions extends BaseServeOptions {
   /** Serve HTTPS and WSS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
-}
-
-/** A running server. */
-export interface ServeHandle {
-  /** The interface listened on. */
-  hostname: string;
-  /** The port listened on. */
-  port: number;
-  /** `http://hostname:port` (or `https:`). */
-  url: string;
-  /** Resolves when the server has stopped. */
-  finished: Promise<void>;
-  /** Stops listening, closes every WebSocket with 1001 (going away), and resolves when done. */
-  shutdown(): Promise<void>;
 }
 
 /**
