@@ -13,12 +13,31 @@ export interface FrameEncoderOptions {
   randomBytes?: (n: number) => Uint8Array;
   /**
    * Unmasked payloads longer than this are not copied: {@linkcode FrameEncoder.encode} returns
-   * the header and the caller's payload as two chunks. @default {16384}
+   * the header and the caller's payload as two chunks. @default {256}
    */
   copyThreshold?: number;
 }
 
 const POOL_SIZE = 4096;
+// Small output chunks are cut from a shared slab, as Node's Buffer pool does: one allocation per
+// 64 KiB instead of one per frame. A slab is never written twice, so a chunk stays valid for as
+// long as it is referenced; a new slab replaces a full one.
+const SLAB_SIZE = 65536;
+const SLAB_MAX = 8192;
+let slab = new ArrayBuffer(0);
+let slabPos = 0;
+
+// A new zero-filled array of `n` bytes: a view of the slab when small, else its own buffer.
+function allocate(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slabPos + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabPos = 0;
+  }
+  const out = new Uint8Array(slab, slabPos, n);
+  slabPos = (slabPos + n + 7) & ~7; // 8-byte aligned, so masking works on aligned words
+  return out;
+}
 
 function _randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -30,6 +49,10 @@ function _randomBytes(n: number): Uint8Array {
  * A server's frames are unmasked and a payload over the copy threshold is returned as is, after
  * a separate header chunk. A client's frames are masked with a fresh key each (section 5.3) into
  * a new buffer, so the caller's payload is never modified.
+ *
+ * Output chunks of up to 8 KiB are views of a shared 64 KiB `ArrayBuffer` (never reused while
+ * referenced), so a chunk's `buffer` is not its own: do not transfer or detach it (for example
+ * with `postMessage` transfer lists or a byte stream's `enqueue`); copy it first if you must.
  *
  * @example Encode the RFC 6455 section 5.7 unmasked "Hello"
  * ```ts
@@ -46,6 +69,7 @@ export class FrameEncoder {
   readonly #copyThreshold: number;
   #pool: Uint8Array = new Uint8Array(0);
   #poolPos = 0;
+  readonly #key = new Uint8Array(4);
 
   /** @param options The role, the source of masking keys and the copy threshold. */
   constructor(options: FrameEncoderOptions) {
@@ -54,7 +78,7 @@ export class FrameEncoder {
     }
     this.#mask = options.role === "client";
     this.#randomBytes = options.randomBytes ?? _randomBytes;
-    this.#copyThreshold = options.copyThreshold ?? 16384;
+    this.#copyThreshold = options.copyThreshold ?? 256;
   }
 
   /**
@@ -77,7 +101,7 @@ export class FrameEncoder {
     const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
     const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
     const split = !mask && length > this.#copyThreshold;
-    const out = new Uint8Array(split ? headerSize : headerSize + length);
+    const out = allocate(split ? headerSize : headerSize + length);
     out[0] = (fin ? 0x80 : 0) | (frame.rsv1 ? 0x40 : 0) | opcode;
     if (lengthBytes === 0) {
       out[1] = length;
@@ -98,18 +122,36 @@ export class FrameEncoder {
       out[9] = length & 0xff;
     }
     if (split) return [out, payload];
-    out.set(payload, headerSize);
-    if (mask) {
-      out[1] |= 0x80;
-      const k = headerSize - 4;
-      this.#nextKey(out, k);
-      if (length > 0) applyMask(out.subarray(headerSize), out.subarray(k, headerSize));
+    if (!mask) {
+      out.set(payload, headerSize);
+      return [out];
+    }
+    out[1] |= 0x80;
+    const key = this.#nextKey();
+    const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
+    out[headerSize - 4] = k0;
+    out[headerSize - 3] = k1;
+    out[headerSize - 2] = k2;
+    out[headerSize - 1] = k3;
+    if (length < 64) {
+      // Copy and mask in one pass, without a subarray: small frames are the common case.
+      let i = 0;
+      for (let p = headerSize; i + 3 < length; i += 4, p += 4) {
+        out[p] = payload[i] ^ k0;
+        out[p + 1] = payload[i + 1] ^ k1;
+        out[p + 2] = payload[i + 2] ^ k2;
+        out[p + 3] = payload[i + 3] ^ k3;
+      }
+      for (; i < length; i++) out[headerSize + i] = payload[i] ^ key[i & 3];
+    } else {
+      out.set(payload, headerSize);
+      applyMask(out.subarray(headerSize), key);
     }
     return [out];
   }
 
-  // Writes the next 4-byte masking key from the pool into `out` at `at`.
-  #nextKey(out: Uint8Array, at: number): void {
+  // The next 4-byte masking key from the pool, in #key.
+  #nextKey(): Uint8Array {
     if (this.#poolPos + 4 > this.#pool.length) {
       const pool = this.#randomBytes(POOL_SIZE);
       if (!(pool instanceof Uint8Array) || pool.length < 4) {
@@ -119,11 +161,13 @@ export class FrameEncoder {
       this.#poolPos = 0;
     }
     const pool = this.#pool;
+    const key = this.#key;
     const p = this.#poolPos;
-    out[at] = pool[p];
-    out[at + 1] = pool[p + 1];
-    out[at + 2] = pool[p + 2];
-    out[at + 3] = pool[p + 3];
+    key[0] = pool[p];
+    key[1] = pool[p + 1];
+    key[2] = pool[p + 2];
+    key[3] = pool[p + 3];
     this.#poolPos = p + 4;
+    return key;
   }
 }

@@ -8,8 +8,8 @@ const scratchWord = new Uint32Array(scratch.buffer);
  * the payload (so a payload that arrives in pieces is unmasked piece by piece). Masking and
  * unmasking are the same operation.
  *
- * Works four bytes at a time on the aligned middle of the data, which is several times faster
- * than byte by byte.
+ * Works on the aligned middle of the data as 32-bit words, eight per loop step, which is several
+ * times faster than byte by byte.
  *
  * @param data The bytes to (un)mask, changed in place.
  * @param key The masking key, 4 bytes.
@@ -39,7 +39,19 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
     const word = scratchWord[0];
     const count = (n - i) >>> 2;
     const words = new Uint32Array(data.buffer, data.byteOffset + i, count);
-    for (let j = 0; j < count; j++) words[j] ^= word;
+    const unrolled = count & ~7;
+    let j = 0;
+    for (; j < unrolled; j += 8) {
+      words[j] ^= word;
+      words[j + 1] ^= word;
+      words[j + 2] ^= word;
+      words[j + 3] ^= word;
+      words[j + 4] ^= word;
+      words[j + 5] ^= word;
+      words[j + 6] ^= word;
+      words[j + 7] ^= word;
+    }
+    for (; j < count; j++) words[j] ^= word;
     i += count << 2;
   }
   for (; i < n; i++) data[i] ^= key[(i + offset) & 3];

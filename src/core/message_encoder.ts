@@ -47,6 +47,8 @@ export class MessageEncoder {
     const text = typeof message === "string";
     const payload = text ? textEncoder.encode(message) : toBytes(message);
     const size = this.#fragmentSize;
+    const opcode = text ? 0x1 : 0x2;
+    if (payload.length <= size) return [{ fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload }];
     const frames: Frame[] = [];
     let offset = 0;
     do {
@@ -56,7 +58,7 @@ export class MessageEncoder {
         rsv1: false,
         rsv2: false,
         rsv3: false,
-        opcode: offset === 0 ? (text ? 0x1 : 0x2) : 0x0,
+        opcode: offset === 0 ? opcode : 0x0,
         payload: payload.subarray(offset, end),
       });
       offset = end;

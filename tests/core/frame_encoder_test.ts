@@ -75,6 +75,28 @@ describe("RFC 6455 sections 5.2 and 5.3: encoding", () => {
     assert.equal(toHex(out[0]), "82 7f 00 00 00 00 00 01 86 a0");
   });
 
+  test("FrameEncoder copies an unmasked payload of up to 256 bytes by default, and no more", () => {
+    const encoder = new FrameEncoder({ role: "server" });
+    assert.equal(encoder.encode({ opcode: 2, payload: new Uint8Array(256) }).length, 1);
+    assert.equal(encoder.encode({ opcode: 2, payload: new Uint8Array(257) }).length, 2);
+  });
+
+  test("FrameEncoder output stays intact while later frames are encoded (chunks share a slab)", () => {
+    for (const role of ["server", "client"] as const) {
+      const encoder = new FrameEncoder({ role });
+      const kept: { size: number; chunks: Uint8Array[] }[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const size = (i * 7) % 300;
+        kept.push({ size, chunks: encoder.encode({ opcode: 2, payload: new Uint8Array(size).fill(i & 0xff) }) });
+      }
+      for (const [i, { size, chunks }] of kept.entries()) {
+        const got = decode([concat(...chunks)], { role: role === "server" ? "client" : "server" });
+        assert.equal(got.error, undefined);
+        assert.deepEqual(got.frames.map((f) => f.payload), [toHex(new Uint8Array(size).fill(i & 0xff))], `frame ${i}`);
+      }
+    }
+  });
+
   test("FrameEncoder never modifies the caller's payload when masking", () => {
     const payload = new Uint8Array(1000).fill(0x55);
     new FrameEncoder({ role: "client" }).encode({ opcode: 2, payload });
