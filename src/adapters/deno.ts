@@ -1,0 +1,179 @@
+/**
+ * wsflow on Deno: `serve()` with two paths, and `upgrade()` for your own `Deno.serve`.
+ *
+ * - `mode: "native"` (the default) runs `Deno.serve` and upgrades through
+ *   `Deno.upgradeWebSocket`: Deno's own framing, message-level. Deno hides from it: ping (no
+ *   API, so `ping()` rejects with `NotSupportedError`; Deno answers the peer's pings itself),
+ *   compression (no permessage-deflate), limits (Deno's own 64 MiB message cap; `maxFrameSize`,
+ *   `maxMessageSize`, `maxFragments`, `fragmentSize`, `closeTimeout` are ignored), read
+ *   backpressure (messages queue until read), fragmented sends (a `ReadableStream` written is
+ *   read whole, then sent as one frame) and `streamMessages` (refused with a `TypeError`).
+ *   `heartbeat` maps onto Deno's `idleTimeout` in whole seconds, `(interval + timeout) / 1000`:
+ *   Deno pings after half of it without traffic and closes with 1001 ("No response from ping
+ *   frame.") after the other half; `heartbeat: false` is `idleTimeout: 0`.
+ * - `mode: "codec"` runs `Deno.listen` and wsflow's own codec on each TCP connection: ping
+ *   with round-trip time, every limit, heartbeat and close timeout as on Node and Bun, read
+ *   backpressure. Plain HTTP requests get the handler's Response written with
+ *   `Connection: close` (one request per connection; request bodies are not read).
+ *
+ * @example
+ * ```ts ignore
+ * import { upgradeWebSocket } from "@wsflow/wsflow";
+ * import { serve } from "@wsflow/wsflow/deno";
+ *
+ * const server = serve({ port: 8080, mode: "codec" }, async (request) => {
+ *   const { socket, response } = await upgradeWebSocket(request);
+ *   if (socket) socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   return response;
+ * });
+ * await server.finished;
+ * ```
+ *
+ * @module
+ */
+import { acceptUpgrade } from "../core/handshake.ts";
+import { _NativeConnection } from "../streams/native_connection.ts";
+import { _registerUpgrader, type UpgradeOptions, type UpgradeResult } from "../streams/upgrade_web_socket.ts";
+import { WebSocketStream } from "../streams/websocket_stream.ts";
+import { _serveCodec } from "./deno_codec.ts";
+import { _deno } from "./deno_runtime.ts";
+import { _Sockets } from "./deno_sockets.ts";
+
+export { connect, type ConnectOptions } from "./deno_connect.ts";
+export type { ByteDuplex } from "../streams/types.ts";
+export type { UpgradeOptions, UpgradeResult } from "../streams/upgrade_web_socket.ts";
+
+/** A request handler: return a Response, or the `response` of `upgradeWebSocket(request)`. */
+export type ServeHandler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** The port to listen on; 0 picks a free one. @default {8080} */
+  port?: number;
+  /** The address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Shuts the server down when aborted, as `shutdown()` does. */
+  signal?: AbortSignal;
+  /** Called once the server listens. */
+  onListen?: (addr: { hostname: string; port: number }) => void;
+  /**
+   * `"native"`: Deno.serve and Deno.upgradeWebSocket (Deno's framing). `"codec"`: Deno.listen
+   * and wsflow's codec (ping, limits, backpressure). See the module doc for what each hides.
+   * @default {"native"}
+   */
+  mode?: "native" | "codec";
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** The address listened on. */
+  hostname: string;
+  /** The port listened on. */
+  port: number;
+  /** `http://hostname:port`. */
+  url: string;
+  /** Resolves when the server has stopped and its WebSocket connections have closed. */
+  finished: Promise<void>;
+  /** Stops listening, closes every open WebSocket with 1001 ("going away"), then resolves. */
+  shutdown(): Promise<void>;
+}
+
+const PING_UNSUPPORTED = 'Cannot ping: Deno.upgradeWebSocket exposes no ping API; serve with mode "codec" (wsflow/deno) to ping';
+
+/**
+ * Serves HTTP and WebSocket on Deno. Inside the handler, `upgradeWebSocket(request, options)`
+ * (from the main entry point) upgrades the request; it works after `await`, so auth can come first.
+ *
+ * @throws {TypeError} Outside Deno, or for an unknown `mode`.
+ *
+ * @example An echo server that checks a token first
+ * ```ts ignore
+ * import { upgradeWebSocket } from "@wsflow/wsflow";
+ * import { serve } from "@wsflow/wsflow/deno";
+ *
+ * const server = serve({ port: 0, onListen: ({ port }) => console.log(port) }, async (request) => {
+ *   if (!await isValid(request.headers.get("authorization"))) return new Response("Unauthorized", { status: 401 });
+ *   const { socket, response } = await upgradeWebSocket(request, { protocol: (offered) => offered[0] });
+ *   socket?.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   return response;
+ * });
+ * // later
+ * await server.shutdown();
+ * ```
+ */
+export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle {
+  const deno = _deno("serve");
+  const mode = options.mode ?? "native";
+  if (mode === "codec") return _serveCodec(deno, options, handler);
+  if (mode !== "native") throw new TypeError(`Cannot serve: mode must be "native" or "codec", got ${JSON.stringify(mode)}`);
+  const sockets = new _Sockets();
+  const server = deno.serve({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 8080,
+    onListen: () => {},
+  }, (request, info) => {
+    _registerUpgrader(request, (upgradeOptions) => sockets.closing
+      ? Promise.resolve({ socket: undefined, response: new Response("Cannot upgrade: the server is shutting down", { status: 503 }) })
+      : upgradeNative(request, upgradeOptions, sockets));
+    return handler(request, { remoteAddress: info.remoteAddr.hostname });
+  });
+  const { hostname, port } = server.addr;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      await Promise.all([server.shutdown(), sockets.closeAll()]);
+    })();
+  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  if (options.signal?.aborted) void shutdown();
+  options.onListen?.({ hostname, port });
+  const finished = server.finished.then(() => sockets.closeAll());
+  return { hostname, port, url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`, finished, shutdown };
+}
+
+/**
+ * Upgrades a request of your own `Deno.serve` through `Deno.upgradeWebSocket`, after the same
+ * checks as every wsflow upgrade (method, headers, version, `hosts`, `origins`, the `protocol`
+ * callback): a refused request gets its 400/403/405/426 back and no socket. Return `response`
+ * from your handler. The connection is message-level, with what Deno hides (see the module doc):
+ * `ping()` rejects, no compression (the `extensions` callback is not consulted), Deno's limits.
+ * `heartbeat` becomes Deno's `idleTimeout` (seconds, `(interval + timeout) / 1000`).
+ *
+ * @throws {TypeError} Outside Deno, or with `streamMessages`, which needs mode "codec".
+ *
+ * @example
+ * ```ts ignore
+ * import { upgrade } from "@wsflow/wsflow/deno";
+ *
+ * Deno.serve(async (request) => {
+ *   const { socket, response } = await upgrade(request, { heartbeat: { interval: 10_000, timeout: 10_000 } });
+ *   socket?.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   return response;
+ * });
+ * ```
+ */
+export function upgrade(request: Request, options: UpgradeOptions = {}): Promise<UpgradeResult> {
+  return upgradeNative(request, options, undefined);
+}
+
+async function upgradeNative(request: Request, options: UpgradeOptions, sockets: _Sockets | undefined): Promise<UpgradeResult> {
+  const deno = _deno("upgrade");
+  if (options.streamMessages) {
+    throw new TypeError('Cannot upgrade: streamMessages needs wsflow\'s codec; Deno.upgradeWebSocket delivers whole messages; serve with mode "codec"');
+  }
+  const decision = await acceptUpgrade(request, { ...options, extensions: undefined });
+  if (!decision.ok) return { socket: undefined, response: decision.response };
+  const heartbeat = options.heartbeat;
+  const idleTimeout = heartbeat === false ? 0 : Math.max(1, Math.round(((heartbeat?.interval ?? 30_000) + (heartbeat?.timeout ?? 30_000)) / 1000));
+  const native = deno.upgradeWebSocket(request, { idleTimeout });
+  // Deno writes the handshake headers itself; the caller's extra ones (Set-Cookie) join them.
+  // The subprotocol goes in here too: Deno's own `protocol` option splits the offer on ", "
+  // only, so it refuses "a,b" (which RFC 7230 lists allow) with a TypeError.
+  for (const [name, value] of new Headers(options.headers)) native.response.headers.append(name, value);
+  if (decision.protocol) native.response.headers.set("sec-websocket-protocol", decision.protocol);
+  const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED });
+  sockets?.add(connection);
+  const url = new URL(request.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: "" });
+  return { socket, response: native.response };
+}

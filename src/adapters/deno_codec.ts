@@ -1,0 +1,101 @@
+// wsflow/deno's byte-level server: Deno.listen, one HTTP/1.1 request per TCP connection, and
+// wsflow's codec on the upgraded ones. Deno's Conn already has web streams with backpressure:
+// its readable is a byte stream read only when pulled, and each read lands in a freshly
+// allocated buffer (never reused), so the frame decoder may unmask client frames in place; a
+// write resolves once the bytes are written to the socket.
+import { acceptUpgrade, rejectUpgrade } from "../core/handshake.ts";
+import { HttpHeadError, requestFromHead, serializeResponseHead } from "../core/http_head.ts";
+import { _Connection } from "../streams/connection.ts";
+import type { ByteDuplex } from "../streams/types.ts";
+import { _respond } from "../streams/upgrade.ts";
+import { _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../streams/upgrade_web_socket.ts";
+import { _readHead, WebSocketStream } from "../streams/websocket_stream.ts";
+import type { ServeHandle, ServeHandler, ServeOptions } from "./deno.ts";
+import type { _DenoConn, _DenoNamespace } from "./deno_runtime.ts";
+import { _Sockets } from "./deno_sockets.ts";
+
+/** @internal `serve()` with `mode: "codec"`. */
+export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {
+  const listener = deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 8080, transport: "tcp" });
+  const { hostname, port } = listener.addr;
+  const sockets = new _Sockets();
+  const waiting = new Set<_DenoConn>(); // connections whose request head or handler is pending
+  const accepting = (async () => {
+    for (;;) {
+      let conn: _DenoConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      waiting.add(conn);
+      void handle(conn, handler, sockets).catch(() => {}).finally(() => waiting.delete(conn));
+    }
+  })();
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      for (const conn of waiting) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+      await Promise.all([accepting, sockets.closeAll()]);
+    })();
+  options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
+  if (options.signal?.aborted) void shutdown();
+  options.onListen?.({ hostname, port });
+  const finished = accepting.then(() => sockets.closeAll());
+  return { hostname, port, url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`, finished, shutdown };
+}
+
+// One connection: read the request head, hand the request to the handler, then either leave the
+// connection to the WebSocket it was upgraded to or write the handler's Response and close.
+async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets): Promise<void> {
+  const duplex: ByteDuplex = { readable: conn.readable, writable: conn.writable };
+  let head;
+  try {
+    head = await _readHead(duplex.readable, "request");
+  } catch (error) {
+    const status = error instanceof HttpHeadError ? error.status : 400;
+    return await _respond(duplex, rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
+  }
+  const request = requestFromHead(head, { scheme: "http" });
+  if (request instanceof HttpHeadError) return await _respond(duplex, rejectUpgrade(request.status, request.message));
+  let upgraded = false;
+  const rest = head.rest;
+  _registerUpgrader(request, async (upgradeOptions) => {
+    if (sockets.closing) return { socket: undefined, response: rejectUpgrade(503, "Cannot upgrade: the server is shutting down") };
+    const result = await acceptOnConn(request, duplex, rest, upgradeOptions, sockets);
+    upgraded = result.socket !== undefined;
+    return result;
+  });
+  let response: Response;
+  try {
+    response = await handler(request, { remoteAddress: conn.remoteAddr.hostname ?? "" });
+  } catch {
+    response = new Response("Internal Server Error", { status: 500 });
+  }
+  // After an upgrade the 101 is written and the connection belongs to the WebSocket.
+  if (upgraded) return;
+  await _respond(duplex, response);
+}
+
+// The byte-level upgrade, as _acceptOnDuplex does it, but keeping the _Connection so that
+// shutdown() can close it with 1001 (WebSocketStream.close() allows only 1000 and 3000-4999).
+async function acceptOnConn(request: Request, duplex: ByteDuplex, rest: Uint8Array, options: UpgradeOptions, sockets: _Sockets): Promise<UpgradeResult> {
+  const decision = await acceptUpgrade(request, options);
+  if (!decision.ok) return { socket: undefined, response: decision.response };
+  const writer = duplex.writable.getWriter();
+  await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
+  writer.releaseLock();
+  const connection = new _Connection(duplex, { ...options, role: "server" }, rest);
+  sockets.add(connection);
+  const url = new URL(request.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: decision.extensions });
+  return { socket, response: _upgradeResponse() };
+}

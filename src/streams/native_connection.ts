@@ -1,0 +1,211 @@
+// A runtime's own WebSocket (Deno.upgradeWebSocket's socket, Cloudflare's WebSocketPair, any
+// WHATWG `WebSocket`-shaped object) behind the `_ConnectionLike` a WebSocketStream runs on. No
+// runtime globals: the message-level adapters pass in the socket and what their runtime hides.
+import { WebSocketError } from "../core/websocket_error.ts";
+import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
+import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
+
+/** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
+export interface _NativeSocket {
+  binaryType: string;
+  readonly bufferedAmount: number;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "open", listener: () => void): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string; wasClean: boolean }) => void): void;
+  addEventListener(type: "error", listener: (event: unknown) => void): void;
+}
+
+/** @internal Options of {@linkcode _NativeConnection}. */
+export interface _NativeConnectionOptions {
+  /** Why `ping()` cannot work on this runtime and what to use instead (the NotSupportedError's message). */
+  pingUnsupported: string;
+  /** A write resolves once `bufferedAmount` is at most this many bytes. @default {1048576} */
+  highWaterMark?: number;
+  /** Milliseconds between `bufferedAmount` checks while a write waits (WebSocket has no drain event). @default {5} */
+  drainInterval?: number;
+}
+
+const HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * @internal A native socket as a WebSocketStream's connection: one readable chunk per message
+ * (`string` or `Uint8Array`), a writable of messages whose writes resolve when the socket's
+ * `bufferedAmount` is back under the high-water mark, and `closed` from the close event.
+ *
+ * What a native socket cannot do, it does not pretend to: reads cannot be paused (messages queue
+ * in the readable until read), a `ReadableStream` written is sent as one unfragmented message
+ * once it has been read whole, and `ping()` rejects with `NotSupportedError`.
+ */
+export class _NativeConnection implements _ConnectionLike {
+  readonly readable: ReadableStream<WebSocketMessage>;
+  readonly writable: WritableStream<WebSocketSendable>;
+  readonly closed: Promise<WebSocketStreamCloseInfo>;
+
+  readonly #socket: _NativeSocket;
+  readonly #options: _NativeConnectionOptions;
+  #readController!: ReadableStreamDefaultController<WebSocketMessage>;
+  #writeController!: WritableStreamDefaultController;
+  #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
+  #rejectClosed!: (error: WebSocketError) => void;
+  readonly #open: Promise<void>;
+  #blobs: Promise<void> | undefined;
+  #written = 0;
+  #sent = 0;
+  #closeRequest: { code: number | undefined; reason: string } | undefined;
+  #closeSent = false;
+  #done = false;
+  #readableDone = false;
+
+  constructor(socket: _NativeSocket, options: _NativeConnectionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    socket.binaryType = "arraybuffer";
+    // A server's socket opens once the handler has returned its 101; writes and close wait for it.
+    this.#open = socket.readyState === 0
+      ? new Promise((resolve) => {
+        socket.addEventListener("open", () => resolve());
+        socket.addEventListener("close", () => resolve());
+      })
+      : Promise.resolve();
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(() => {});
+    this.readable = new ReadableStream<WebSocketMessage>({
+      start: (controller) => void (this.#readController = controller),
+      cancel: (reason) => {
+        this.#readableDone = true;
+        this.#closeWith(reason);
+      },
+    }, { highWaterMark: 1024, size: (m) => 1 + (typeof m === "string" ? m.length : m.byteLength) / 1024 });
+    this.writable = new WritableStream<WebSocketSendable>({
+      start: (controller) => void (this.#writeController = controller),
+      write: (chunk) => this.#write(chunk),
+      close: () => this.close(1000, ""),
+      abort: (reason) => this.#closeWith(reason),
+    }, {
+      highWaterMark: 1,
+      size: () => {
+        this.#written++;
+        return 1;
+      },
+    });
+    socket.addEventListener("message", (event) => this.#receive(event.data));
+    socket.addEventListener("close", (event) => this.#ended(event));
+    socket.addEventListener("error", () => {}); // the close event that follows says how it ended
+  }
+
+  /** Rejects: a WHATWG WebSocket has no ping API. */
+  ping(): Promise<number> {
+    return Promise.reject(new DOMException(this.#options.pingUnsupported, "NotSupportedError"));
+  }
+
+  /** Starts the closing handshake once every message written so far has been handed to the socket. */
+  close(code: number | undefined, reason: string): void {
+    if (this.#closeRequest || this.#done) return;
+    this.#closeRequest = { code, reason };
+    void this.#open.then(() => this.#maybeClose());
+  }
+
+  #closeWith(reason: unknown): void {
+    if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
+    else this.close(1000, "");
+  }
+
+  #maybeClose(): void {
+    const request = this.#closeRequest;
+    if (!request || this.#closeSent || this.#done || this.#sent < this.#written) return;
+    this.#closeSent = true;
+    if (request.code === undefined) this.#socket.close();
+    else this.#socket.close(request.code, request.reason);
+  }
+
+  #receive(data: unknown): void {
+    if (this.#readableDone) return;
+    // binaryType "arraybuffer" is asked for; a runtime that ignores it gets its Blobs read in order.
+    if (typeof data === "object" && data !== null && !(data instanceof ArrayBuffer) && "arrayBuffer" in data) {
+      const blob = data as Blob;
+      const previous = this.#blobs ?? Promise.resolve();
+      const read = blob.arrayBuffer();
+      this.#blobs = previous.then(() => read).then((buffer) => this.#enqueue(new Uint8Array(buffer)), () => {});
+      return;
+    }
+    const message = typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer);
+    if (this.#blobs) this.#blobs = this.#blobs.then(() => this.#enqueue(message));
+    else this.#enqueue(message);
+  }
+
+  #enqueue(message: WebSocketMessage): void {
+    if (this.#readableDone) return;
+    try {
+      this.#readController.enqueue(message);
+    } catch { /* closed meanwhile */ }
+  }
+
+  async #write(chunk: WebSocketSendable): Promise<void> {
+    try {
+      const data = chunk instanceof ReadableStream ? await readAll(chunk) : chunk;
+      await this.#open;
+      if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
+      this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
+      await this.#drained();
+    } finally {
+      this.#sent++;
+      void this.#open.then(() => this.#maybeClose());
+    }
+  }
+
+  // WebSocket has no drain event: poll bufferedAmount until it is under the high-water mark.
+  async #drained(): Promise<void> {
+    const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
+    const interval = this.#options.drainInterval ?? 5;
+    while (!this.#done && this.#socket.bufferedAmount > limit) {
+      await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+  }
+
+  #ended(event: { code: number; reason: string; wasClean: boolean }): void {
+    if (this.#done) return;
+    this.#done = true;
+    const finish = () => {
+      const error = event.wasClean
+        ? undefined
+        : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${event.code})`, event.code, event.reason);
+      try {
+        if (error) this.#readController.error(error);
+        else this.#readController.close();
+      } catch { /* already closed or errored */ }
+      try {
+        this.#writeController.error(error ?? WebSocketError._from("Cannot send: the connection is closed", event.code, event.reason));
+      } catch { /* already errored */ }
+      if (error) this.#rejectClosed(error);
+      else this.#resolveClosed({ closeCode: event.code, reason: event.reason });
+    };
+    // Messages whose Blobs are still being read come before the end.
+    if (this.#blobs) void this.#blobs.then(finish);
+    else finish();
+  }
+}
+
+// Reads a stream of bytes whole: a native socket cannot send fragments of one message.
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const reader = stream.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    parts.push(next.value);
+    length += next.value.byteLength;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,322 @@
+// wsflow/deno against real peers: the `ws` package, Deno's own WebSocket client and wsflow's
+// WebSocketStream over connect(), on both server paths (Deno.upgradeWebSocket and our codec).
+// Runs under Deno only.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import { upgradeWebSocket, WebSocketError, WebSocketStream } from "../../mod.ts";
+import { connect, serve, type ServeHandle, upgrade } from "../../src/adapters/deno.ts";
+
+const skip = !("Deno" in globalThis) && "needs Deno";
+type Message = string | Uint8Array;
+type Closed = { closeCode: number; reason: string; clean: boolean };
+type Mode = "native" | "codec";
+const modes: Mode[] = ["native", "codec"];
+const peers = ["ws", "deno", "wsflow"] as const;
+type Peer = (typeof peers)[number];
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Messages in arrival order; next() waits at most 10 s.
+class Inbox {
+  #items: Message[] = [];
+  #waiting: ((m: Message) => void) | undefined;
+  push(message: Message): void {
+    if (this.#waiting) {
+      this.#waiting(message);
+      this.#waiting = undefined;
+    } else this.#items.push(message);
+  }
+  next(): Promise<Message> {
+    if (this.#items.length > 0) return Promise.resolve(this.#items.shift()!);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no message within 10 s")), 10_000);
+      this.#waiting = (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+    });
+  }
+}
+
+interface Fixture {
+  server: ServeHandle;
+  closes: Closed[];
+  pings: (number | Error)[];
+}
+
+// An echo server: /close answers a text message by closing with 4002 and that reason; /ping
+// pings the client once; /heartbeat pings an idle client (300 ms + 300 ms); /plain and /reject are plain HTTP.
+function start(mode: Mode): Fixture {
+  const fixture: Fixture = { server: undefined!, closes: [], pings: [] };
+  fixture.server = serve({ port: 0, mode }, async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/plain") return new Response("plain", { headers: { "x-test": "yes" } });
+    if (path === "/reject") return new Response("Log in first", { status: 401, headers: { "www-authenticate": "Bearer" } });
+    await delay(5); // auth would go here: the upgrade works after an await
+    const { socket, response } = await upgradeWebSocket(request, {
+      protocol: (offered) => offered.includes("chat") ? "chat" : undefined,
+      headers: { "x-upgraded": mode },
+      heartbeat: path === "/heartbeat" ? { interval: 300, timeout: 300 } : false,
+    });
+    if (socket) void run(socket, path, fixture);
+    return response;
+  });
+  return fixture;
+}
+
+async function run(socket: WebSocketStream, path: string, fixture: Fixture): Promise<void> {
+  socket.closed.then(
+    (c) => fixture.closes.push({ ...c, clean: true }),
+    (e: WebSocketError) => fixture.closes.push({ closeCode: e.closeCode ?? 0, reason: e.reason, clean: false }),
+  );
+  const { readable, writable } = await socket.opened;
+  if (path === "/ping") socket.ping().then((rtt) => fixture.pings.push(rtt), (e) => fixture.pings.push(e));
+  const writer = writable.getWriter();
+  try {
+    for await (const message of readable) {
+      if (path === "/close" && typeof message === "string") socket.close({ closeCode: 4002, reason: message });
+      else await writer.write(message);
+    }
+  } catch { /* the connection failed; closed says how */ }
+}
+
+interface Client {
+  protocol: string;
+  inbox: Inbox;
+  send(message: Message): void;
+  close(code?: number, reason?: string): void;
+  closed: Promise<Closed>;
+  wss?: WebSocketStream;
+  ws?: WebSocket;
+}
+
+async function open(peer: Peer, url: string, protocols: string[] = []): Promise<Client> {
+  const inbox = new Inbox();
+  if (peer === "ws") {
+    const ws = new WebSocket(url, protocols, { maxPayload: 64 << 20 });
+    ws.on("message", (data, binary) => inbox.push(binary ? new Uint8Array(data as Buffer) : String(data)));
+    const closed = new Promise<Closed>((r) => ws.once("close", (code, reason) => r({ closeCode: code, reason: String(reason), clean: code !== 1006 })));
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    return { ws, protocol: ws.protocol, inbox, closed, send: (m) => ws.send(m), close: (c, r) => ws.close(c, r) };
+  }
+  if (peer === "deno") {
+    const ws = new globalThis.WebSocket(url, protocols);
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => inbox.push(typeof e.data === "string" ? e.data : new Uint8Array(e.data));
+    const closed = new Promise<Closed>((r) => (ws.onclose = (e) => r({ closeCode: e.code, reason: e.reason, clean: e.wasClean })));
+    await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+    return { protocol: ws.protocol, inbox, closed, send: (m) => ws.send(m as string | Uint8Array<ArrayBuffer>), close: (c, r) => ws.close(c, r) };
+  }
+  const wss = new WebSocketStream(url, { protocols, transport: (u) => connect(u, {}), heartbeat: false });
+  const { readable, writable, protocol } = await wss.opened;
+  void (async () => {
+    try {
+      for await (const m of readable) inbox.push(m);
+    } catch { /* closed says how */ }
+  })();
+  const writer = writable.getWriter();
+  const closed = wss.closed.then((c) => ({ ...c, clean: true }), (e: WebSocketError) => ({ closeCode: e.closeCode ?? 0, reason: e.reason, clean: false }));
+  return { wss, protocol, inbox, closed, send: (m) => void writer.write(m).catch(() => {}), close: (c, r) => wss.close({ closeCode: c, reason: r }) };
+}
+
+const wsUrl = (server: ServeHandle, path = "/") => `ws://127.0.0.1:${server.port}${path}`;
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await delay(10);
+  assert.ok(condition(), "condition not met within 5 s");
+}
+
+for (const mode of modes) {
+  describe(`wsflow/deno serve, mode ${mode}`, { skip, timeout: 60_000 }, () => {
+    for (const peer of peers) {
+      test(`a ${peer} client: text, binary and the chat subprotocol echo back after an awaited upgrade`, async () => {
+        const { server } = start(mode);
+        try {
+          const c = await open(peer, wsUrl(server), ["superchat", "chat"]);
+          assert.equal(c.protocol, "chat");
+          c.send("hello κόσμε");
+          assert.equal(await c.inbox.next(), "hello κόσμε");
+          c.send(new Uint8Array([0, 1, 2, 255]));
+          assert.deepEqual(await c.inbox.next(), new Uint8Array([0, 1, 2, 255]));
+          c.close(1000);
+          assert.equal((await c.closed).closeCode, 1000);
+        } finally {
+          await server.shutdown();
+        }
+      });
+
+      test(`a ${peer} client: a 16 MiB message echoes back whole`, async () => {
+        const { server } = start(mode);
+        try {
+          const c = await open(peer, wsUrl(server));
+          const big = new Uint8Array(16 << 20).map((_, i) => i * 31);
+          c.send(big);
+          const echoed = await c.inbox.next() as Uint8Array;
+          assert.equal(echoed.length, big.length);
+          assert.ok(echoed.every((b, i) => b === big[i]));
+          c.close(1000);
+          await c.closed;
+        } finally {
+          await server.shutdown();
+        }
+      });
+
+      test(`a ${peer} client: close codes and reasons go both ways`, async () => {
+        const fixture = start(mode);
+        try {
+          const a = await open(peer, wsUrl(fixture.server));
+          a.close(4001, "bye");
+          assert.deepEqual(await a.closed, { closeCode: 4001, reason: "bye", clean: true });
+          await waitFor(() => fixture.closes.length === 1);
+          assert.deepEqual(fixture.closes[0], { closeCode: 4001, reason: "bye", clean: true });
+          const b = await open(peer, wsUrl(fixture.server, "/close"));
+          b.send("done here");
+          assert.deepEqual(await b.closed, { closeCode: 4002, reason: "done here", clean: true });
+          await waitFor(() => fixture.closes.length === 2);
+          assert.deepEqual(fixture.closes[1], { closeCode: 4002, reason: "done here", clean: true });
+        } finally {
+          await fixture.server.shutdown();
+        }
+      });
+    }
+
+    test("shutdown() closes every client with 1001 and ends finished", async () => {
+      const { server } = start(mode);
+      const clients = await Promise.all(peers.map((peer) => open(peer, wsUrl(server))));
+      await server.shutdown();
+      for (const c of clients) assert.equal((await c.closed).closeCode, 1001);
+      await server.finished;
+    });
+
+    test("ping: the client's ping is answered; the server's ping needs the codec", async () => {
+      const fixture = start(mode);
+      try {
+        const c = await open("wsflow", wsUrl(fixture.server, "/ping"));
+        assert.equal(typeof await c.wss!.ping(), "number");
+        const w = await open("ws", wsUrl(fixture.server));
+        const pong = new Promise<Buffer>((r) => w.ws!.once("pong", r));
+        w.ws!.ping("are you there");
+        assert.equal(String(await pong), "are you there");
+        await waitFor(() => fixture.pings.length === 1);
+        if (mode === "codec") assert.equal(typeof fixture.pings[0], "number");
+        else {
+          assert.ok(fixture.pings[0] instanceof DOMException);
+          assert.equal(fixture.pings[0].name, "NotSupportedError");
+          assert.match(fixture.pings[0].message, /mode "codec"/);
+        }
+        c.close(1000);
+        w.close(1000);
+        await Promise.all([c.closed, w.closed]);
+      } finally {
+        await fixture.server.shutdown();
+      }
+    });
+
+    test("heartbeat: a client that stops answering pings is dropped", async () => {
+      const { server } = start(mode);
+      try {
+        // Deno's idleTimeout is whole seconds: 300 + 300 ms rounds to 1 s (a ping after 0.5 s idle).
+        const ws = new WebSocket(wsUrl(server, "/heartbeat"), { autoPong: false });
+        let pinged = 0;
+        ws.on("ping", () => pinged++);
+        const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+        ws.on("error", () => {});
+        const started = performance.now();
+        const code = await Promise.race([closed, delay(5000).then(() => 0)]);
+        assert.ok(pinged >= 1, "the server pinged");
+        assert.notEqual(code, 0, "closed within 5 s");
+        assert.ok(performance.now() - started < 3000);
+        if (mode === "native") assert.equal(code, 1001); // Deno's "No response from ping frame."
+      } finally {
+        await server.shutdown();
+      }
+    });
+
+    test("plain requests get the handler's Response; refusals keep their status and headers", async () => {
+      const { server } = start(mode);
+      try {
+        const plain = await fetch(`${server.url}/plain`);
+        assert.equal(plain.status, 200);
+        assert.equal(plain.headers.get("x-test"), "yes");
+        assert.equal(await plain.text(), "plain");
+        const refused = (path: string, options: WebSocket.ClientOptions = {}) =>
+          new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+            const ws = new WebSocket(wsUrl(server, path), options);
+            ws.once("unexpected-response", (_req, res) => {
+              resolve({ status: res.statusCode!, headers: res.headers });
+              res.resume();
+              ws.terminate();
+            });
+            ws.once("open", () => reject(new Error("opened")));
+            ws.on("error", () => {});
+          });
+        const auth = await refused("/reject");
+        assert.equal(auth.status, 401);
+        assert.equal(auth.headers["www-authenticate"], "Bearer");
+        const version = await refused("/", { protocolVersion: 8 });
+        assert.equal(version.status, 426);
+        assert.equal(version.headers["sec-websocket-version"], "13");
+      } finally {
+        await server.shutdown();
+      }
+    });
+
+    test("the caller's headers reach the 101", async () => {
+      const { server } = start(mode);
+      try {
+        const ws = new WebSocket(wsUrl(server));
+        const headers = new Promise<Record<string, unknown>>((r) => ws.once("upgrade", (res) => r(res.headers)));
+        await new Promise((r) => ws.once("open", r));
+        assert.equal((await headers)["x-upgraded"], mode);
+        ws.close();
+        await new Promise((r) => ws.once("close", r));
+      } finally {
+        await server.shutdown();
+      }
+    });
+  });
+}
+
+describe("wsflow/deno upgrade() in your own Deno.serve, and connect()", { skip, timeout: 30_000 }, () => {
+  test("upgrade() checks the request, then gives a WebSocketStream on Deno's socket", async () => {
+    const closes: unknown[] = [];
+    const deno = (globalThis as unknown as { Deno: { serve: (o: object, h: (r: Request) => Promise<Response>) => { addr: { port: number }; shutdown(): Promise<void> } } }).Deno;
+    const server = deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+      const { socket, response } = await upgrade(request, { origins: ["http://allowed.test"], heartbeat: { interval: 1000, timeout: 1000 } });
+      if (socket) {
+        socket.closed.then((c) => closes.push(c));
+        socket.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+      }
+      return response;
+    });
+    try {
+      const url = `ws://127.0.0.1:${server.addr.port}/`;
+      const refused = new WebSocket(url, { origin: "http://evil.test" });
+      refused.on("error", () => {});
+      assert.equal(await new Promise((r) => refused.once("unexpected-response", (_q, res) => (r(res.statusCode), res.resume(), refused.terminate()))), 403);
+      const c = await open("ws", url.replace("ws:", "ws:"), []).catch(() => undefined);
+      assert.equal(c, undefined, "no Origin is refused too");
+      const ws = new WebSocket(url, { origin: "http://allowed.test" });
+      await new Promise((r) => ws.once("open", r));
+      ws.send("round trip");
+      assert.equal(String(await new Promise((r) => ws.once("message", r))), "round trip");
+      ws.close(4000, "ok");
+      await new Promise((r) => ws.once("close", r));
+      await waitFor(() => closes.length === 1);
+      assert.deepEqual(closes[0], { closeCode: 4000, reason: "ok" });
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  test("upgrade() refuses streamMessages, which needs the codec", async () => {
+    const request = new Request("http://127.0.0.1/", { headers: { upgrade: "websocket" } });
+    await assert.rejects(upgrade(request, { streamMessages: true }), (e: Error) => e instanceof TypeError && /mode "codec"/.test(e.message));
+  });
+
+  test("connect() rejects an aborted signal and a scheme it cannot open", async () => {
+    await assert.rejects(connect(new URL("ws://127.0.0.1:1/"), { signal: AbortSignal.abort() }), (e: Error) => e.name === "AbortError");
+    await assert.rejects(connect(new URL("ftp://127.0.0.1/"), {}), TypeError);
+  });
+});
