@@ -15,7 +15,8 @@
 //   its real entry point, with synchronous events); every whole message goes to a callback that
 //   adds up its length. Masked = client frames decoded by a server; unmasked = server frames
 //   decoded by a client. Both get the very same bytes (ws as Buffer views, wsflow as Uint8Array
-//   views over the same memory). Both unmask in place, so before every pass the stream is restored
+//   views over the same memory), each 64 KiB chunk in its own ArrayBuffer as a socket read
+//   delivers it. Both unmask in place, so before every pass the stream is restored
 //   from a pristine copy, outside the timed region, for both libraries alike.
 // - encode: one payload -> the bytes a socket would be handed. wsflow: MessageEncoder.encode()
 //   then FrameEncoder.encode() on each frame, chunk lengths summed; ws: Sender.send() into a fake
@@ -159,7 +160,8 @@ function streamOf(payload: Uint8Array, count: number, masked: boolean): { bytes:
 
 function chunksOf(bytes: Uint8Array): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  for (let p = 0; p < bytes.length; p += CHUNK) chunks.push(bytes.subarray(p, Math.min(p + CHUNK, bytes.length)));
+  // Each chunk owns its memory, as a socket read delivers it.
+  for (let p = 0; p < bytes.length; p += CHUNK) chunks.push(bytes.slice(p, Math.min(p + CHUNK, bytes.length)));
   return chunks;
 }
 
@@ -344,9 +346,17 @@ async function measureRow(op: "decode" | "encode", masked: boolean, size: number
   if (op === "decode") {
     const { bytes, offsets } = streamOf(payload, count, masked);
     const pristine = bytes.slice();
-    const restore = masked ? () => bytes.set(pristine) : undefined;
     const chunks = chunksOf(bytes);
-    const sources = offsets.map((o) => bytes.subarray(o, o + size));
+    const restore = masked
+      ? () => {
+        let at = 0;
+        for (const chunk of chunks) {
+          chunk.set(pristine.subarray(at, at + chunk.length));
+          at += chunk.length;
+        }
+      }
+      : undefined;
+    const sources = offsets.map((o) => pristine.subarray(o, o + size));
     cases = [wsflowDecode(chunks, masked, count), wsDecode(chunks, masked, count), copyFloor(sources), setFloor(sources, size)];
     for (const [name, decode] of [["wsflow", decodeAll], ["ws", wsDecodeAll]] as const) {
       restore?.();

@@ -57,7 +57,10 @@ export class MessageDecoder {
   #size = 0;
   #fragments = 0;
   #text = "";
-  #buffer: Uint8Array = EMPTY;
+  // A binary message in pieces: large pieces kept as views, small ones gathered in #tail.
+  #pieces: Uint8Array[] = [];
+  #tail: Uint8Array = EMPTY;
+  #tailLength = 0;
   #failed = false;
   #started = false;
 
@@ -137,13 +140,11 @@ export class MessageDecoder {
       this.#reset();
       return text;
     }
-    this.#append(payload, part.length - part.offset, part.fin);
+    this.#append(payload);
     if (!done) return undefined;
-    const size = this.#size;
-    const buffer = this.#buffer;
+    const message = this.#join();
     this.#reset();
-    // Hand out an exact-size array unless the spare room is small.
-    return buffer.length - size > size >>> 3 ? buffer.slice(0, size) : buffer.subarray(0, size);
+    return message;
   }
 
   // Checks a frame's first part against the message state (section 5.4) and the limits.
@@ -177,18 +178,45 @@ export class MessageDecoder {
 
   // Copies a binary part into the message buffer; parts are copied because they are views into
   // socket chunks, and keeping many small views would keep many whole chunks alive.
-  #append(payload: Uint8Array, frameRemaining: number, final: boolean): void {
-    const end = this.#size;
-    const start = end - payload.length;
-    if (end > this.#buffer.length) {
-      // Grow by doubling with the bytes that arrived, never to the length a header merely claims
-      // (a peer could claim 64 MiB and send 1 byte); in the final frame, no further than its end.
-      const want = Math.max(end, this.#buffer.length * 2, 65536);
-      const grown = new Uint8Array(Math.min(want, final ? start + frameRemaining : this.#maxMessageSize));
-      grown.set(this.#buffer.subarray(0, start));
-      this.#buffer = grown;
+  // Keeps a binary piece until the message ends. Views into socket chunks are kept only when
+  // they cover at least half their chunk, so tiny fragments never pin many whole chunks; small
+  // pieces are copied into an accumulator of 8 or 64 KiB. Memory grows with the bytes received, never
+  // with the length a header claims, and the message is joined once, at the end.
+  #append(payload: Uint8Array): void {
+    const n = payload.length;
+    if (n === 0) return;
+    if (n < 4096) {
+      if (this.#tailLength + n > this.#tail.length) {
+        this.#flushTail();
+        // Start small (a message's last piece is often its only small one), then grow.
+        this.#tail = new Uint8Array(this.#pieces.length < 4 ? 8192 : 65536);
+      }
+      this.#tail.set(payload, this.#tailLength);
+      this.#tailLength += n;
+      return;
     }
-    this.#buffer.set(payload, start);
+    this.#flushTail();
+    this.#pieces.push(n * 2 >= payload.buffer.byteLength ? payload : payload.slice());
+  }
+
+  #flushTail(): void {
+    if (this.#tailLength === 0) return;
+    this.#pieces.push(this.#tail.subarray(0, this.#tailLength));
+    this.#tail = this.#tail.subarray(this.#tailLength);
+    this.#tailLength = 0;
+  }
+
+  #join(): Uint8Array {
+    this.#flushTail();
+    const pieces = this.#pieces;
+    if (pieces.length === 1) return pieces[0];
+    const out = new Uint8Array(this.#size);
+    let at = 0;
+    for (const piece of pieces) {
+      out.set(piece, at);
+      at += piece.length;
+    }
+    return out;
   }
 
   #piece(data: Uint8Array, last: boolean): MessagePart | ProtocolError {
@@ -219,6 +247,8 @@ export class MessageDecoder {
     this.#size = 0;
     this.#fragments = 0;
     this.#text = "";
-    this.#buffer = EMPTY;
+    this.#pieces = [];
+    this.#tail = EMPTY;
+    this.#tailLength = 0;
   }
 }
