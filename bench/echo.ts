@@ -1,0 +1,423 @@
+// Echo benchmark: loopback WebSocket round trips against wsflow's servers and the runtimes' own,
+// all driven by one load generator (bench/echo_load.ts) in a separate process.
+//
+//   npm run bench:echo [-- --quick] [-- --json] [-- --runs 3 --ms 1500 --warmup 500]
+//   npm run bench:echo -- --only wsflow-node,ws-node [--profile .prof]   (a subset; CPU profile)
+//   npm run bench:echo -- --gen bun|node   --no-pin
+//
+// The orchestrator (this file) runs on Node 20 from .build/ (npm run bench:echo compiles first);
+// Node servers run on the same Node, Deno and Bun servers on node_modules/.bin/{deno,bun}, from
+// the TypeScript sources.
+//
+// What one row measures: `conns` connections each send a binary message of `size` bytes, wait
+// for the whole echo, and send again (closed loop). msgs/s = round trips completed per second
+// over all connections; p50/p99 = round-trip latency. All servers run at once (idle but for the
+// one under load); for each cell there are --runs rounds, and each round runs one generator
+// process per server in turn (fresh connections, --warmup ms of load, one --ms sample), so noise
+// from the rest of the machine hits every server alike. The table shows, per metric, the median
+// over the rounds.
+//
+// Fairness on a small machine: the server is pinned to CPU 0 and the load generator to CPU 1
+// (taskset; --no-pin to turn off), so each gets one core and they never contend. Each row
+// shows the server's and the generator's CPU use (in cores) over the samples, and the footer how
+// busy everything else on the machine was (noise). The `tcp` row is a raw TCP echo (no
+// WebSocket work at all): the most the generator can drive, so the headroom the footer reports
+// is that ceiling over the fastest WebSocket server.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const value = (name: string, fallback: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const QUICK = flag("--quick");
+const JSON_OUT = flag("--json");
+const RUNS = Number(value("--runs", QUICK ? "1" : "3"));
+const SAMPLE_MS = Number(value("--ms", QUICK ? "500" : "1200"));
+const WARMUP_MS = Number(value("--warmup", QUICK ? "250" : "400"));
+const PIN = !flag("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
+const ONLY = value("--only", "").split(",").filter(Boolean);
+const PROFILE = value("--profile", "");
+const SIZES = value("--sizes", "32,16384").split(",").map(Number);
+const CONNS = value("--conns", "1,64").split(",").map(Number);
+
+// Where things are: from .build/bench/echo.js (Node 20) or bench/echo.ts (a runtime that runs .ts).
+const here = dirname(fileURLToPath(import.meta.url));
+const built = here.includes(`${join(".build", "bench")}`);
+const root = built ? resolve(here, "../..") : resolve(here, "..");
+const ext = built ? "js" : "ts";
+const nodeScript = (name: string) => join(here, `${name}.${ext}`);
+const sourceScript = (name: string) => join(root, "bench", `${name}.ts`);
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const NODE = process.execPath;
+const DENO = bin("deno");
+const BUN = bin("bun");
+// The load generator runs on Bun (Bun.connect: the cheapest writes) unless told otherwise.
+const GEN = value("--gen", existsSync(BUN) ? "bun" : "node") as "node" | "bun";
+
+const info = (text: string) => (JSON_OUT ? console.error(text) : console.log(text));
+
+function versionOf(cmd: string, flagArg = "--version"): string {
+  const r = spawnSync(cmd, [flagArg], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n")[0].trim() : "missing";
+}
+
+type Family = "node" | "deno" | "bun";
+interface ServerSpec {
+  id: string;
+  /** What the table calls it. */
+  name: string;
+  runtime: string;
+  path: string;
+  family: Family;
+  /** The reference this row is compared with (another spec's id). */
+  ref?: string;
+  cmd: string[];
+  /** Why it cannot run, when it cannot. */
+  missing?: string;
+}
+
+const adapterMissing = (file: string) => (existsSync(join(root, "src", "adapters", file)) ? undefined : "n/a (adapter missing)");
+const denoServer = (extra: string[]) => [DENO, "run", "-A", "--no-check", sourceScript("echo_server"), ...extra];
+const bunServer = (extra: string[]) => [BUN, sourceScript("echo_server"), ...extra];
+const nodeServer = (extra: string[], profile = false) => [
+  NODE,
+  ...(profile && PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : []),
+  nodeScript("echo_server"),
+  ...extra,
+];
+
+const SPECS: ServerSpec[] = [
+  { id: "tcp", name: "tcp echo", runtime: "bun", path: "ceiling", family: "bun", cmd: bunServer(["--server", "tcp"]) },
+  { id: "ws-node", name: "ws", runtime: "node", path: "ws", family: "node", cmd: nodeServer(["--server", "ws"]) },
+  {
+    id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", family: "node", ref: "ws-node",
+    cmd: nodeServer(["--server", "wsflow", "--mode", "codec", "--loop", value("--loop", "pipe")], true),
+  },
+  { id: "deno-native", name: "Deno.serve", runtime: "deno", path: "native", family: "deno", cmd: denoServer(["--server", "native"]) },
+  {
+    id: "wsflow-deno-native", name: "wsflow", runtime: "deno", path: "native", family: "deno", ref: "deno-native",
+    cmd: denoServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("deno.ts"),
+  },
+  {
+    id: "wsflow-deno-codec", name: "wsflow", runtime: "deno", path: "codec", family: "deno", ref: "deno-native",
+    cmd: denoServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("deno.ts"),
+  },
+  { id: "bun-native", name: "Bun.serve", runtime: "bun", path: "native", family: "bun", cmd: bunServer(["--server", "native"]) },
+  {
+    id: "wsflow-bun-native", name: "wsflow", runtime: "bun", path: "native", family: "bun", ref: "bun-native",
+    cmd: bunServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("bun.ts"),
+  },
+  {
+    id: "wsflow-bun-codec", name: "wsflow", runtime: "bun", path: "codec", family: "bun", ref: "bun-native",
+    cmd: bunServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("bun.ts"),
+  },
+];
+
+interface Sample {
+  msgs: number;
+  p50: number;
+  p99: number;
+  genCpu: number;
+  serverCpu: number | null;
+  otherCpu: number | null;
+}
+interface Row {
+  server: string;
+  id: string;
+  runtime: string;
+  path: string;
+  size: number;
+  conns: number;
+  msgs: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  server_cpu: number | null;
+  gen_cpu: number | null;
+  other_cpu: number | null;
+  ref: string | null;
+  ratio: number | null;
+  /** Server CPU time per round trip, in microseconds: the cost, less sensitive to noise than msgs/s. */
+  server_us: number | null;
+  /** server_us of the reference over this row's (above 1: cheaper than the reference). */
+  cost_ratio: number | null;
+  note?: string;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function pinned(cpu: number, cmd: string[]): string[] {
+  return PIN ? ["taskset", "-c", String(cpu), ...cmd] : cmd;
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  pid: number;
+  runtime: string;
+  stderr: () => string;
+}
+
+// Starts a server and waits (at most 20 s) for its `{ port, pid }` line.
+function startServer(spec: ServerSpec): Promise<Running> {
+  const [cmd, ...rest] = pinned(0, spec.cmd);
+  const child = spawn(cmd, rest, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no port within 20 s${err ? `: ${err.trim()}` : ""}`));
+    }, 20_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      try {
+        const { port, pid, runtime } = JSON.parse(out.slice(0, nl)) as { port: number; pid: number; runtime: string };
+        resolvePromise({ child, port, pid, runtime, stderr: () => err });
+      } catch {
+        child.kill("SIGKILL");
+        reject(new Error(`unexpected output: ${out.slice(0, 200)}`));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}${err ? `: ${err.trim().split("\n").slice(0, 3).join(" | ")}` : ""}`));
+    });
+  });
+}
+
+async function stopServer(running: Running): Promise<void> {
+  if (running.child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => running.child.once("exit", () => r()));
+  running.child.kill("SIGTERM");
+  const timer = setTimeout(() => running.child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// One cell: a load generator process against a running server.
+function runLoad(running: Running, size: number, conns: number, verify: boolean): Promise<Sample[]> {
+  const loadArgs = [
+    "--port", String(running.port), "--size", String(size), "--conns", String(conns), "--warmup", String(WARMUP_MS),
+    "--ms", String(SAMPLE_MS), "--runs", "1", "--server-pid", String(running.pid), ...(verify ? [] : ["--no-verify"]),
+  ];
+  const genCmd = GEN === "bun"
+    ? [BUN, sourceScript("echo_load"), ...loadArgs] : [NODE, nodeScript("echo_load"), ...loadArgs];
+  const [cmd, ...rest] = pinned(1, genCmd);
+  const child = spawn(cmd, rest, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const limit = WARMUP_MS + SAMPLE_MS + 20_000;
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`load generator still running after ${limit} ms`));
+    }, limit);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(err.trim() || `load generator exited with ${code}`));
+      try {
+        resolvePromise((JSON.parse(out) as { samples: Sample[] }).samples);
+      } catch {
+        reject(new Error(`load generator printed ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+const sizeName = (n: number) => (n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
+const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
+const runtimeLabel: Record<string, string> = {};
+
+const columns = ["server", "runtime", "path", "size", "conns", "msgs/s", "p50 ms", "p99 ms", "srv cpu", "gen cpu", "srv us/msg", "vs ref", "by cost"];
+const widths = [10, 7, 7, 6, 5, 8, 7, 7, 7, 7, 10, 18, 7];
+const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+
+function printRow(row: Row): void {
+  if (JSON_OUT) return console.log(JSON.stringify(row));
+  const cells = [row.server, runtimeLabel[row.runtime] ?? row.runtime, row.path, sizeName(row.size), String(row.conns)];
+  if (row.msgs === null) {
+    console.log(line([...cells, "", "", "", "", "", ""]).trimEnd() + "  " + (row.note ?? "n/a"));
+    return;
+  }
+  const ratio = row.ratio === null ? (row.ref ? "n/a" : "") : `${row.ratio.toFixed(2)}x ${SPECS.find((s) => s.id === row.ref)!.name}`;
+  console.log(line([
+    ...cells, fmt(row.msgs), ms(row.p50_ms!), ms(row.p99_ms!),
+    row.server_cpu === null ? "?" : row.server_cpu.toFixed(2), row.gen_cpu!.toFixed(2),
+    row.server_us === null ? "?" : row.server_us.toFixed(1), ratio, row.cost_ratio === null ? "" : `${row.cost_ratio.toFixed(2)}x`,
+  ]));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = performance.now();
+const nodeVersion = process.version;
+runtimeLabel.node = `Node${nodeVersion.replace(/^v/, "").split(".")[0]}`;
+runtimeLabel.deno = "Deno";
+runtimeLabel.bun = "Bun";
+info(`wsflow echo benchmark, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.platform()} ${os.release()}`);
+info(
+  `servers: Node ${nodeVersion} (${NODE}), ${versionOf(DENO)}, Bun ${versionOf(BUN)}; load generator: ${
+    GEN === "bun" ? `Bun ${versionOf(BUN)} (Bun.connect)` : `Node ${nodeVersion} (node:net)`
+  }, raw TCP, pre-masked frames`,
+);
+info(
+  `${PIN ? "server pinned to CPU 0, load generator to CPU 1" : "no CPU pinning"}; ${WARMUP_MS} ms warm-up, then one ${SAMPLE_MS} ms sample per` +
+    ` cell per round, ${RUNS} round(s) interleaving all servers, median shown; cpu = cores used during the samples`,
+);
+if (!/^v20\./.test(nodeVersion)) info(`note: the targets are stated for Node 20; this run's Node servers run on Node ${nodeVersion}`);
+if (!JSON_OUT) console.log("\n" + line(columns) + "\n" + line(widths.map((w) => "-".repeat(w))));
+
+const rows: Row[] = [];
+const specs = SPECS.filter((s) => ONLY.length === 0 || ONLY.includes(s.id));
+
+// Every server starts first (idle ones cost nothing), so the rounds can interleave them.
+const running = new Map<string, Running>();
+const failures = new Map<string, string>();
+for (const spec of specs) {
+  if (spec.missing) {
+    failures.set(spec.id, spec.missing);
+    continue;
+  }
+  try {
+    running.set(spec.id, await startServer(spec));
+  } catch (error) {
+    failures.set(spec.id, `n/a (server failed: ${(error as Error).message.slice(0, 160)})`);
+  }
+}
+
+for (const size of SIZES) {
+  for (const conns of CONNS) {
+    // Round-robin: round r runs one sample against every server before round r + 1, so noise
+    // from the rest of the machine hits each server alike.
+    const samples = new Map<string, Sample[]>();
+    for (let round = 0; round < RUNS; round++) {
+      for (const spec of specs) {
+        const server = running.get(spec.id);
+        if (!server || failures.has(spec.id)) continue;
+        try {
+          const got = await runLoad(server, size, conns, spec.id !== "tcp");
+          samples.set(spec.id, [...(samples.get(spec.id) ?? []), ...got]);
+        } catch (error) {
+          const message = (error as Error).message.split("\n")[0].slice(0, 160);
+          const serverErr = server.child.exitCode !== null ? ` (server exited: ${server.stderr().trim().split("\n")[0]})` : "";
+          // A server that died fails from here on; a load failure fails this cell only.
+          if (server.child.exitCode !== null) failures.set(spec.id, `n/a (${message}${serverErr})`);
+          else samples.set(spec.id, []);
+          if (server.child.exitCode === null) failures.set(`${spec.id}@${size}x${conns}`, `n/a (${message})`);
+        }
+      }
+    }
+    for (const spec of specs) {
+      const got = samples.get(spec.id) ?? [];
+      const note = failures.get(`${spec.id}@${size}x${conns}`) ?? failures.get(spec.id);
+      let row: Row;
+      if (note || got.length === 0) {
+        row = {
+          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, conns, msgs: null, p50_ms: null,
+          p99_ms: null, server_cpu: null, gen_cpu: null, other_cpu: null, ref: spec.ref ?? null, ratio: null, server_us: null,
+          cost_ratio: null, note: note ?? "n/a",
+        };
+      } else {
+        const pick = (f: (s: Sample) => number | null) => {
+          const xs = got.map(f).filter((x): x is number => x !== null);
+          return xs.length ? Number(median(xs).toFixed(3)) : null;
+        };
+        const ref = spec.ref ? rows.find((r) => r.id === spec.ref && r.size === size && r.conns === conns) : undefined;
+        const msgs = Math.round(pick((s) => s.msgs)!);
+        // Per-sample CPU per message, then the median (not a ratio of medians).
+        const server_us = pick((s) => (s.serverCpu === null ? null : (s.serverCpu * 1e6) / s.msgs));
+        row = {
+          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, conns, msgs,
+          p50_ms: pick((s) => s.p50), p99_ms: pick((s) => s.p99), server_cpu: pick((s) => s.serverCpu),
+          gen_cpu: pick((s) => s.genCpu), other_cpu: pick((s) => s.otherCpu), ref: spec.ref ?? null,
+          ratio: ref?.msgs ? Number((msgs / ref.msgs).toFixed(2)) : null,
+          server_us: server_us === null ? null : Number(server_us.toFixed(2)),
+          cost_ratio: ref?.server_us && server_us ? Number((ref.server_us / server_us).toFixed(2)) : null,
+        };
+      }
+      rows.push(row);
+      printRow(row);
+    }
+    if (!JSON_OUT) console.log("");
+  }
+}
+for (const server of running.values()) await stopServer(server);
+
+// ---------------------------------------------------------------------------------------------
+// The targets from the issue.
+
+const get = (id: string, size: number, conns: number) => rows.find((r) => r.id === id && r.size === size && r.conns === conns);
+type Verdict = "PASS" | "FAIL" | "n/a";
+const verdicts: [Verdict, string, string][] = [];
+function atLeast(label: string, id: string, min: number, cells: [number, number][]): void {
+  const found = cells.map(([size, conns]) => get(id, size, conns));
+  if (found.some((r) => !r || r.ratio === null)) {
+    const note = found.find((r) => r?.note)?.note ?? "not measured";
+    return void verdicts.push(["n/a", label, note]);
+  }
+  const worst = found.reduce((a, b) => (b!.ratio! < a!.ratio! ? b : a))!;
+  const detail = found
+    .map((r) => `${sizeName(r!.size)} x${r!.conns} ${r!.ratio!.toFixed(2)}x` + (r!.cost_ratio === null ? "" : ` (by CPU cost ${r!.cost_ratio.toFixed(2)}x)`))
+    .join(", ");
+  verdicts.push([worst.ratio! >= min ? "PASS" : "FAIL", label, detail]);
+}
+const all: [number, number][] = SIZES.flatMap((s) => CONNS.map((c) => [s, c] as [number, number]));
+atLeast("wsflow Node >= 1.3x ws at 32 B over 64 connections", "wsflow-node", 1.3, [[32, 64]]);
+atLeast("wsflow Node >= 2.5x ws at 16 KiB over 64 connections", "wsflow-node", 2.5, [[16384, 64]]);
+atLeast("wsflow Deno message-level within 10% of Deno.serve (>= 0.9x, every cell)", "wsflow-deno-native", 0.9, all);
+atLeast("wsflow Bun message-level within 10% of Bun.serve (>= 0.9x, every cell)", "wsflow-bun-native", 0.9, all);
+atLeast("wsflow Deno byte-level >= 0.8x Deno.serve (every cell)", "wsflow-deno-codec", 0.8, all);
+atLeast("wsflow Bun byte-level >= 0.8x Bun.serve (every cell)", "wsflow-bun-codec", 0.8, all);
+
+info("");
+if (!/^v20\./.test(nodeVersion)) info("(Node targets judged on a non-20 Node: not the headline)");
+for (const [verdict, label, detail] of verdicts) info(`${verdict.padEnd(4)}  ${label}: ${detail}`);
+
+// The load generator's headroom, two ways: the TCP echo ceiling over the fastest WebSocket server
+// per cell, and the generator's own CPU per round trip against each server's (on an otherwise
+// quiet machine with one core each, the side that costs more per round trip saturates first).
+const headroom: string[] = [];
+const usPer = (cores: number | null, msgs: number | null) => (cores === null || !msgs ? null : (cores * 1e6) / msgs);
+for (const [size, conns] of all) {
+  const ceiling = get("tcp", size, conns);
+  const real = rows.filter((r) => r.id !== "tcp" && r.size === size && r.conns === conns && r.msgs !== null);
+  if (real.length === 0) continue;
+  const best = real.reduce((a, b) => (b.msgs! > a.msgs! ? b : a));
+  const genUs = real.map((r) => usPer(r.gen_cpu, r.msgs)).filter((x): x is number => x !== null);
+  const tighter = real.filter((r) => r.server_us !== null && (usPer(r.gen_cpu, r.msgs) ?? 0) >= r.server_us);
+  headroom.push(
+    `${sizeName(size)} x${conns}: ` +
+      (ceiling?.msgs ? `ceiling ${fmt(ceiling.msgs)} vs best ${fmt(best.msgs!)} (${best.server} ${runtimeLabel[best.runtime]} ${best.path}) = ${(ceiling.msgs / best.msgs!).toFixed(2)}x; ` : "") +
+      `generator ${median(genUs).toFixed(1)} us of CPU per round trip (median) vs servers ${
+        Math.min(...real.map((r) => r.server_us ?? Infinity)).toFixed(1)
+      }-${Math.max(...real.map((r) => r.server_us ?? 0)).toFixed(1)} us` +
+      (tighter.length ? `; generator as costly as: ${tighter.map((r) => `${r.server} ${runtimeLabel[r.runtime]} ${r.path}`).join(", ")}` : ""),
+  );
+}
+if (headroom.length) info(`\nload generator headroom:\n  ${headroom.join("\n  ")}`);
+const noise = rows.map((r) => r.other_cpu).filter((x): x is number => x !== null);
+if (noise.length) {
+  const worst = Math.max(...noise);
+  info(
+    `other processes on the machine used ${median(noise).toFixed(2)} cores (median over cells; worst ${worst.toFixed(2)})` +
+      (median(noise) > 0.1 ? ": the machine was not quiet, numbers are noisy" : worst > 0.3 ? ": some cells were disturbed" : ""),
+  );
+}
+info(`\n${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -1,0 +1,148 @@
+// The echo benchmark's servers, one file for every runtime. Prints one JSON line
+// `{ "port", "pid", "runtime" }` once listening, then echoes every message until killed.
+//
+//   <runtime> echo_server.(ts|js) --server wsflow [--mode codec|native] [--loop pipe|manual]
+//   <runtime> echo_server.(ts|js) --server ws          (the ws package, Node)
+//   <runtime> echo_server.(ts|js) --server native      (Deno.serve + Deno.upgradeWebSocket, or Bun.serve)
+//   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
+import process from "node:process";
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const SERVER = option("--server", "wsflow");
+const MODE = option("--mode", "codec") as "codec" | "native";
+const LOOP = option("--loop", "pipe");
+const HOST = "127.0.0.1";
+
+interface DenoLike {
+  version: { deno: string };
+  serve(
+    options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
+    handler: (request: Request) => Response,
+  ): unknown;
+  upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
+}
+interface BunSocket {
+  send(data: string | Uint8Array): number;
+}
+interface BunLike {
+  version: string;
+  serve(options: {
+    port: number;
+    hostname: string;
+    fetch(request: Request, server: { upgrade(request: Request): boolean }): Response | undefined;
+    websocket: { message(ws: BunSocket, message: string | Uint8Array): void; perMessageDeflate: boolean };
+  }): { port: number };
+}
+const g = globalThis as { Deno?: DenoLike; Bun?: BunLike };
+const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : g.Bun ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
+
+// Exit cleanly on a signal, so `node --cpu-prof` writes its profile.
+if (!g.Deno && !g.Bun) for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));
+
+function listening(port: number): void {
+  process.stdout.write(JSON.stringify({ port, pid: process.pid, runtime }) + "\n");
+}
+
+// Echo over wsflow's public surface: one WebSocketStream per connection, its readable piped into
+// its writable (or a read/write loop, --loop manual, to compare).
+async function echo(readable: ReadableStream<unknown>, writable: WritableStream<unknown>): Promise<void> {
+  if (LOOP === "pipe") return await readable.pipeTo(writable);
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    await writer.write(value);
+  }
+}
+
+if (SERVER === "wsflow") {
+  const { serve } = await import("../src/adapters/serve.ts");
+  const { upgradeWebSocket } = await import("../mod.ts");
+  await serve({ port: 0, hostname: HOST, mode: MODE, onListen: ({ port }) => listening(port) }, async (request) => {
+    const { socket, response } = await upgradeWebSocket(request);
+    if (socket) {
+      void socket.opened
+        .then(({ readable, writable }) => echo(readable, writable))
+        .catch(() => {});
+    }
+    return response;
+  });
+} else if (SERVER === "ws") {
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: false });
+  wss.on("connection", (ws) => {
+    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  wss.on("listening", () => listening((wss.address() as { port: number }).port));
+} else if (SERVER === "native" && g.Deno) {
+  const Deno = g.Deno;
+  Deno.serve({ port: 0, hostname: HOST, onListen: ({ port }) => listening(port) }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => socket.send(event.data);
+    return response;
+  });
+} else if (SERVER === "native" && g.Bun) {
+  const server = g.Bun.serve({
+    port: 0,
+    hostname: HOST,
+    fetch(request, server) {
+      if (server.upgrade(request)) return undefined;
+      return new Response("Upgrade Required", { status: 426 });
+    },
+    websocket: {
+      perMessageDeflate: false,
+      message(ws, message) {
+        ws.send(message);
+      },
+    },
+  });
+  listening(server.port);
+} else if (SERVER === "tcp" && g.Bun) {
+  // Not WebSocket: after a canned 101 it sends every byte straight back (the client's masked
+  // frames), the cheapest possible peer, to show what the load generator can drive.
+  const listener = (g.Bun as unknown as { listen(o: unknown): { port: number } }).listen({
+    hostname: HOST,
+    port: 0,
+    socket: {
+      open(s: { data: unknown }) {
+        s.data = { head: true };
+      },
+      data(s: { data: { head: boolean }; write(d: Uint8Array | string): number }, chunk: Uint8Array) {
+        if (s.data.head) {
+          s.data.head = false;
+          s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+          return;
+        }
+        s.write(chunk); // loopback with one message in flight per connection: never a short write
+      },
+    },
+  });
+  listening(listener.port);
+} else if (SERVER === "tcp") {
+  // Not WebSocket: after a canned 101 it sends every byte straight back (the client's masked
+  // frames), the cheapest possible peer, to show what the load generator can drive.
+  const { createServer } = await import("node:net");
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    let head = true;
+    socket.on("data", (chunk: Buffer) => {
+      if (head) {
+        head = false;
+        socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        return;
+      }
+      socket.write(chunk);
+    });
+    socket.on("error", () => {});
+  });
+  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
+} else {
+  process.stderr.write(`echo_server: no server "${SERVER}" on ${runtime}\n`);
+  process.exit(2);
+}
