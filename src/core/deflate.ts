@@ -1,0 +1,248 @@
+// permessage-deflate message compression (RFC 7692 sections 6 and 7.2), over engines injected by
+// an adapter (zlib lives outside the pure core).
+import type { DeflateParams } from "./extensions.ts";
+import type { FramePart } from "./frame.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
+import { ProtocolError } from "./protocol_error.ts";
+
+/** A compressor with a context that lasts across messages until {@linkcode DeflateEngine.reset}. */
+export interface DeflateEngine {
+  /**
+   * Compresses the next piece of a message and flushes it (Z_SYNC_FLUSH). On the last piece the
+   * trailing `00 00 ff ff` is removed (RFC 7692 section 7.2.1); earlier pieces keep it, since
+   * the stream goes on after them.
+   */
+  compress(data: Uint8Array, last?: boolean): Uint8Array;
+  /** Forgets the context: the next message is compressed on its own (no context takeover). */
+  reset(): void;
+  /** Frees the engine. */
+  close(): void;
+}
+
+/** A decompressor with a context that lasts across messages until {@linkcode InflateEngine.reset}. */
+export interface InflateEngine {
+  /**
+   * Decompresses the next piece of a compressed message, appending `00 00 ff ff` after the last
+   * one (RFC 7692 section 7.2.2). Output is produced in bounded chunks, and the engine stops
+   * with a 1009 {@linkcode ProtocolError} as soon as it has produced more than `limit` bytes for
+   * this call, so a small input that would inflate hugely is never held whole. Invalid data
+   * fails with 1007. After a failure the engine is unusable.
+   */
+  decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError;
+  /** Forgets the context: the next message is decompressed on its own. */
+  reset(): void;
+  /** Frees the engine. */
+  close(): void;
+}
+
+/** Makes engines: what an adapter injects (see `src/adapters/zlib_deflate.ts`). */
+export interface DeflateEngines {
+  /** A compressor whose LZ77 window is at most 2^windowBits bytes (8 to 15). */
+  createDeflate(windowBits: number): DeflateEngine;
+  /** A decompressor for data compressed with a window of at most 2^windowBits bytes. */
+  createInflate(windowBits: number): InflateEngine;
+}
+
+/** Options for {@linkcode PerMessageDeflate}. */
+export interface PerMessageDeflateInit {
+  /** Which end this is: it picks which negotiated parameters apply to sending and receiving. */
+  role: "server" | "client";
+  /** Makes the compressor and decompressor. */
+  engines: DeflateEngines;
+  /** Messages smaller than this many bytes are sent uncompressed. @default {1024} */
+  threshold?: number;
+  /** The largest message accepted after decompression; more fails with 1009. @default {67108864} (64 MiB) */
+  maxMessageSize?: number;
+}
+
+/** What {@linkcode PerMessageDeflate.compress} gives back: the payload to send and its RSV1 bit. */
+export interface CompressedMessage {
+  /** The payload: compressed when `rsv1` is set, else the data as given. */
+  payload: Uint8Array;
+  /** Set RSV1 on the message's first frame (RFC 7692 section 6). */
+  rsv1: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * permessage-deflate for one connection (RFC 7692): compresses outgoing messages and
+ * decompresses incoming ones, keeping each direction's context across messages unless the
+ * negotiated `*_no_context_takeover` says otherwise. Engines are created on first use.
+ *
+ * Sending: {@linkcode PerMessageDeflate.compress} a whole message (or
+ * {@linkcode PerMessageDeflate.compressPiece} for one sent in pieces), then frame the payload
+ * with RSV1 set on the first frame only. Receiving: pass every data frame part through
+ * {@linkcode PerMessageDeflate.receive} before the MessageDecoder.
+ *
+ * @example A message compressed by one end and decompressed by the other
+ * ```ts ignore
+ * import { PerMessageDeflate } from "@wsflow/wsflow";
+ * import { zlibEngines } from "@wsflow/wsflow/zlib";
+ *
+ * const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+ * const server = new PerMessageDeflate(params, { role: "server", engines: zlibEngines, threshold: 0 });
+ * const sent = server.compress(new TextEncoder().encode("Hello")); // { payload: f2 48 cd c9 c9 07 00, rsv1: true }
+ * ```
+ */
+export class PerMessageDeflate {
+  readonly #params: DeflateParams;
+  readonly #server: boolean;
+  readonly #engines: DeflateEngines;
+  readonly #threshold: number;
+  readonly #maxMessageSize: number;
+  #deflate: DeflateEngine | undefined;
+  #inflate: InflateEngine | undefined;
+  // Receiving: whether the current message is compressed, its inflated size, and the inflated
+  // chunks of the current frame.
+  #inMessage = false;
+  #compressed = false;
+  #size = 0;
+  #chunks: Uint8Array[] = [];
+  #frameSize = 0;
+  #failed = false;
+
+  /**
+   * @param params The negotiated parameters (from the `extensions.ts` negotiation functions).
+   * @param options The role, the engines, the threshold and the message size limit.
+   */
+  constructor(params: DeflateParams, options: PerMessageDeflateInit) {
+    if (options.role !== "server" && options.role !== "client") {
+      throw new TypeError(`Cannot create PerMessageDeflate: role must be "server" or "client", got ${options.role}`);
+    }
+    this.#params = params;
+    this.#server = options.role === "server";
+    this.#engines = options.engines;
+    this.#threshold = options.threshold ?? 1024;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  }
+
+  /** The RSV bits FrameDecoder must allow: RSV1 (`allowedRsv: 4`). */
+  get allowedRsv(): number {
+    return 4;
+  }
+
+  /**
+   * Compresses a whole message (RFC 7692 section 7.2.1), unless it is below the threshold or
+   * `compress` is `false`: then it goes as is, with RSV1 clear.
+   */
+  compress(data: Uint8Array, compress = true): CompressedMessage {
+    if (!compress || data.length < this.#threshold) return { payload: data, rsv1: false };
+    return { payload: this.compressPiece(data, true), rsv1: true };
+  }
+
+  /**
+   * Compresses one piece of a message sent in pieces; every piece of the message must go
+   * through here, and the first frame gets RSV1. `last` ends the message (and drops the tail).
+   */
+  compressPiece(data: Uint8Array, last: boolean): Uint8Array {
+    const engine = this.#deflate ??= this.#engines.createDeflate(this.#ownBits());
+    const payload = engine.compress(data, last);
+    if (last && this.#ownNoContextTakeover()) engine.reset();
+    return payload;
+  }
+
+  /**
+   * Takes a data frame part from the FrameDecoder, before the MessageDecoder.
+   *
+   * @returns For a message sent uncompressed, the part itself. For a compressed message,
+   * `undefined` until the frame's last part has arrived, then one whole frame part (offset 0,
+   * RSV1 clear) holding the frame's inflated bytes. A {@linkcode ProtocolError} when RSV1 is set
+   * on a continuation frame (1002), the data is invalid (1007), or the message inflates past
+   * `maxMessageSize` (1009, found while inflating, without producing the rest).
+   */
+  receive(part: FramePart): FramePart | ProtocolError | undefined {
+    if (this.#failed) return undefined;
+    const frameStart = part.offset === 0;
+    if (frameStart) {
+      if (part.opcode !== 0x0) {
+        this.#inMessage = true;
+        this.#compressed = part.rsv1;
+        this.#size = 0;
+      } else if (part.rsv1) {
+        // Only the first frame of a message carries RSV1 (section 6.1).
+        return this.#fail(new ProtocolError("Cannot decode message: RSV1 is set on a continuation frame", 1002));
+      }
+    }
+    if (!this.#compressed || !this.#inMessage) return part;
+    const frameEnd = part.offset + part.payload.length === part.length;
+    const last = part.fin && frameEnd;
+    const inflate = this.#inflate ??= this.#engines.createInflate(this.#peerBits());
+    const chunks = inflate.decompress(part.payload, last, this.#maxMessageSize - this.#size);
+    if (chunks instanceof ProtocolError) {
+      if (chunks.closeCode === 1009) {
+        return this.#fail(new ProtocolError(`Cannot decode message: it inflates to more than maxMessageSize (${this.#maxMessageSize} bytes)`, 1009));
+      }
+      return this.#fail(chunks);
+    }
+    for (const chunk of chunks) {
+      this.#size += chunk.length;
+      this.#frameSize += chunk.length;
+      this.#chunks.push(chunk);
+    }
+    if (!frameEnd) return undefined;
+    const payload = _join(this.#chunks, this.#frameSize);
+    this.#chunks = [];
+    this.#frameSize = 0;
+    if (last) {
+      this.#inMessage = false;
+      if (this.#peerNoContextTakeover()) inflate.reset();
+    }
+    return { fin: part.fin, rsv1: false, rsv2: part.rsv2, rsv3: part.rsv3, opcode: part.opcode, payload, offset: 0, length: payload.length };
+  }
+
+  /**
+   * Decompresses one piece of a compressed message directly, for a caller that streams the
+   * message (pieces as they arrive, never joined). `limit` is how many more bytes the message
+   * may grow by. Resets the context after the last piece when negotiated.
+   */
+  decompressPiece(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
+    const inflate = this.#inflate ??= this.#engines.createInflate(this.#peerBits());
+    const chunks = inflate.decompress(piece, last, limit);
+    if (last && !(chunks instanceof ProtocolError) && this.#peerNoContextTakeover()) inflate.reset();
+    return chunks;
+  }
+
+  /** Frees both engines. */
+  close(): void {
+    this.#deflate?.close();
+    this.#inflate?.close();
+    this.#deflate = undefined;
+    this.#inflate = undefined;
+  }
+
+  #fail(error: ProtocolError): ProtocolError {
+    this.#failed = true;
+    this.#chunks = [];
+    return error;
+  }
+
+  // Our compressor's window and reset rule, then the peer's (section 7.1).
+  #ownBits(): number {
+    return this.#server ? this.#params.serverMaxWindowBits : this.#params.clientMaxWindowBits;
+  }
+
+  #ownNoContextTakeover(): boolean {
+    return this.#server ? this.#params.serverNoContextTakeover : this.#params.clientNoContextTakeover;
+  }
+
+  #peerBits(): number {
+    return this.#server ? this.#params.clientMaxWindowBits : this.#params.serverMaxWindowBits;
+  }
+
+  #peerNoContextTakeover(): boolean {
+    return this.#server ? this.#params.clientNoContextTakeover : this.#params.serverNoContextTakeover;
+  }
+}
+
+function _join(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 0) return EMPTY;
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
