@@ -171,9 +171,9 @@ async function upgradeNative(request: Request, options: UpgradeOptions, sockets:
   for (const [name, value] of new Headers(options.headers)) native.response.headers.append(name, value);
   if (decision.protocol) native.response.headers.set("sec-websocket-protocol", decision.protocol);
   const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED });
-  sockets?.add(connection);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: "" });
+  sockets?.add(socket);
   return { socket, response: native.response };
 }

@@ -3,13 +3,12 @@
 // its readable is a byte stream read only when pulled, and each read lands in a freshly
 // allocated buffer (never reused), so the frame decoder may unmask client frames in place; a
 // write resolves once the bytes are written to the socket.
-import { acceptUpgrade, rejectUpgrade } from "../core/handshake.ts";
-import { HttpHeadError, requestFromHead, serializeResponseHead } from "../core/http_head.ts";
-import { _Connection } from "../streams/connection.ts";
+import { rejectUpgrade } from "../core/handshake.ts";
+import { HttpHeadError, requestFromHead } from "../core/http_head.ts";
+import { _acceptOnDuplex, _respond } from "../streams/upgrade.ts";
+import { _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
 import type { ByteDuplex } from "../streams/types.ts";
-import { _respond } from "../streams/upgrade.ts";
-import { _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../streams/upgrade_web_socket.ts";
-import { _readHead, WebSocketStream } from "../streams/websocket_stream.ts";
+import { _readHead } from "../streams/websocket_stream.ts";
 import type { ServeHandle, ServeHandler, ServeOptions } from "./deno.ts";
 import type { _DenoConn, _DenoNamespace } from "./deno_runtime.ts";
 import { _Sockets } from "./deno_sockets.ts";
@@ -55,6 +54,9 @@ export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler
 // One connection: read the request head, hand the request to the handler, then either leave the
 // connection to the WebSocket it was upgraded to or write the handler's Response and close.
 async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets): Promise<void> {
+  // Frames go out as soon as they are written: Nagle's algorithm would hold a payload written
+  // after its header until the peer's delayed ACK (about 40 ms).
+  conn.setNoDelay?.(true);
   const duplex: ByteDuplex = { readable: conn.readable, writable: conn.writable };
   let head;
   try {
@@ -69,9 +71,11 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   const rest = head.rest;
   _registerUpgrader(request, async (upgradeOptions) => {
     if (sockets.closing) return { socket: undefined, response: rejectUpgrade(503, "Cannot upgrade: the server is shutting down") };
-    const result = await acceptOnConn(request, duplex, rest, upgradeOptions, sockets);
-    upgraded = result.socket !== undefined;
-    return result;
+    const result = await _acceptOnDuplex(request, duplex, rest, upgradeOptions);
+    if (!result.socket) return result;
+    upgraded = true;
+    sockets.add(result.socket);
+    return { socket: result.socket, response: _upgradeResponse() };
   });
   let response: Response;
   try {
@@ -82,20 +86,4 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   // After an upgrade the 101 is written and the connection belongs to the WebSocket.
   if (upgraded) return;
   await _respond(duplex, response);
-}
-
-// The byte-level upgrade, as _acceptOnDuplex does it, but keeping the _Connection so that
-// shutdown() can close it with 1001 (WebSocketStream.close() allows only 1000 and 3000-4999).
-async function acceptOnConn(request: Request, duplex: ByteDuplex, rest: Uint8Array, options: UpgradeOptions, sockets: _Sockets): Promise<UpgradeResult> {
-  const decision = await acceptUpgrade(request, options);
-  if (!decision.ok) return { socket: undefined, response: decision.response };
-  const writer = duplex.writable.getWriter();
-  await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
-  writer.releaseLock();
-  const connection = new _Connection(duplex, { ...options, role: "server" }, rest);
-  sockets.add(connection);
-  const url = new URL(request.url);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: decision.extensions });
-  return { socket, response: _upgradeResponse() };
 }

@@ -55,6 +55,7 @@ export async function connect(url: URL, options: ConnectOptions = {}): Promise<B
   }
 }
 
-function duplexOf(conn: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): ByteDuplex {
+function duplexOf(conn: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array>; setNoDelay?(on: boolean): void }): ByteDuplex {
+  conn.setNoDelay?.(true);
   return { readable: conn.readable, writable: conn.writable };
 }

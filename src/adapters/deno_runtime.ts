@@ -8,6 +8,8 @@ export interface _DenoConn {
   readonly remoteAddr: { hostname?: string };
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  /** TCP connections only: turn off Nagle's algorithm. */
+  setNoDelay?(noDelay?: boolean): void;
   close(): void;
 }
 

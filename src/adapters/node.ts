@@ -27,7 +27,7 @@ import { serializeResponse } from "../core/http_head.ts";
 import { _acceptOnDuplex } from "../streams/upgrade.ts";
 import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
 import type { WebSocketStream } from "../streams/websocket_stream.ts";
-import { socketDuplex } from "./node_duplex.ts";
+import { _socketTransport } from "./node_transport.ts";
 import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "./serve.ts";
 
 export { connect, type ConnectOptions } from "./node_connect.ts";
@@ -52,10 +52,10 @@ export function attach(server: Server | HttpsServer, handler: Handler): Set<WebS
   const scheme = server instanceof HttpsServer ? "https" : "http";
   server.on("upgrade", (message: IncomingMessage, socket: Socket, head: Uint8Array) => {
     socket.setNoDelay(true);
-    const duplex = socketDuplex(socket);
     const request = toRequest(message, scheme);
     _registerUpgrader(request, async (options) => {
-      const result = await _acceptOnDuplex(request, duplex, new Uint8Array(head), options);
+      // The hot path: socket data goes straight to the Session, each flush is one corked write.
+      const result = await _acceptOnDuplex(request, _socketTransport(socket), head, options);
       if (!result.socket) return result;
       open.add(result.socket);
       result.socket.closed.finally(() => open.delete(result.socket!)).catch(() => {});

@@ -1,9 +1,11 @@
-// Drives one Session over a byte duplex: the glue every byte-level path shares. Not exported
+// Drives one Session over a transport: the glue every byte-level path shares. Not exported
 // from mod.ts; WebSocketStream is its public face.
 import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
+import { _PieceReader } from "./piece_reader.ts";
+import type { _Transport } from "./transport.ts";
+import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 
 /** What a finished connection reports: the WHATWG `closed` value. */
 export interface CloseResult {
@@ -11,17 +13,14 @@ export interface CloseResult {
   reason: string;
 }
 
+type Closed = Extract<SessionEvent, { type: "closed" }>;
+
 const now = () => performance.now();
 
-/** A message as a stream of its pieces, with its type. */
-class _MessageStream extends ReadableStream<Uint8Array> {
-  binary = false;
-}
-
 /**
- * A Session over a duplex, after the opening handshake. Reads are pulled: when the readable's
- * queue is full, the duplex is not read (so a slow consumer holds the peer back through TCP);
- * writes resolve when the duplex's writer is ready again.
+ * A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
+ * queue is full the transport is paused (so a slow consumer holds the peer back through TCP);
+ * a write resolves when the transport is under its high-water mark.
  */
 export class _Connection {
   readonly readable: ReadableStream<WebSocketMessage>;
@@ -29,55 +28,49 @@ export class _Connection {
   readonly closed: Promise<CloseResult>;
   readonly session: Session;
 
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #transport: _Transport;
+  readonly #pieces: _PieceReader | undefined;
   #readController!: ReadableStreamDefaultController<WebSocketMessage>;
   #writeController!: WritableStreamDefaultController;
   #resolveClosed!: (result: CloseResult) => void;
   #rejectClosed!: (error: WebSocketError) => void;
-  #wantRead: (() => void) | undefined;
-  #piece: ReadableStreamDefaultController<Uint8Array> | undefined;
-  #pieceWanted: (() => void) | undefined;
-  #pieceCancelled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #written = 0;
   #sent = 0;
+  #underWaterMark = true;
+  #paused = false;
   #closeRequest: { code?: number; reason: string } | undefined;
   #transportDone = false;
   #readableDone = false;
-  #final: { type: "closed"; code: number; reason: string; wasClean: boolean; error?: Error } | undefined;
+  #final: Closed | undefined;
   #pings = new Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }>();
-  #paused = false;
 
-  constructor(duplex: ByteDuplex, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
+  constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
+    this.#transport = transport;
     this.session = new Session({ ...options, now: now() });
     this.session.open(now());
-    this.#reader = duplex.readable.getReader();
-    this.#writer = duplex.writable.getWriter();
     this.closed = new Promise((resolve, reject) => {
       this.#resolveClosed = resolve;
       this.#rejectClosed = reject;
     });
     this.closed.catch(() => {});
-    // At most one message stream waits unread; whole messages queue up to about 1 MiB or 1024 of them.
-    const highWaterMark = options.streamMessages ? 1 : 1024;
+    // Whole messages queue up to about 1 MiB or 1024 of them; at most one message stream waits.
     this.readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        this.#wantRead?.();
-      },
+      start: (controller) => void (this.#readController = controller),
+      pull: () => this.#flow(),
       cancel: (reason) => {
         this.#readableDone = true;
+        this.#flow();
         this.#closeWith(reason);
       },
-    }, { highWaterMark, size: (m) => 1 + (typeof m === "string" ? m.length : "byteLength" in m ? m.byteLength : 0) / 1024 });
+    }, {
+      highWaterMark: options.streamMessages ? 1 : 1024,
+      size: (m) => typeof m === "string" ? 1 + m.length / 1024 : "byteLength" in m ? 1 + m.byteLength / 1024 : 1,
+    });
+    this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     this.writable = new WritableStream<WebSocketSendable>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
+      start: (controller) => void (this.#writeController = controller),
       write: (chunk) => this.#write(chunk),
       close: () => this.close(1000, ""),
       abort: (reason) => this.#closeWith(reason),
@@ -90,7 +83,10 @@ export class _Connection {
     });
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
-    void this.#readLoop();
+    transport.start((chunk) => {
+      this.session.receive(chunk, now());
+      this.#process();
+    }, () => this.#transportEnded());
   }
 
   /** Sends a ping; resolves with the round-trip time in milliseconds. */
@@ -131,7 +127,7 @@ export class _Connection {
       } else {
         this.session.send(chunk);
         this.#process();
-        await this.#writer.ready;
+        if (!this.#underWaterMark) await this.#drained();
       }
     } finally {
       this.#sent++;
@@ -149,65 +145,38 @@ export class _Connection {
       if (last) {
         this.session.sendPiece(last, { binary: true, last: false });
         this.#process();
-        await this.#writer.ready;
+        if (!this.#underWaterMark) await this.#drained();
       }
       last = value;
     }
     this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true });
     this.#process();
-    await this.#writer.ready;
+    if (!this.#underWaterMark) await this.#drained();
   }
 
-  async #readLoop(): Promise<void> {
-    try {
-      while (!this.#transportDone) {
-        await this.#roomToRead();
-        if (this.#transportDone) break;
-        const { value, done } = await this.#reader.read();
-        if (done) break;
-        this.session.receive(value, now());
-        this.#process();
-      }
-    } catch {
-      // A transport read error ends the connection like an end of stream.
-    }
-    this.#transportEnded();
+  async #drained(): Promise<void> {
+    await this.#transport.drained();
+    this.#underWaterMark = true;
   }
 
-  #transportEnded(): void {
-    if (!this.#transportDone) {
-      this.#transportDone = true;
-      this.session.transportClosed(now());
-      this.#process();
-    }
-    this.#settle();
+  // Pauses the transport while the consumer holds back, resumes when it reads again. While
+  // closing, reading goes on, so the peer's close frame is seen.
+  #flow(): void {
+    const full = !this.#readableDone && this.session.state === "open" &&
+      ((this.#pieces?.full() ?? false) || (this.#readController.desiredSize ?? 1) <= 0);
+    if (full === this.#paused) return;
+    this.#paused = full;
+    if (full) this.#transport.pause();
+    else this.#transport.resume();
   }
 
-  // Waits while the consumer holds back: a full readable queue, or an unread message piece.
-  // While closing, reads go on, so the peer's close frame is seen.
-  async #roomToRead(): Promise<void> {
-    for (;;) {
-      if (this.session.state !== "open") return;
-      if (this.#piece && !this.#pieceCancelled && (this.#piece.desiredSize ?? 1) <= 0) {
-        this.#paused = true;
-        await new Promise<void>((resolve) => (this.#pieceWanted = resolve));
-        this.#paused = false;
-        continue;
-      }
-      if (this.#piece || this.#readableDone || (this.#readController.desiredSize ?? 1) > 0) return;
-      this.#paused = true;
-      await new Promise<void>((resolve) => (this.#wantRead = resolve));
-      this.#paused = false;
-      this.#wantRead = undefined;
-    }
-  }
-
-  // Writes the session's output, handles its events and re-arms the timer.
+  // Writes the session's output in one go, handles its events, re-arms the timer.
   #process(): void {
     const session = this.session;
     const output = session.takeOutput();
-    for (let i = 0; i < output.length; i++) this.#writer.write(output[i]).catch(() => this.#transportFailed());
+    if (output.length > 0 && !this.#transportDone) this.#underWaterMark = this.#transport.write(output);
     for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
+    this.#flow();
     this.#arm();
   }
 
@@ -216,108 +185,66 @@ export class _Connection {
       case "message":
         if (!this.#readableDone) this.#readController.enqueue(event.data);
         return;
-      case "piece":
-        return this.#handlePiece(event);
-      case "pong":
-        if (event.id !== undefined) {
-          for (const [id, ping] of this.#pings) {
-            if (id <= event.id) {
-              ping.resolve(event.rtt!);
-              this.#pings.delete(id);
-            }
-          }
-        }
+      case "piece": {
+        const stream = this.#pieces!.push(event);
+        if (stream && !this.#readableDone) this.#readController.enqueue(stream as unknown as WebSocketMessage);
         return;
-      case "closing":
+      }
+      case "pong":
+        if (event.id === undefined) return;
+        for (const [id, ping] of this.#pings) {
+          if (id > event.id) continue;
+          ping.resolve(event.rtt!);
+          this.#pings.delete(id);
+        }
         return;
       case "closed":
         this.#final = event;
         return this.#endStreams(event);
       case "closeTransport":
-        this.#closeTransport();
+        void this.#transport.end().finally(() => this.#transportEnded());
         return;
     }
   }
 
-  #handlePiece(event: Extract<SessionEvent, { type: "piece" }>): void {
-    if (event.first) {
-      let controller!: ReadableStreamDefaultController<Uint8Array>;
-      const stream = new _MessageStream({
-        start: (c) => void (controller = c),
-        pull: () => this.#pieceWanted?.(),
-        cancel: () => {
-          this.#pieceCancelled = true;
-          this.#pieceWanted?.();
-        },
-      }, { highWaterMark: 65536, size: (chunk) => chunk.byteLength });
-      stream.binary = event.binary;
-      this.#piece = controller;
-      this.#pieceCancelled = false;
-      if (!this.#readableDone) this.#readController.enqueue(stream as unknown as WebSocketMessage);
-    }
-    const controller = this.#piece!;
-    if (!this.#pieceCancelled && event.data.length > 0) controller.enqueue(event.data.slice());
-    if (event.last) {
-      if (!this.#pieceCancelled) controller.close();
-      this.#piece = undefined;
-    }
-  }
-
-  #endStreams(event: { code: number; reason: string; wasClean: boolean; error?: Error }): void {
-    const error = event.wasClean
-      ? undefined
-      : WebSocketError._from(event.error?.message ?? "Cannot keep connection: it closed without a closing handshake", event.code, event.reason);
+  #endStreams(event: Closed): void {
+    const error = event.wasClean ? undefined : _closeError(event);
     try {
       if (error) this.#readController.error(error);
       else this.#readController.close();
     } catch { /* already closed or errored */ }
-    if (this.#piece && !this.#pieceCancelled) {
-      try {
-        this.#piece.error(error ?? WebSocketError._from("Cannot read message: the connection closed inside it", event.code, event.reason));
-      } catch { /* already done */ }
-    }
+    this.#pieces?.end(error ?? WebSocketError._from("Cannot read message: the connection closed inside it", event.code, event.reason));
     this.#writeController.error(error ?? WebSocketError._from("Cannot send: the connection is closed", event.code, event.reason));
-    this.#wantRead?.();
-    this.#pieceWanted?.();
     for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", event.code, event.reason));
     this.#pings.clear();
-    if (this.#transportDone) this.#settle();
+    this.#settle();
   }
 
-  // Closes the transport once the output written so far has gone out.
-  #closeTransport(): void {
-    if (this.#transportDone) return this.#settle();
-    this.#writer.close().catch(() => {}).finally(() => {
-      this.#reader.cancel().catch(() => {});
-      this.#transportEnded();
-    });
-  }
-
-  #transportFailed(): void {
+  #transportEnded(): void {
     if (!this.#transportDone) {
-      this.#reader.cancel().catch(() => {});
-      this.#transportEnded();
+      this.#transportDone = true;
+      this.session.transportClosed(now());
+      this.#process();
+      void this.#transport.end();
     }
+    this.#settle();
   }
 
   // `closed` settles once the protocol is closed and the transport has ended.
   #settle(): void {
     const final = this.#final;
-    if (!final) return;
+    if (!final || !this.#transportDone) return;
     clearTimeout(this.#timer);
-    this.#timerAt = Infinity;
+    this.#timerAt = -Infinity;
     if (final.wasClean) this.#resolveClosed({ closeCode: final.code, reason: final.reason });
-    else this.#rejectClosed(WebSocketError._from(final.error?.message ?? "Cannot keep connection: it closed without a closing handshake", final.code, final.reason));
+    else this.#rejectClosed(_closeError(final));
   }
 
+  // One timer for the session's next deadline. A later deadline (the heartbeat moves with every
+  // message) keeps the earlier timer, which re-arms when it fires: no timer churn per message.
   #arm(): void {
     const deadline = this.session.nextDeadline();
-    if (deadline === undefined) {
-      clearTimeout(this.#timer);
-      this.#timerAt = Infinity;
-      return;
-    }
-    if (deadline === this.#timerAt) return;
+    if (deadline === undefined || deadline >= this.#timerAt || this.#timerAt === -Infinity) return;
     clearTimeout(this.#timer);
     this.#timerAt = deadline;
     this.#timer = setTimeout(() => {
@@ -331,4 +258,8 @@ export class _Connection {
     // The transport keeps a process alive, not the heartbeat (Node and Bun timers have unref).
     (this.#timer as { unref?: () => void }).unref?.();
   }
+}
+
+function _closeError(event: Closed): WebSocketError {
+  return WebSocketError._from(event.error?.message ?? "Cannot keep connection: it closed without a closing handshake", event.code, event.reason);
 }

@@ -1,6 +1,7 @@
 import { acceptUpgrade, type AcceptOptions, rejectUpgrade } from "../core/handshake.ts";
 import { HttpHeadError, requestFromHead, serializeResponse, serializeResponseHead } from "../core/http_head.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
+import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex } from "./types.ts";
 import { _readHead, type ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
 
@@ -86,18 +87,17 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
  */
 export async function _acceptOnDuplex(
   request: Request,
-  duplex: ByteDuplex,
+  duplex: ByteDuplex | _Transport,
   rest: Uint8Array,
   options: AcceptOptions & ConnectionOptions,
 ): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
   const decision = await acceptUpgrade(request, options);
   if (!decision.ok) return { response: decision.response };
-  const writer = duplex.writable.getWriter();
-  await writer.write(serializeResponseHead({ status: 101, headers: decision.headers }));
-  writer.releaseLock();
+  const transport = "readable" in duplex ? _duplexTransport(duplex) : duplex;
+  transport.write([serializeResponseHead({ status: 101, headers: decision.headers })]);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const socket = WebSocketStream._server(url.href, { duplex, rest, protocol: decision.protocol, extensions: decision.extensions, options });
+  const socket = WebSocketStream._server(url.href, { transport, rest, protocol: decision.protocol, extensions: decision.extensions, options });
   return { socket };
 }
 

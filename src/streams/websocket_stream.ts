@@ -4,6 +4,7 @@ import type { HeartbeatOptions } from "../core/session_types.ts";
 import { WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
 import { _Connection } from "./connection.ts";
 import { _defaultTransport } from "./default_transport.ts";
+import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
 
 /** Options shared by client and server connections: limits, heartbeat, timeouts. */
@@ -85,7 +86,7 @@ export interface _ConnectionLike {
 
 /** @internal What a server hands over after its side of the opening handshake. */
 export type _ServerInit =
-  | { duplex: ByteDuplex; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions }
+  | { transport: _Transport; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions }
   | { connection: _ConnectionLike; protocol: string; extensions: string };
 
 /**
@@ -131,7 +132,7 @@ export class WebSocketStream {
       this.#url = String(url);
       const connection = this.#connection = "connection" in server
         ? server.connection
-        : new _Connection(server.duplex, { ...server.options, role: "server" }, server.rest);
+        : new _Connection(server.transport, { ...server.options, role: "server" }, server.rest);
       this.#opened = Promise.resolve({ readable: connection.readable, writable: connection.writable, protocol: server.protocol, extensions: server.extensions });
       this.#closed = connection.closed;
       return;
@@ -183,7 +184,7 @@ export class WebSocketStream {
 
   /** @internal Closes with 1001 (going away), which `close()` may not send: a server shutting down. */
   _goAway(): void {
-    if (this.#connection) this.#connection.close(1001, "server shutdown");
+    if (this.#connection) this.#connection.close(1001, "going away");
   }
 
   /**
@@ -221,7 +222,7 @@ export class WebSocketStream {
       const head = await Promise.race([readHead(duplex.readable, "response", options.maxHeadBytes), aborted]);
       const result = await checkServerResponse(head, handshake);
       if (this.#pendingClose) throw WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, "");
-      const connection = this.#connection = new _Connection(duplex, { ...options, role: "client" }, head.rest);
+      const connection = this.#connection = new _Connection(_duplexTransport(duplex), { ...options, role: "client" }, head.rest);
       return { readable: connection.readable, writable: connection.writable, protocol: result.protocol, extensions: result.extensions };
     } catch (error) {
       if (duplex) {

@@ -124,6 +124,6 @@ describe("wsflow/node serve()", { skip: !isNode && "runs on Node" }, () => {
     await new Promise((resolve) => ws.once("open", resolve));
     const closed = new Promise<[number, string]>((r) => ws.once("close", (c, reason) => r([c, String(reason)])));
     await local.shutdown();
-    assert.deepEqual(await closed, [1001, "server shutdown"]);
+    assert.deepEqual(await closed, [1001, "going away"]);
   });
 });
