@@ -1,0 +1,60 @@
+// The client transport on Bun: Bun.connect (TCP, or TLS for wss:) as a ByteDuplex.
+import type { ByteDuplex } from "../streams/types.ts";
+import { _bun } from "./bun_types.ts";
+import { _socketHandlers, type _SocketDuplex } from "./bun_socket.ts";
+
+/** Options for {@linkcode connect}. */
+export interface ConnectOptions {
+  /** Trusted CA certificates (PEM) for `wss:`/`https:`, replacing the system's. @default {the system's CAs} */
+  ca?: string[];
+  /** Aborts connecting. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Opens a TCP connection (TLS for `wss:` and `https:`) with `Bun.connect` for a
+ * `WebSocketStream` client, as its `transport`. Backpressure both ways: reads pause the socket
+ * (`socket.pause()`) while the readable is full; a write resolves once the kernel took all
+ * its bytes (Bun writes what it can and the rest waits for `drain`).
+ *
+ * @throws {TypeError} Outside Bun.
+ *
+ * @example
+ * ```ts ignore
+ * import { WebSocketStream } from "wsflow";
+ * import { connect } from "wsflow/bun";
+ *
+ * const wss = new WebSocketStream("wss://example.com/chat", { transport: (url) => connect(url, {}) });
+ * const { readable, writable } = await wss.opened;
+ * ```
+ */
+export async function connect(url: URL, options: ConnectOptions = {}): Promise<ByteDuplex> {
+  const bun = _bun("connect");
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const secure = url.protocol === "wss:" || url.protocol === "https:";
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const port = Number(url.port) || (secure ? 443 : 80);
+  // Over TLS, Bun.connect can resolve before `open` has run: wait for `open` itself.
+  let opened!: (duplex: _SocketDuplex) => void;
+  const open = new Promise<_SocketDuplex>((resolve) => (opened = resolve));
+  const connecting = bun.connect<_SocketDuplex>({
+    hostname,
+    port,
+    tls: secure ? { ca: options.ca, serverName: hostname } : undefined,
+    socket: _socketHandlers((socket) => opened(socket.data)),
+  });
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([connecting.then(() => open), aborted]);
+  } catch (error) {
+    connecting.then((socket) => socket.terminate(), () => {});
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

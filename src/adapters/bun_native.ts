@@ -1,0 +1,232 @@
+// The message-level path on Bun: Bun.serve's own framing (ServerWebSocket) behind a
+// WebSocketStream, through a _ConnectionLike per connection.
+import { toBytes } from "../core/message_encoder.ts";
+import { WebSocketError } from "../core/websocket_error.ts";
+import type { WebSocketMessage, WebSocketSendable } from "../streams/types.ts";
+import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
+import type { BunServerWebSocket } from "./bun_types.ts";
+
+// Bytes Bun may hold for a connection before a write waits for `drain`.
+const WRITE_HIGH_WATER = 1024 * 1024;
+// Bun's reason when a message exceeds maxPayloadLength (it reports 1006 locally, sends 1009).
+const TOO_BIG = "Received too big message";
+
+/** @internal A ServerWebSocket as a WebSocketStream's connection. */
+export class _NativeConnection implements _ConnectionLike {
+  readonly readable: ReadableStream<WebSocketMessage>;
+  readonly writable: WritableStream<WebSocketSendable>;
+  readonly closed: Promise<WebSocketStreamCloseInfo>;
+  readonly #maxMessageSize: number;
+  readonly #streamMessages: boolean;
+  #ws: BunServerWebSocket<_NativeConnection> | undefined;
+  #opened!: () => void;
+  readonly #open: Promise<void>;
+  #reads!: ReadableStreamDefaultController<WebSocketMessage>;
+  #writes!: WritableStreamDefaultController;
+  #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
+  #rejectClosed!: (error: WebSocketError) => void;
+  #done = false;
+  #readableDone = false;
+  #paused = false;
+  #drained: (() => void) | undefined;
+  #written = 0;
+  #sent = 0;
+  #closeRequest: { code: number | undefined; reason: string } | undefined;
+  #failure: WebSocketError | undefined;
+  #pingId = 0;
+  #pings = new Map<number, { sentAt: number; resolve: (rtt: number) => void; reject: (error: Error) => void }>();
+
+  constructor(options: { maxMessageSize: number; streamMessages?: boolean }) {
+    this.#maxMessageSize = options.maxMessageSize;
+    this.#streamMessages = options.streamMessages ?? false;
+    this.#open = new Promise((resolve) => (this.#opened = resolve));
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(() => {});
+    this.readable = new ReadableStream<WebSocketMessage>({
+      start: (controller) => void (this.#reads = controller),
+      pull: () => this.#resume(),
+      cancel: (reason) => {
+        this.#readableDone = true;
+        this.#resume();
+        this.#closeWith(reason);
+      },
+    }, { highWaterMark: this.#streamMessages ? 1 : 1024, size: (m) => 1 + (typeof m === "string" ? m.length : "byteLength" in m ? m.byteLength : 0) / 1024 });
+    this.writable = new WritableStream<WebSocketSendable>({
+      start: (controller) => void (this.#writes = controller),
+      write: (chunk) => this.#write(chunk),
+      close: () => this.close(1000, ""),
+      abort: (reason) => this.#closeWith(reason),
+    }, { highWaterMark: 1, size: () => (this.#written++, 1) });
+  }
+
+  /** Sends a ping with a 4-byte id; resolves with the round-trip time when its pong arrives. */
+  ping(): Promise<number> {
+    const ws = this.#ws;
+    if (!ws || this.#done || this.#closeRequest) {
+      return Promise.reject(new DOMException(`Cannot ping: the connection is ${this.#done || this.#closeRequest ? "closing or closed" : "not open yet"}`, "InvalidStateError"));
+    }
+    const id = ++this.#pingId;
+    const payload = new Uint8Array(4);
+    new DataView(payload.buffer).setUint32(0, id);
+    return new Promise((resolve, reject) => {
+      this.#pings.set(id, { sentAt: performance.now(), resolve, reject });
+      ws.ping(payload);
+    });
+  }
+
+  /** Closes once every message written so far has been handed to Bun (Bun sends them first). */
+  close(code: number | undefined, reason: string): void {
+    if (this.#closeRequest || this.#done) return;
+    this.#closeRequest = { code, reason };
+    this.#resume(); // read on, so the peer's close frame is seen
+    void this.#maybeClose();
+  }
+
+  async #maybeClose(): Promise<void> {
+    const request = this.#closeRequest;
+    if (!request || this.#sent < this.#written) return;
+    await this.#open;
+    if (this.#done) return;
+    if (request.code === undefined) this.#ws!.close();
+    else this.#ws!.close(request.code, request.reason);
+  }
+
+  #closeWith(reason: unknown): void {
+    if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
+    else this.close(1000, "");
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#ws?.resume?.();
+  }
+
+  async #write(chunk: WebSocketSendable): Promise<void> {
+    try {
+      const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await concat(chunk) : toBytes(chunk);
+      await this.#open;
+      for (;;) {
+        const ws = this.#ws!;
+        if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
+        if (ws.getBufferedAmount() > WRITE_HIGH_WATER) {
+          await this.#drain();
+          continue;
+        }
+        // -1: queued under backpressure; 0: dropped (closed, or over backpressureLimit): try again.
+        const result = ws.send(data);
+        if (result > 0) return;
+        await this.#drain();
+        if (result < 0) return;
+      }
+    } finally {
+      this.#sent++;
+      void this.#maybeClose();
+    }
+  }
+
+  #drain(): Promise<void> {
+    return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  /** @internal Bun's `open`. */
+  _open(ws: BunServerWebSocket<_NativeConnection>): void {
+    this.#ws = ws;
+    ws.binaryType = "uint8array";
+    this.#opened();
+  }
+
+  /** @internal Bun's `message`: enqueued, and reads paused while the readable is full. */
+  _message(message: string | Uint8Array): void {
+    if (this.#readableDone || this.#done) return;
+    if (byteLength(message, this.#maxMessageSize) > this.#maxMessageSize) {
+      this.#failure = WebSocketError._from(`Cannot receive message: it is over maxMessageSize (${this.#maxMessageSize} bytes)`, 1009, "");
+      return this.#ws!.close(1009, "");
+    }
+    const data = typeof message === "string" || message.constructor === Uint8Array ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+    this.#reads.enqueue(this.#streamMessages ? oneChunkMessage(data) : data);
+    if ((this.#reads.desiredSize ?? 1) <= 0 && !this.#closeRequest && this.#ws!.pause) {
+      this.#paused = true;
+      this.#ws!.pause();
+    }
+  }
+
+  /** @internal Bun's `drain`. */
+  _drain(): void {
+    const drained = this.#drained;
+    this.#drained = undefined;
+    drained?.();
+  }
+
+  /** @internal Bun's `pong`: settles the pings up to its id. */
+  _pong(data: Uint8Array): void {
+    if (data.byteLength !== 4) return; // Bun's own heartbeat pings are empty
+    const id = new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
+    for (const [key, ping] of this.#pings) {
+      if (key > id) break;
+      ping.resolve(performance.now() - ping.sentAt);
+      this.#pings.delete(key);
+    }
+  }
+
+  /** @internal Bun's `close`: 1006 means no closing handshake (Bun also reports heartbeat failures so). */
+  _close(code: number, reason: string): void {
+    this.#done = true;
+    let error = this.#failure;
+    if (!error && code === 1006) {
+      error = reason === TOO_BIG
+        ? WebSocketError._from("Cannot receive message: it is over maxMessageSize", 1009, "")
+        : WebSocketError._from(`Cannot keep connection: ${reason || "it closed without a closing handshake"}`, 1006, "");
+    }
+    try {
+      if (error) this.#reads.error(error);
+      else this.#reads.close();
+    } catch { /* already closed */ }
+    this.#writes.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
+    this._drain();
+    this.#opened(); // a connection that never opened
+    for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", code, reason));
+    this.#pings.clear();
+    if (error) this.#rejectClosed(error);
+    else this.#resolveClosed({ closeCode: code, reason });
+  }
+}
+
+// A message's length in bytes, encoding a string only when its UTF-8 length could pass `max`.
+function byteLength(message: string | Uint8Array, max: number): number {
+  if (typeof message !== "string") return message.byteLength;
+  return message.length > max || message.length * 3 <= max ? message.length : new TextEncoder().encode(message).byteLength;
+}
+
+// A ReadableStream<Uint8Array> sent as one message: Bun cannot fragment, so it is joined first.
+async function concat(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(chunk);
+    length += chunk.byteLength;
+  }
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined;
+}
+
+// With streamMessages, a whole message as a one-chunk stream with its `binary` flag.
+function oneChunkMessage(data: string | Uint8Array): WebSocketMessage {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  }) as ReadableStream<Uint8Array> & { binary: boolean };
+  stream.binary = typeof data !== "string";
+  return stream as unknown as WebSocketMessage;
+}

@@ -1,0 +1,102 @@
+// The slice of Bun's API the Bun adapter uses, declared here instead of depending on bun-types
+// (as oakserver/oak's http_server_bun.ts does), and the fail-fast check for the wrong runtime.
+
+/** @internal A TCP socket of `Bun.listen` / `Bun.connect`; `data` is ours, one per socket. */
+export interface _BunSocket<T> {
+  data: T;
+  readonly remoteAddress: string;
+  /** Bytes the kernel took; the rest is not buffered and must be written again after `drain`. */
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay?(noDelay: boolean): boolean;
+}
+
+/** @internal The handlers of a `Bun.listen` / `Bun.connect` socket. */
+export interface _BunSocketHandlers<T> {
+  open?(socket: _BunSocket<T>): void;
+  data(socket: _BunSocket<T>, data: Uint8Array): void;
+  drain(socket: _BunSocket<T>): void;
+  end(socket: _BunSocket<T>): void;
+  close(socket: _BunSocket<T>, error?: Error): void;
+  error(socket: _BunSocket<T>, error: Error): void;
+  /** TLS only: whether the handshake succeeded, and why not (an untrusted certificate, say). */
+  handshake?(socket: _BunSocket<T>, success: boolean, authorizationError: Error | null): void;
+}
+
+/** The `ServerWebSocket` of `Bun.serve` that wsflow uses. */
+export interface BunServerWebSocket<T = unknown> {
+  data: T;
+  readyState: number;
+  binaryType?: string;
+  /** Bytes sent (> 0), -1 when queued under backpressure, 0 when dropped or closed. */
+  send(data: string | Uint8Array, compress?: boolean): number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  ping(data?: Uint8Array): number;
+  getBufferedAmount(): number;
+  pause?(): void;
+  resume?(): void;
+}
+
+/** The `websocket` handlers object that `Bun.serve` takes. */
+export interface BunWebSocketHandlers<T = unknown> {
+  open(ws: BunServerWebSocket<T>): void;
+  message(ws: BunServerWebSocket<T>, message: string | Uint8Array): void;
+  drain(ws: BunServerWebSocket<T>): void;
+  pong(ws: BunServerWebSocket<T>, data: Uint8Array): void;
+  close(ws: BunServerWebSocket<T>, code: number, reason: string): void;
+  maxPayloadLength: number;
+  idleTimeout: number;
+  sendPings: boolean;
+  backpressureLimit: number;
+  closeOnBackpressureLimit: boolean;
+  perMessageDeflate: boolean;
+}
+
+/** The `Server` of `Bun.serve` that wsflow uses. */
+export interface BunServer {
+  readonly port: number;
+  readonly hostname: string;
+  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  requestIP(request: Request): { address: string } | null;
+  stop(closeActiveConnections?: boolean): void | Promise<void>;
+}
+
+/** @internal A `Bun.listen` listener. */
+export interface _BunListener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+/** @internal The `Bun` global, as far as wsflow uses it. */
+export interface _Bun {
+  version: string;
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
+    websocket: BunWebSocketHandlers<never>;
+  }): BunServer;
+  listen<T>(options: { hostname: string; port: number; socket: _BunSocketHandlers<T> }): _BunListener;
+  connect<T>(options: {
+    hostname: string;
+    port: number;
+    tls?: boolean | { ca?: string[]; serverName?: string };
+    socket: _BunSocketHandlers<T> & { connectError?(socket: unknown, error: Error): void };
+  }): Promise<_BunSocket<T>>;
+}
+
+/**
+ * @internal The `Bun` global, or a TypeError naming the runtime we are in instead.
+ * @param what What the caller cannot do without Bun, such as `serve`.
+ */
+export function _bun(what: string): _Bun {
+  const global = globalThis as { Bun?: _Bun; Deno?: { version: { deno: string } }; process?: { versions?: { node?: string } } };
+  if (global.Bun) return global.Bun;
+  const here = global.Deno ? `Deno ${global.Deno.version.deno}` : global.process?.versions?.node ? `Node ${global.process.versions.node}` : "not Bun";
+  throw new TypeError(`Cannot ${what}: wsflow/bun needs Bun, this is ${here}`);
+}
