@@ -1,0 +1,209 @@
+// The scripted exchange every WHATWG-shaped peer runs against a fixture server: one function,
+// self-contained (no imports, no closures over module scope), so the same code runs in-process
+// (Node 24's global WebSocket, wsflow's WebSocketStream), in Deno and Bun (through _peer_main.ts)
+// and in Chromium (through page.evaluate, which sends the function's source text).
+// It returns what it observed per behaviour; the driver asserts, so failures read as diffs.
+
+/** What a peer script is asked to do. */
+export interface PeerInput {
+  /** Which WHATWG interface to drive. */
+  api: "WebSocket" | "WebSocketStream";
+  /** `ws://host:port` or `wss://host:port` of the server under test. */
+  base: string;
+  /** Prefix for the ids under which the server records how connections closed. */
+  id: string;
+  /** Names from `PEER_BEHAVIOURS`. */
+  behaviours: string[];
+}
+
+/** The behaviours `runPeer` knows. */
+export const PEER_BEHAVIOURS = [
+  "connect", "subprotocol", "text", "binary", "large", "fragmented", "server ping",
+  "close from peer", "close from server", "upgrade after an await", "rejection",
+] as const;
+
+/** Observations, or `{ error }` when a behaviour threw. */
+export type Observations = Record<string, unknown>;
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/**
+ * Runs the behaviours one after the other and returns what each observed. `Impl` is the
+ * WebSocket or WebSocketStream class (the global one by default); `options` go to a
+ * WebSocketStream constructor (wsflow's `tls`, for instance).
+ */
+export async function runPeer(input: PeerInput, Impl?: Any, options?: Record<string, unknown>): Promise<Observations> {
+  const Class: Any = Impl ?? (globalThis as Any)[input.api];
+  const LARGE = 16 * 1024 * 1024;
+  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+    Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+
+  type Conn = {
+    protocol: string;
+    send(data: string | Uint8Array): Promise<void> | void;
+    next(): Promise<string | Uint8Array | undefined>;
+    close(code?: number, reason?: string): void;
+    closed: Promise<{ code: number; reason: string; wasClean: boolean }>;
+  };
+
+  function openWebSocket(url: string, protocols?: string[]): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const ws = protocols ? new Class(url, protocols) : new Class(url);
+      ws.binaryType = "arraybuffer";
+      const queue: (string | Uint8Array | undefined)[] = [];
+      const waiters: ((m: string | Uint8Array | undefined) => void)[] = [];
+      const push = (m: string | Uint8Array | undefined) => (waiters.length ? waiters.shift()!(m) : queue.push(m));
+      let opened = false;
+      ws.onmessage = (event: Any) => push(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
+      ws.onerror = () => {};
+      const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>((done) => {
+        ws.onclose = (event: Any) => {
+          done({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+          push(undefined);
+          if (!opened) reject(Object.assign(new Error(`closed before opening with ${event.code}`), { closeCode: event.code }));
+        };
+      });
+      ws.onopen = () => {
+        opened = true;
+        resolve({
+          protocol: ws.protocol,
+          send: (data) => ws.send(data),
+          next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r)),
+          close: (code, reason) => ws.close(code, reason),
+          closed,
+        });
+      };
+    });
+  }
+
+  async function openWebSocketStream(url: string, protocols?: string[]): Promise<Conn> {
+    const wss = new Class(url, { ...options, protocols: protocols ?? [] });
+    wss.closed.catch(() => {}); // rejects too when opening fails
+    let info: Any;
+    try {
+      info = await wss.opened;
+    } catch (error) {
+      throw Object.assign(new Error(`opened rejected: ${(error as Any)?.message}`), { closeCode: (error as Any)?.closeCode });
+    }
+    const reader = info.readable.getReader();
+    const writer = info.writable.getWriter();
+    const closed = wss.closed.then(
+      (c: Any) => ({ code: c.closeCode, reason: c.reason, wasClean: true }),
+      (e: Any) => ({ code: e?.closeCode ?? 1006, reason: e?.reason ?? "", wasClean: false }),
+    );
+    return {
+      protocol: info.protocol,
+      send: (data) => writer.write(data),
+      next: async () => {
+        const { value, done } = await reader.read();
+        return done ? undefined : value instanceof ArrayBuffer ? new Uint8Array(value) : value;
+      },
+      close: (code, reason) => wss.close(code === undefined ? {} : { closeCode: code, reason }),
+      closed,
+    };
+  }
+
+  const open = (path: string, protocols?: string[]) =>
+    within(input.api === "WebSocket" ? openWebSocket(input.base + path, protocols) : openWebSocketStream(input.base + path, protocols), 5000, `open ${path}`);
+  const next = (c: Conn, what: string) => within(c.next(), 10_000, what);
+  const shut = async (c: Conn) => {
+    c.close(1000, "");
+    return await within(c.closed, 5000, "closed");
+  };
+  const pattern = (length: number, factor: number) => {
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i++) bytes[i] = (i * factor) & 255;
+    return bytes;
+  };
+  const check = (message: unknown, length: number, factor: number) => {
+    if (!(message instanceof Uint8Array)) return { kind: typeof message };
+    let mismatches = 0;
+    for (let i = 0; i < message.length; i++) if (message[i] !== ((i * factor) & 255)) mismatches++;
+    return { kind: "binary", length: message.length, mismatches, expectedLength: length };
+  };
+
+  const behaviours: Record<string, () => Promise<unknown>> = {
+    async connect() {
+      const c = await open("/echo");
+      return { protocol: c.protocol, closeCode: (await shut(c)).code };
+    },
+    async subprotocol() {
+      const chosen = await open("/echo", ["x-other", "chat"]);
+      const none = await open("/echo");
+      const result = { chosen: chosen.protocol, none: none.protocol };
+      await Promise.all([shut(chosen), shut(none)]);
+      return result;
+    },
+    async text() {
+      const c = await open("/echo");
+      await c.send("hello κόσμε 🙂");
+      const echoed = await next(c, "text echo");
+      await shut(c);
+      return echoed;
+    },
+    async binary() {
+      const c = await open("/echo");
+      await c.send(pattern(256, 1));
+      const echoed = await next(c, "binary echo");
+      await shut(c);
+      return echoed instanceof Uint8Array ? { kind: "binary", bytes: Array.from(echoed) } : { kind: typeof echoed };
+    },
+    async large() {
+      const c = await open("/echo");
+      await c.send(pattern(LARGE, 31));
+      const echoed = await next(c, "16 MiB echo");
+      await shut(c);
+      return check(echoed, LARGE, 31);
+    },
+    async fragmented() {
+      const c = await open("/fragmented");
+      const message = await next(c, "fragmented message");
+      await shut(c);
+      return check(message, 100_000, 7);
+    },
+    async "server ping"() {
+      const c = await open("/ping");
+      const answer = await next(c, "the server's ping result");
+      await shut(c);
+      return answer;
+    },
+    async "close from peer"() {
+      const c = await open(`/echo?id=${input.id}-close`);
+      c.close(4001, "peer says bye");
+      return await within(c.closed, 5000, "closed");
+    },
+    async "close from server"() {
+      const c = await open("/close?code=4003&reason=server%20says%20bye");
+      return await within(c.closed, 5000, "closed");
+    },
+    async "upgrade after an await"() {
+      const started = Date.now();
+      const c = await open("/auth?token=good&delay=100");
+      const waited = Date.now() - started >= 90;
+      await c.send("after an await");
+      const echoed = await next(c, "echo after an await");
+      await shut(c);
+      return { waited, echoed };
+    },
+    async rejection() {
+      try {
+        const c = await open("/auth?token=bad&delay=20");
+        c.close();
+        return { opened: true };
+      } catch (error) {
+        return { opened: false, closeCode: (error as Any).closeCode };
+      }
+    },
+  };
+
+  const out: Observations = {};
+  for (const name of input.behaviours) {
+    try {
+      out[name] = await behaviours[name]();
+    } catch (error) {
+      out[name] = { error: String((error as Any)?.message ?? error) };
+    }
+  }
+  return out;
+}

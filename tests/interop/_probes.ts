@@ -1,0 +1,154 @@
+// The interop checks that need more than the WHATWG interface: a silent raw TCP peer for the
+// heartbeat, backpressure from a slow reader seen by ws and by wsflow's client, ws's own ping
+// and fragments, and ws's view of a rejected upgrade.
+import { connect } from "node:net";
+import WebSocket from "ws";
+import { WebSocketStream } from "../../mod.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MiB = 1024 * 1024;
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
+    .finally(() => clearTimeout(timer));
+}
+
+/**
+ * Completes a handshake on raw TCP, then never answers anything. Resolves with how long the
+ * server took to close the TCP connection after the 101, and how many ping frames it had sent.
+ */
+export function silentPeer(port: number, path: string, bound: number): Promise<{ ms: number; pings: number; upgraded: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let head = "";
+    let upgradedAt = 0;
+    let pings = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server had not closed the connection ${bound} ms after the upgrade (pings seen: ${pings})`));
+    }, bound);
+    socket.on("connect", () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (!upgradedAt) {
+        head += chunk.toString("latin1");
+        if (head.includes("\r\n\r\n")) upgradedAt = head.startsWith("HTTP/1.1 101") ? performance.now() : -1;
+        chunk = Buffer.from(head.slice(head.indexOf("\r\n\r\n") + 4), "latin1");
+      }
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 0x89) pings++; // a rough count: unmasked server frames
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ ms: upgradedAt > 0 ? Math.round(performance.now() - upgradedAt) : -1, pings, upgraded: upgradedAt > 0 });
+    });
+  });
+}
+
+/** What a slow reader did to a fast writer: how much was still queued, and what arrived in the end. */
+export interface Backpressure {
+  /** ws: `bufferedAmount` 800 ms in; wsflow: MiB of writes not yet resolved 800 ms in. */
+  heldBackMiB: number;
+  /** The server's summary once it started reading. */
+  summary: unknown;
+}
+
+/** The ws client sends 64 x 1 MiB to /slow, whose server reads nothing for 2 s. */
+export async function wsBackpressure(base: string, options: WebSocket.ClientOptions = {}): Promise<Backpressure> {
+  const ws = new WebSocket(`${base}/slow?wait=2000&expect=64`, options);
+  try {
+    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    const summary = new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
+    for (let i = 0; i < 64; i++) ws.send(Buffer.alloc(MiB, i & 255));
+    await sleep(800);
+    const heldBackMiB = Math.round(ws.bufferedAmount / MiB);
+    return { heldBackMiB, summary: await within(summary, 20_000, "the server's summary") };
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** wsflow's client writes 64 x 1 MiB to /slow; counts the writes still pending while the server does not read. */
+export async function wsflowBackpressure(base: string, options: ConstructorParameters<typeof WebSocketStream>[1] = {}): Promise<Backpressure> {
+  const wss = new WebSocketStream(`${base}/slow?wait=2000&expect=64`, options);
+  const { readable, writable } = await within(wss.opened, 5000, "open");
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  let resolved = 0;
+  const writes = Array.from({ length: 64 }, (_, i) => writer.write(new Uint8Array(MiB).fill(i & 255)).then(() => void resolved++));
+  await sleep(800);
+  const heldBackMiB = 64 - resolved;
+  const summary = JSON.parse(String((await within(reader.read(), 20_000, "the server's summary")).value));
+  await within(Promise.all(writes), 5000, "every write");
+  wss.close();
+  await wss.closed.catch(() => {});
+  return { heldBackMiB, summary };
+}
+
+/** ws pings the server and returns the pong's payload. */
+export async function wsPing(base: string, options: WebSocket.ClientOptions = {}): Promise<string> {
+  const ws = new WebSocket(`${base}/echo`, options);
+  try {
+    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    const pong = new Promise<string>((resolve) => ws.once("pong", (data) => resolve(String(data))));
+    ws.ping("are you there");
+    return await within(pong, 5000, "pong");
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** ws sends one binary message as 7 fragments to /echo; returns what came back. */
+export async function wsFragments(base: string, options: WebSocket.ClientOptions = {}): Promise<{ length: number; mismatches: number }> {
+  const ws = new WebSocket(`${base}/echo`, options);
+  try {
+    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    const echoed = new Promise<Buffer>((resolve) => ws.once("message", (data) => resolve(data as Buffer)));
+    const bytes = new Uint8Array(100_000).map((_, i) => (i * 7) & 255);
+    for (let at = 0; at < bytes.length; at += 16_384) ws.send(bytes.subarray(at, at + 16_384), { binary: true, fin: at + 16_384 >= bytes.length });
+    const back = await within(echoed, 5000, "echo");
+    return { length: back.length, mismatches: back.filter((b, i) => b !== ((i * 7) & 255)).length };
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** wsflow's client sends one binary message as 16 KiB fragments to /echo, and pings. */
+export async function wsflowFragmentsAndPing(base: string, options: ConstructorParameters<typeof WebSocketStream>[1] = {}) {
+  const wss = new WebSocketStream(`${base}/echo`, { ...options, fragmentSize: 16_384 });
+  const { readable, writable } = await within(wss.opened, 5000, "open");
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  try {
+    const rtt = await within(wss.ping(), 5000, "ping");
+    await writer.write(new Uint8Array(100_000).map((_, i) => (i * 7) & 255));
+    const back = (await within(reader.read(), 5000, "echo")).value as Uint8Array;
+    return { rtt, length: back.length, mismatches: back.filter((b, i) => b !== ((i * 7) & 255)).length };
+  } finally {
+    wss.close();
+    await wss.closed.catch(() => {});
+  }
+}
+
+/** ws's view of a refused upgrade: the status and the handler's headers. */
+export async function wsRejection(base: string, options: WebSocket.ClientOptions = {}) {
+  const ws = new WebSocket(`${base}/auth?token=bad&delay=20`, options);
+  ws.on("error", () => {});
+  try {
+    return await within(
+      new Promise((resolve) =>
+        ws.once("unexpected-response", (_req, res) =>
+          resolve({ status: res.statusCode, wwwAuthenticate: res.headers["www-authenticate"], reason: res.headers["x-reason"] }))
+      ),
+      5000,
+      "the refusal",
+    );
+  } finally {
+    ws.terminate();
+  }
+}
