@@ -80,3 +80,23 @@ export {
   type WebSocketStreamOptions,
 } from "./src/streams/websocket_stream.ts";
 export { type UpgradeOptions, type UpgradeResult, upgradeWebSocket } from "./src/streams/upgrade_web_socket.ts";
+export {
+  type CompressedMessage,
+  type DeflateEngine,
+  type DeflateEngines,
+  type InflateEngine,
+  PerMessageDeflate,
+  type PerMessageDeflateInit,
+} from "./src/core/deflate.ts";
+export {
+  acceptPerMessageDeflate,
+  checkPerMessageDeflate,
+  type DeflateParams,
+  type Extension,
+  formatExtensions,
+  offerPerMessageDeflate,
+  parseExtensions,
+  type PerMessageDeflateOptions,
+} from "./src/core/extensions.ts";
+export type { SendOptions } from "./src/core/session_types.ts";
+export type { CompressionOptions } from "./src/streams/compression.ts";

@@ -23,6 +23,11 @@ function testFiles(dir, suffix) {
   return found.sort();
 }
 
+if (filters.length > 0 && testFiles("tests", "_test.ts").length === 0) {
+  console.error(`No test file path contains all of: ${filters.join(", ")} (filters are AND-ed substrings)`);
+  process.exit(2);
+}
+
 const results = [];
 function run(label, command, commandArgs, parse) {
   console.log(`\n=== ${label}: ${[command, ...commandArgs].map((a) => relative(root, a) || a).join(" ")}`);

@@ -223,7 +223,10 @@ export function acceptPerMessageDeflate(offer: string, options: PerMessageDeflat
     const params: [string, string | true][] = [];
     const serverNoContextTakeover = read.serverNoContextTakeover || options.serverNoContextTakeover === true;
     if (serverNoContextTakeover) params.push(["server_no_context_takeover", true]);
-    const clientNoContextTakeover = options.clientNoContextTakeover === true;
+    // The client's hint that it will not take over context (section 7.1.1.2) is echoed, so both
+    // sides agree and our inflater can start each message afresh.
+    const clientNoContextTakeover = options.clientNoContextTakeover === true ||
+      (read.clientNoContextTakeover === true && options.clientNoContextTakeover !== false);
     if (clientNoContextTakeover) params.push(["client_no_context_takeover", true]);
     // Our own window: the offer's limit, or ours if smaller. It is only announced when the offer
     // asked (section 7.1.2.1); a smaller window than announced needs no announcement.

@@ -5,7 +5,8 @@ import { FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { toBytes } from "./message_encoder.ts";
 import { ProtocolError } from "./protocol_error.ts";
-import type { SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
+import type { PerMessageDeflate } from "./deflate.ts";
+import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -43,7 +44,7 @@ const textEncoder = new TextEncoder();
  * const server = new Session({ role: "server", now: 0 });
  * client.open(0);
  * server.open(0);
- * client.send("hi", 0);
+ * client.send("hi");
  * for (const chunk of client.takeOutput()) server.receive(chunk, 1);
  * console.log(server.nextEvent()); // { type: "message", data: "hi" }
  * ```
@@ -61,6 +62,7 @@ export class Session {
   readonly #handshakeDeadline: number;
   readonly #fragmentSize: number;
   readonly #streamMessages: boolean;
+  readonly #deflate: PerMessageDeflate | undefined;
 
   #state: SessionState = "connecting";
   #output: Uint8Array[] = [];
@@ -83,7 +85,8 @@ export class Session {
       throw new TypeError(`Cannot create Session: role must be "server" or "client", got ${role}`);
     }
     this.#role = role;
-    this.#frames = new FrameDecoder(options);
+    this.#deflate = options.deflate;
+    this.#frames = new FrameDecoder({ ...options, allowedRsv: options.allowedRsv ?? this.#deflate?.allowedRsv ?? 0 });
     this.#messages = new MessageDecoder(options);
     this.#encoder = new FrameEncoder(options);
     this.#autoPong = options.autoPong ?? true;
@@ -140,14 +143,21 @@ export class Session {
    *
    * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
    */
-  send(message: string | BufferSource | ArrayBufferView, _now?: number): void {
+  send(message: string | BufferSource | ArrayBufferView, options: SendOptions = {}): void {
     this.#guard("send a message", "open", "closingRemote");
     if (this.#sending) {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
     }
     const text = typeof message === "string";
     const payload = text ? textEncoder.encode(message) : toBytes(message);
-    this.#sendData(text ? 0x1 : 0x2, payload, true);
+    let rsv1 = false;
+    let data = payload;
+    if (this.#deflate) {
+      const compressed = this.#compress(() => this.#deflate!.compress(payload, options.compress ?? true));
+      if (!compressed) return;
+      ({ payload: data, rsv1 } = compressed);
+    }
+    this.#sendData(text ? 0x1 : 0x2, data, rsv1);
   }
 
   /**
@@ -159,9 +169,13 @@ export class Session {
    */
   sendPiece(data: Uint8Array, options: { binary: boolean; last: boolean }): void {
     this.#guard("send a message piece", "open", "closingRemote");
-    const opcode = this.#sending ? 0x0 : options.binary ? 0x2 : 0x1;
+    const first = !this.#sending;
+    const opcode = first ? (options.binary ? 0x2 : 0x1) : 0x0;
     this.#sending = !options.last;
-    this.#push(opcode, data, options.last);
+    // A message sent in pieces is compressed whole when deflate is on: every piece, RSV1 first.
+    const payload = this.#deflate ? this.#compress(() => this.#deflate!.compressPiece(data, options.last)) : data;
+    if (!payload) return;
+    this.#push(opcode, payload, options.last, first && this.#deflate !== undefined);
   }
 
   /**
@@ -279,7 +293,11 @@ export class Session {
 
   #remoteClose: { code: number; reason: string; wasClean: boolean } | undefined;
 
-  #data(part: FramePart): void {
+  #data(frame: FramePart): void {
+    // permessage-deflate (RFC 7692) inflates a compressed frame before the message layer.
+    const part = this.#deflate ? this.#deflate.receive(frame) : frame;
+    if (part instanceof ProtocolError) return this.#fail(part);
+    if (part === undefined) return;
     const messages = this.#messages;
     if (this.#streamMessages) {
       const piece = messages.pushPiece(part);
@@ -342,17 +360,28 @@ export class Session {
     return { id, rtt: now - sentAt };
   }
 
-  #sendData(opcode: number, payload: Uint8Array, fin: boolean): void {
-    const size = this.#fragmentSize;
-    if (payload.length <= size) return this.#push(opcode, payload, fin);
-    for (let offset = 0; offset < payload.length; offset += size) {
-      const end = Math.min(offset + size, payload.length);
-      this.#push(offset === 0 ? opcode : 0x0, payload.subarray(offset, end), fin && end === payload.length);
+  // Compression failing is our internal error: fail with 1011 and an empty reason.
+  #compress<T>(compress: () => T): T | undefined {
+    try {
+      return compress();
+    } catch (error) {
+      this.#fail(new ProtocolError(`Cannot compress message: ${error instanceof Error ? error.message : String(error)}`, 1011));
+      return undefined;
     }
   }
 
-  #push(opcode: number, payload: Uint8Array, fin: boolean): void {
-    const chunks = this.#encoder.encode({ opcode, payload, fin });
+  // A whole message, split into fragments of fragmentSize; RSV1 goes on the first frame only.
+  #sendData(opcode: number, payload: Uint8Array, rsv1: boolean): void {
+    const size = this.#fragmentSize;
+    if (payload.length <= size) return this.#push(opcode, payload, true, rsv1);
+    for (let offset = 0; offset < payload.length; offset += size) {
+      const end = Math.min(offset + size, payload.length);
+      this.#push(offset === 0 ? opcode : 0x0, payload.subarray(offset, end), end === payload.length, rsv1 && offset === 0);
+    }
+  }
+
+  #push(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
+    const chunks = this.#encoder.encode({ opcode, payload, fin, rsv1 });
     for (let i = 0; i < chunks.length; i++) this.#output.push(chunks[i]);
   }
 
@@ -373,6 +402,7 @@ export class Session {
     if (this.#state === "closed") return;
     const clean = close.wasClean;
     this.#state = "closed";
+    this.#deflate?.close();
     this.#event({ type: "closed", ...close });
     if (this.#transportClosing) return;
     if (this.#role === "server" || !clean) this.#closeTransport();

@@ -1,6 +1,7 @@
 import type { FrameDecoderOptions } from "./frame_decoder.ts";
 import type { FrameEncoderOptions } from "./frame_encoder.ts";
 import type { MessageDecoderOptions } from "./message_decoder.ts";
+import type { PerMessageDeflate } from "./deflate.ts";
 import type { ProtocolError } from "./protocol_error.ts";
 
 /**
@@ -35,6 +36,14 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
   fragmentSize?: number;
   /** Hand out received messages piece by piece (`piece` events) instead of whole. @default {false} */
   streamMessages?: boolean;
+  /** permessage-deflate as negotiated in the handshake (RFC 7692); RSV1 is then allowed. */
+  deflate?: PerMessageDeflate;
+}
+
+/** Options for one message sent with {@linkcode Session.send}. */
+export interface SendOptions {
+  /** With permessage-deflate negotiated, `false` sends this message uncompressed. @default {true} */
+  compress?: boolean;
 }
 
 /** What a {@linkcode Session} reports, in order. */

@@ -1,6 +1,7 @@
 import { acceptUpgrade, type AcceptOptions, rejectUpgrade } from "../core/handshake.ts";
 import { HttpHeadError, requestFromHead, serializeResponse, serializeResponseHead } from "../core/http_head.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
+import { _acceptCompression, _compressionOptions } from "./compression.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex } from "./types.ts";
 import { _readHead, type ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
@@ -91,13 +92,15 @@ export async function _acceptOnDuplex(
   rest: Uint8Array,
   options: AcceptOptions & ConnectionOptions,
 ): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
-  const decision = await acceptUpgrade(request, options);
+  const compression = await _acceptCompression(request, _compressionOptions(options.compression), options.maxMessageSize);
+  const decision = await acceptUpgrade(request, { ...options, extensions: compression ? () => compression.response : options.extensions });
   if (!decision.ok) return { response: decision.response };
   const transport = "readable" in duplex ? _duplexTransport(duplex) : duplex;
   transport.write([serializeResponseHead({ status: 101, headers: decision.headers })]);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const socket = WebSocketStream._server(url.href, { transport, rest, protocol: decision.protocol, extensions: decision.extensions, options });
+  const connection = { ...options, deflate: compression?.deflate };
+  const socket = WebSocketStream._server(url.href, { transport, rest, protocol: decision.protocol, extensions: decision.extensions, options: connection });
   return { socket };
 }
 

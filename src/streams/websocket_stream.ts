@@ -3,6 +3,9 @@ import { HttpHeadError, HttpHeadParser, type HttpHeadMode, type HttpHeadResult, 
 import type { HeartbeatOptions } from "../core/session_types.ts";
 import { WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
 import { _Connection } from "./connection.ts";
+import type { PerMessageDeflate } from "../core/deflate.ts";
+import type { DeflateParams } from "../core/extensions.ts";
+import { _clientDeflate, _compressionOptions, _offerCompression, type CompressionOptions } from "./compression.ts";
 import { _defaultTransport } from "./default_transport.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
@@ -27,6 +30,12 @@ export interface ConnectionOptions {
    * one before the next arrives. @default {false}
    */
   streamMessages?: boolean;
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, or the negotiation knobs and the
+   * size threshold below which messages go uncompressed. A server accepts the client's first
+   * offer it can honour; a client offers it. @default {false}
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 /** Options for {@linkcode WebSocketStream}: the WHATWG ones plus wsflow's. */
@@ -86,7 +95,7 @@ export interface _ConnectionLike {
 
 /** @internal What a server hands over after its side of the opening handshake. */
 export type _ServerInit =
-  | { transport: _Transport; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions }
+  | { transport: _Transport; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions & { deflate?: PerMessageDeflate } }
   | { connection: _ConnectionLike; protocol: string; extensions: string };
 
 /**
@@ -137,11 +146,12 @@ export class WebSocketStream {
       this.#closed = connection.closed;
       return;
     }
-    const handshake = createClientHandshake(url, { protocols: options.protocols, headers: options.headers, randomBytes: options.randomBytes });
+    const compression = _offerCompression(_compressionOptions(options.compression));
+    const handshake = createClientHandshake(url, { protocols: options.protocols, headers: options.headers, randomBytes: options.randomBytes, extensions: compression?.offer });
     this.#url = handshake.url.href;
     let rejectClosed!: (error: unknown) => void;
     const closed = new Promise<WebSocketStreamCloseInfo>((_, reject) => (rejectClosed = reject));
-    this.#opened = this.#connect(handshake, options);
+    this.#opened = this.#connect(handshake, options, compression);
     this.#opened.catch(rejectClosed);
     this.#closed = this.#opened.then(() => this.#connection!.closed, () => closed);
     this.#opened.catch(() => {});
@@ -198,7 +208,11 @@ export class WebSocketStream {
     return this.#connection!.ping();
   }
 
-  async #connect(handshake: ReturnType<typeof createClientHandshake>, options: WebSocketStreamOptions): Promise<WebSocketStreamOpenInfo> {
+  async #connect(
+    handshake: ReturnType<typeof createClientHandshake>,
+    options: WebSocketStreamOptions,
+    compression: ReturnType<typeof _offerCompression>,
+  ): Promise<WebSocketStreamOpenInfo> {
     const { signal } = options;
     const timeout = options.handshakeTimeout ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -220,9 +234,14 @@ export class WebSocketStream {
       await Promise.race([writer.write(serializeRequestHead({ method: "GET", target: handshake.path, headers: handshake.headers })), aborted]);
       writer.releaseLock();
       const head = await Promise.race([readHead(duplex.readable, "response", options.maxHeadBytes), aborted]);
-      const result = await checkServerResponse(head, handshake);
+      let params: DeflateParams | undefined;
+      const result = await checkServerResponse(head, handshake, {
+        // A response the offer does not allow throws, which fails the handshake with its message.
+        extensions: compression ? (response) => ((params = compression.check(response)), true) : undefined,
+      });
       if (this.#pendingClose) throw WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, "");
-      const connection = this.#connection = new _Connection(_duplexTransport(duplex), { ...options, role: "client" }, head.rest);
+      const deflate = params ? await _clientDeflate(params, _compressionOptions(options.compression)!, options.maxMessageSize) : undefined;
+      const connection = this.#connection = new _Connection(_duplexTransport(duplex), { ...options, role: "client", deflate }, head.rest);
       return { readable: connection.readable, writable: connection.writable, protocol: result.protocol, extensions: result.extensions };
     } catch (error) {
       if (duplex) {

@@ -55,8 +55,8 @@ const closed = (events: SessionEvent[]) => events.find((e) => e.type === "closed
 describe("Session: messages", () => {
   test("messages flow both ways, fragmented when asked", () => {
     const p = pair({ fragmentSize: 3 });
-    p.c.send("Hello", 0);
-    p.s.send(new Uint8Array([1, 2, 3, 4, 5]), 0);
+    p.c.send("Hello");
+    p.s.send(new Uint8Array([1, 2, 3, 4, 5]));
     p.pump();
     assert.deepEqual(p.events.server, [{ type: "message", data: "Hello" }]);
     assert.deepEqual(p.events.client, [{ type: "message", data: new Uint8Array([1, 2, 3, 4, 5]) }]);
@@ -77,7 +77,7 @@ describe("Session: messages", () => {
 
   test("messages written just before close all arrive before the close", () => {
     const p = pair();
-    for (let i = 0; i < 100; i++) p.c.send(`m${i}`, 0);
+    for (let i = 0; i < 100; i++) p.c.send(`m${i}`);
     p.c.close(0, 1000, "done");
     p.pump();
     const messages = p.events.server.filter((e) => e.type === "message").map((e) => (e as { data: string }).data);
@@ -88,7 +88,7 @@ describe("Session: messages", () => {
 
   test("streamMessages hands out pieces as frames arrive", () => {
     const p = pair({ fragmentSize: 4 }, { streamMessages: true });
-    p.c.send(new Uint8Array(10).fill(9), 0);
+    p.c.send(new Uint8Array(10).fill(9));
     p.pump();
     assert.deepEqual(p.events.server.map((e) => e.type === "piece" ? [e.data.length, e.first, e.last, e.binary] : e.type), [
       [4, true, false, true],
@@ -100,7 +100,7 @@ describe("Session: messages", () => {
   test("send refuses to run outside the open states, naming the state", () => {
     const p = pair();
     p.c.close(0, 1000);
-    assert.throws(() => p.c.send("late", 0), (e: unknown) => e instanceof DOMException && e.name === "InvalidStateError" && /closingLocal/.test(e.message));
+    assert.throws(() => p.c.send("late"), (e: unknown) => e instanceof DOMException && e.name === "InvalidStateError" && /closingLocal/.test(e.message));
     const fresh = new Session({ role: "client", now: 0 });
     assert.throws(() => fresh.send("early"), /Cannot send a message: the connection is connecting/);
     assert.throws(() => fresh.receive(new Uint8Array(1), 0), /connecting/);
@@ -162,7 +162,7 @@ describe("Session: closing handshake (RFC 6455 section 7)", () => {
     p.pump();
     assert.equal(p.s.state, "closingRemote");
     assert.deepEqual(types(p.events.server), ["closing"]);
-    p.s.send("last words", 0);
+    p.s.send("last words");
     p.s.close(0, 1001);
     p.pump();
     assert.deepEqual(closed(p.events.server), { type: "closed", code: 1001, reason: "away", wasClean: true });

@@ -1,0 +1,54 @@
+// permessage-deflate for a connection: the negotiation in both handshakes, and the engines.
+import { type DeflateEngines, PerMessageDeflate } from "../core/deflate.ts";
+import { acceptPerMessageDeflate, checkPerMessageDeflate, type DeflateParams, offerPerMessageDeflate, type PerMessageDeflateOptions } from "../core/extensions.ts";
+
+/** permessage-deflate settings (RFC 7692): the negotiation knobs, the size threshold, the engine. */
+export interface CompressionOptions extends PerMessageDeflateOptions {
+  /**
+   * The compressor. The default is zlib through `node:zlib` (synchronous, with context takeover),
+   * which Node, Deno and Bun all provide; it is loaded when first needed.
+   */
+  engines?: DeflateEngines;
+}
+
+/** @internal The `compression` option as an object, or undefined when off. */
+export function _compressionOptions(compression: boolean | CompressionOptions | undefined): CompressionOptions | undefined {
+  if (!compression) return undefined;
+  return compression === true ? {} : compression;
+}
+
+/** @internal The zlib engines, imported by a computed name so streams stay runtime-free. */
+export async function _engines(options: CompressionOptions): Promise<DeflateEngines> {
+  if (options.engines) return options.engines;
+  const name = "zlib_deflate";
+  const module: { zlibEngines: DeflateEngines } = await import(`../adapters/${name}.ts`);
+  return module.zlibEngines;
+}
+
+/**
+ * @internal A server's side: the response header value and the per-connection state for the
+ * first offer it can honour, or undefined to go uncompressed.
+ */
+export async function _acceptCompression(
+  request: Request,
+  options: CompressionOptions | undefined,
+  maxMessageSize: number | undefined,
+): Promise<{ response: string; deflate: PerMessageDeflate } | undefined> {
+  const offer = request.headers.get("sec-websocket-extensions");
+  if (!options || !offer) return undefined;
+  const accepted = acceptPerMessageDeflate(offer, options);
+  if (!accepted) return undefined;
+  const deflate = new PerMessageDeflate(accepted.params, { role: "server", engines: await _engines(options), threshold: options.threshold, maxMessageSize });
+  return { response: accepted.response, deflate };
+}
+
+/** @internal A client's side: the offer to send, and a check of the server's answer. */
+export function _offerCompression(options: CompressionOptions | undefined): { offer: string; check(response: string): DeflateParams } | undefined {
+  if (!options) return undefined;
+  return { offer: offerPerMessageDeflate(options), check: (response) => checkPerMessageDeflate(response, options) };
+}
+
+/** @internal The client's per-connection state once the server accepted the offer. */
+export async function _clientDeflate(params: DeflateParams, options: CompressionOptions, maxMessageSize: number | undefined): Promise<PerMessageDeflate> {
+  return new PerMessageDeflate(params, { role: "client", engines: await _engines(options), threshold: options.threshold, maxMessageSize });
+}
