@@ -2,7 +2,7 @@
 // WebSocketStream, through a _ConnectionLike per connection.
 import { toBytes } from "../core/message_encoder.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import type { WebSocketMessage, WebSocketSendable } from "../streams/types.ts";
+import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "../streams/types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
 
@@ -105,8 +105,10 @@ export class _NativeConnection implements _ConnectionLike {
     this.#ws?.resume?.();
   }
 
-  async #write(chunk: WebSocketSendable): Promise<void> {
+  async #write(written: WebSocketSendable): Promise<void> {
     try {
+      // Bun's socket compresses (or not) by itself: per-message options do not apply.
+      const chunk = _isOutgoingMessage(written) ? written.data : written;
       const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await concat(chunk) : toBytes(chunk);
       await this.#open;
       for (;;) {

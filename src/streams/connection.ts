@@ -5,7 +5,7 @@ import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import type { _Transport } from "./transport.ts";
-import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
+import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
 /** What a finished connection reports: the WHATWG `closed` value. */
 export interface CloseResult {
@@ -125,7 +125,8 @@ export class _Connection {
       if (chunk instanceof ReadableStream) {
         await this.#writeStream(chunk);
       } else {
-        this.session.send(chunk);
+        if (_isOutgoingMessage(chunk)) this.session.send(chunk.data, { compress: chunk.compress });
+        else this.session.send(chunk);
         this.#process();
         if (!this.#underWaterMark) await this.#drained();
       }

@@ -2,7 +2,7 @@
 // WHATWG `WebSocket`-shaped object) behind the `_ConnectionLike` a WebSocketStream runs on. No
 // runtime globals: the message-level adapters pass in the socket and what their runtime hides.
 import { WebSocketError } from "../core/websocket_error.ts";
-import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
+import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
@@ -147,8 +147,10 @@ export class _NativeConnection implements _ConnectionLike {
     } catch { /* closed meanwhile */ }
   }
 
-  async #write(chunk: WebSocketSendable): Promise<void> {
+  async #write(written: WebSocketSendable): Promise<void> {
     try {
+      // The runtime's socket compresses (or not) by itself: per-message options do not apply.
+      const chunk = _isOutgoingMessage(written) ? written.data : written;
       const data = chunk instanceof ReadableStream ? await readAll(chunk) : chunk;
       await this.#open;
       if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");

@@ -12,5 +12,22 @@ export interface ByteDuplex {
 /** A received message: `string` for text, `Uint8Array` for binary. */
 export type WebSocketMessage = string | Uint8Array;
 
-/** What the writable takes: text, binary, or a stream of bytes sent as one fragmented message. */
-export type WebSocketSendable = string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array>;
+/** A message with options for this one message. */
+export interface OutgoingMessage {
+  /** The message: `string` for text, a `BufferSource` for binary. */
+  data: string | BufferSource | ArrayBufferView;
+  /** With permessage-deflate negotiated, `false` sends this message uncompressed. @default {true} */
+  compress?: boolean;
+}
+
+/**
+ * What the writable takes: text, binary, a stream of bytes sent as one fragmented message, or
+ * an {@linkcode OutgoingMessage} with per-message options.
+ */
+export type WebSocketSendable = string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array> | OutgoingMessage;
+
+/** @internal Whether a written chunk is an {@linkcode OutgoingMessage} (data with options). */
+export function _isOutgoingMessage(chunk: unknown): chunk is OutgoingMessage {
+  return typeof chunk === "object" && chunk !== null && !ArrayBuffer.isView(chunk) && !(chunk instanceof ArrayBuffer) &&
+    "data" in chunk;
+}

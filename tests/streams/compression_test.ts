@@ -49,6 +49,11 @@ describe("wsflow client with compression against a ws server", { skip: isBun && 
       await writer.write(binary);
       assert.deepEqual((await reader.read()).value, binary);
       assert.ok(rsv1.includes(true), "the client sent compressed frames");
+      // Per-message opt-out: this one goes uncompressed.
+      rsv1.length = 0;
+      await writer.write({ data: json, compress: false });
+      assert.equal((await reader.read()).value, json);
+      assert.deepEqual(rsv1.slice(0, 1), [false], "sent with RSV1 clear");
       wss.close();
       await wss.closed;
     });
