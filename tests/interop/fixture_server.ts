@@ -15,6 +15,8 @@
 //   /heartbeat?id=X          heartbeat every --heartbeat ms; records how the connection closed
 //   /auth?token=T&delay=MS   waits MS ms; 401 with headers unless T is "good", else echoes
 //   /closes/X                JSON of how connection X closed (waits up to 3 s for it)
+//   /extensions              sends the negotiated Sec-WebSocket-Extensions as a text message, then echoes
+// With ?deflate=1 on any route, the upgrade accepts permessage-deflate (threshold 0).
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { upgradeWebSocket, type WebSocketStream } from "../../mod.ts";
@@ -98,6 +100,12 @@ async function route(url: URL, socket: WebSocketStream): Promise<void> {
     case "/heartbeat":
       await readable.pipeTo(new WritableStream());
       return;
+    case "/extensions": {
+      const writer = writable.getWriter();
+      await writer.write((await socket.opened).extensions);
+      writer.releaseLock();
+      return echo();
+    }
     default:
       return echo();
   }
@@ -124,6 +132,7 @@ async function handler(request: Request): Promise<Response> {
   const { socket, response } = await upgradeWebSocket(request, {
     protocol: (offered) => offered.includes("chat") ? "chat" : undefined,
     ...(heartbeat ? { heartbeat } : {}),
+    ...(url.searchParams.get("deflate") === "1" ? { compression: { threshold: 0 } } : {}),
   });
   if (!socket) return response;
   record(url.searchParams.get("id"), socket);
