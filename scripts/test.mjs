@@ -4,7 +4,7 @@
 //
 //   node scripts/test.mjs [--only node20,node24,deno,bun] [filter...]
 import { spawnSync } from "node:child_process";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -60,6 +60,14 @@ const bunCounts = (out) => ({
 
 run("typecheck", bin("tsc"), ["-p", "tsconfig.json"]);
 run("typecheck core without runtime types", bin("tsc"), ["-p", "tsconfig.core.json"]);
+
+if (only.includes("deno") && filters.length === 0) {
+  // The JSR side: every export documented, every doc example run, the package publishable.
+  const entries = Object.values(JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).exports);
+  run("deno doc --lint (every export)", bin("deno"), ["doc", "--lint", ...entries]);
+  run("doc examples (deno test --doc)", bin("deno"), ["test", "--doc", "-A", "mod.ts", "src/"], denoCounts);
+  run("deno publish --dry-run (no slow types)", bin("deno"), ["publish", "--dry-run", "--allow-dirty"]);
+}
 
 if (only.includes("node20")) {
   rmSync(join(root, ".build"), { recursive: true, force: true });

@@ -28,40 +28,65 @@ export interface _BunSocketHandlers<T> {
 
 /** The `ServerWebSocket` of `Bun.serve` that wsflow uses. */
 export interface BunServerWebSocket<T = unknown> {
+  /** The value given to `server.upgrade(request, { data })`. */
   data: T;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readyState: number;
+  /** How binary messages arrive. */
   binaryType?: string;
   /** Bytes sent (> 0), -1 when queued under backpressure, 0 when dropped or closed. */
   send(data: string | Uint8Array, compress?: boolean): number;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Closes the TCP connection at once. */
   terminate(): void;
+  /** Sends a ping. */
   ping(data?: Uint8Array): number;
+  /** Bytes queued for sending. */
   getBufferedAmount(): number;
+  /** Stops reading from the socket (Bun 1.4). */
   pause?(): void;
+  /** Reads from the socket again (Bun 1.4). */
   resume?(): void;
 }
 
 /** The `websocket` handlers object that `Bun.serve` takes. */
 export interface BunWebSocketHandlers<T = unknown> {
+  /** A socket opened. */
   open(ws: BunServerWebSocket<T>): void;
+  /** A message arrived. */
   message(ws: BunServerWebSocket<T>, message: string | Uint8Array): void;
+  /** The send queue drained. */
   drain(ws: BunServerWebSocket<T>): void;
+  /** A pong arrived. */
   pong(ws: BunServerWebSocket<T>, data: Uint8Array): void;
+  /** A socket closed. */
   close(ws: BunServerWebSocket<T>, code: number, reason: string): void;
+  /** The largest message, in bytes. */
   maxPayloadLength: number;
+  /** Seconds of silence before a ping, then a close. */
   idleTimeout: number;
+  /** Whether Bun pings idle peers. */
   sendPings: boolean;
+  /** Queued bytes at which Bun stops queueing. */
   backpressureLimit: number;
+  /** Whether Bun closes a socket over the backpressure limit. */
   closeOnBackpressureLimit: boolean;
+  /** Whether Bun compresses. */
   perMessageDeflate: boolean;
 }
 
 /** The `Server` of `Bun.serve` that wsflow uses. */
 export interface BunServer {
+  /** The port listened on. */
   readonly port: number;
+  /** The interface listened on. */
   readonly hostname: string;
+  /** Upgrades a request to a WebSocket; Bun writes the 101. */
   upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  /** The peer's address. */
   requestIP(request: Request): { address: string } | null;
+  /** Stops the server. */
   stop(closeActiveConnections?: boolean): void | Promise<void>;
 }
 

@@ -103,6 +103,8 @@ export class PerMessageDeflate {
   #failed = false;
 
   /**
+   * Creates the per-connection state; engines are made when first needed.
+   *
    * @param params The negotiated parameters (from the `extensions.ts` negotiation functions).
    * @param options The role, the engines, the threshold and the message size limit.
    */

@@ -66,7 +66,12 @@ export class FrameDecoder {
   #received = 0;
   #control: Uint8Array | undefined;
 
-  /** @param options The role, limits and negotiated RSV bits. */
+  /**
+   * Creates a decoder for one connection.
+   *
+   * @param options The role, limits and negotiated RSV bits.
+   * @throws {TypeError} When the role is neither "server" nor "client".
+   */
   constructor(options: FrameDecoderOptions) {
     if (options.role !== "server" && options.role !== "client") {
       throw new TypeError(`Cannot create FrameDecoder: role must be "server" or "client", got ${options.role}`);

@@ -71,7 +71,12 @@ export class FrameEncoder {
   #poolPos = 0;
   readonly #key = new Uint8Array(4);
 
-  /** @param options The role, the source of masking keys and the copy threshold. */
+  /**
+   * Creates an encoder for one connection.
+   *
+   * @param options The role, the source of masking keys and the copy threshold.
+   * @throws {TypeError} When the role is neither "server" nor "client".
+   */
   constructor(options: FrameEncoderOptions) {
     if (options.role !== "server" && options.role !== "client") {
       throw new TypeError(`Cannot create FrameEncoder: role must be "server" or "client", got ${options.role}`);

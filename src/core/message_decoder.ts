@@ -64,7 +64,11 @@ export class MessageDecoder {
   #failed = false;
   #started = false;
 
-  /** @param options The message size and fragment count limits. */
+  /**
+   * Creates a decoder for one connection's messages.
+   *
+   * @param options The message size and fragment count limits.
+   */
   constructor(options: MessageDecoderOptions = {}) {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;

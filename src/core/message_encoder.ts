@@ -29,7 +29,12 @@ const textEncoder = new TextEncoder();
 export class MessageEncoder {
   readonly #fragmentSize: number;
 
-  /** @param options The fragment size. */
+  /**
+   * Creates an encoder that splits messages into fragments of `fragmentSize` bytes.
+   *
+   * @param options The fragment size.
+   * @throws {RangeError} When `fragmentSize` is below 1.
+   */
   constructor(options: MessageEncoderOptions = {}) {
     const size = options.fragmentSize ?? Infinity;
     if (!(size >= 1)) {

@@ -23,6 +23,8 @@ export class ProtocolError extends Error {
   readonly closeCode: number;
 
   /**
+   * Creates the failure; the core does, callers rarely need to.
+   *
    * @param message What was wrong, as `Cannot X: detail`.
    * @param closeCode The close code to fail the connection with.
    */

@@ -78,7 +78,12 @@ export class Session {
   #pingId = 0;
   #sending = false;
 
-  /** @param options The role, the clock reading at the start, limits and timeouts. */
+  /**
+   * Creates a connection in the `connecting` state; call `open(now)` once the handshake is done.
+   *
+   * @param options The role, the clock reading at the start, limits and timeouts.
+   * @throws {TypeError} When the role is neither "server" nor "client".
+   */
   constructor(options: SessionOptions) {
     const { role } = options;
     if (role !== "server" && role !== "client") {

@@ -30,6 +30,8 @@ export class WebSocketError extends DOMException {
   #reason: string;
 
   /**
+   * Creates the error, validating the close code and reason as the WHATWG standard does.
+   *
    * @param message The error message.
    * @param init The close code and reason. A reason without a code implies 1000.
    */

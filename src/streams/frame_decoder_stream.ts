@@ -28,7 +28,11 @@ export interface FrameDecoderStreamOptions extends FrameDecoderOptions {
  * ```
  */
 export class FrameDecoderStream extends TransformStream<Uint8Array, FramePart> {
-  /** @param options The role, limits, negotiated RSV bits, and whether to hand out parts. */
+  /**
+   * Creates the stream.
+   *
+   * @param options The role, limits, negotiated RSV bits, and whether to hand out parts.
+   */
   constructor(options: FrameDecoderStreamOptions) {
     const decoder = new FrameDecoder(options);
     const partial = options.partial ?? false;

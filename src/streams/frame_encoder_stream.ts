@@ -16,7 +16,11 @@ import { FrameEncoder, type FrameEncoderOptions } from "../core/frame_encoder.ts
  * ```
  */
 export class FrameEncoderStream extends TransformStream<FrameInit, Uint8Array> {
-  /** @param options The role and the source of masking keys. */
+  /**
+   * Creates the stream.
+   *
+   * @param options The role and the source of masking keys.
+   */
   constructor(options: FrameEncoderOptions) {
     const encoder = new FrameEncoder(options);
     super({

@@ -31,7 +31,11 @@ export interface MessageDecoderStreamOptions extends MessageDecoderOptions {
  * ```
  */
 export class MessageDecoderStream extends TransformStream<Frame | FramePart, string | Uint8Array> {
-  /** @param options The limits and a callback for control frames. */
+  /**
+   * Creates the stream.
+   *
+   * @param options The limits and a callback for control frames.
+   */
   constructor(options: MessageDecoderStreamOptions = {}) {
     const decoder = new MessageDecoder(options);
     const onControlFrame = options.onControlFrame;

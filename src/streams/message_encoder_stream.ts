@@ -17,7 +17,11 @@ import { MessageEncoder, type MessageEncoderOptions } from "../core/message_enco
  * ```
  */
 export class MessageEncoderStream extends TransformStream<string | BufferSource | ArrayBufferView, Frame> {
-  /** @param options The fragment size. */
+  /**
+   * Creates the stream.
+   *
+   * @param options The fragment size.
+   */
   constructor(options: MessageEncoderOptions = {}) {
     const encoder = new MessageEncoder(options);
     super({
