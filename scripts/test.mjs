@@ -87,6 +87,10 @@ if (only.includes("bun")) {
   run("Bun", bin("bun"), ["test", ...testFiles("tests", "_test.ts").map((f) => `./${f}`)], bunCounts);
 }
 
+if (filters.length === 0 && (onlyIndex < 0 || only.includes("package"))) {
+  run("npm package: build, pack, smoke on Node 20/24, Bun, Deno, tsc --strict consumer", process.execPath, [join(root, "scripts", "build_npm.mjs"), "--smoke"]);
+}
+
 console.log("\n=== summary");
 let passed = 0;
 let failed = 0;
