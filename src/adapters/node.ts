@@ -57,8 +57,7 @@ export function attach(server: Server | HttpsServer, handler: Handler): Set<WebS
       // The hot path: socket data goes straight to the Session, each flush is one corked write.
       const result = await _acceptOnDuplex(request, _socketTransport(socket), head, options);
       if (!result.socket) return result;
-      open.add(result.socket);
-      result.socket.closed.finally(() => open.delete(result.socket!)).catch(() => {});
+      _track(open, result.socket);
       return { socket: result.socket, response: _upgradeResponse() };
     });
     void (async () => {
@@ -118,6 +117,14 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
       resolve({ hostname, port: actual, url: `${tls ? "https" : "http"}://${host}:${actual}`, finished, shutdown });
     });
   });
+}
+
+// Tracks an open connection until it closes. A module-level function, so the closure that
+// forgets it does not keep the upgrade request (and its IncomingMessage) alive.
+function _track(open: Set<WebSocketStream>, socket: WebSocketStream): void {
+  open.add(socket);
+  const forget = () => void open.delete(socket);
+  socket.closed.then(forget, forget);
 }
 
 // An IncomingMessage as a fetch Request (the body streamed for methods that have one).

@@ -21,6 +21,11 @@ import { ProtocolError } from "../core/protocol_error.ts";
 
 const Z_SYNC_FLUSH = 2;
 const CHUNK = 16 * 1024;
+// zlib writes its output here, for every engine of the process; what it produces is copied out
+// at once. An idle connection holds no output buffer of its own.
+const scratch = new Uint8Array(CHUNK);
+// The node:zlib stream's own output buffer, which this file never uses: as small as zlib allows.
+const STREAM_CHUNK = 64;
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
 /** Options for {@linkcode createZlibEngines}. */
@@ -73,12 +78,8 @@ class _Zlib {
     let inLen = input.length;
     let total = 0;
     for (;;) {
-      if (this.#out.length - this.#outAt < 64) {
-        this.#out = new Uint8Array(CHUNK);
-        this.#outAt = 0;
-      }
-      const space = this.#out.length - this.#outAt;
-      this.#handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, this.#out, this.#outAt, space);
+      const space = scratch.length;
+      this.#handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, scratch, 0, space);
       if (this.#error !== undefined) {
         this.close();
         return this.#error;
@@ -87,9 +88,7 @@ class _Zlib {
       const availIn = this.#state[1];
       const produced = space - availOut;
       if (produced > 0) {
-        // A view, never copied: the buffer is not written again below this point.
-        out.push(this.#out.subarray(this.#outAt, this.#outAt + produced));
-        this.#outAt += produced;
+        out.push(scratch.slice(0, produced));
         total += produced;
         if (total > limit) return undefined;
       }
@@ -121,7 +120,7 @@ class _ZlibDeflate implements DeflateEngine {
     // zlib cannot deflate with a 256-byte window and Node raises windowBits 8 to 9 for raw
     // deflate; zlib's deflate never emits a distance above 2^windowBits - 262 (MIN_LOOKAHEAD),
     // which for 9 is 250, so the stream still fits a peer's 256-byte window.
-    this.#zlib = new _Zlib(zlib.createDeflateRaw({ windowBits: Math.max(windowBits, 9), level: options.level ?? -1, memLevel: options.memLevel ?? 8 }));
+    this.#zlib = new _Zlib(zlib.createDeflateRaw({ windowBits: Math.max(windowBits, 9), level: options.level ?? -1, memLevel: options.memLevel ?? 8, chunkSize: STREAM_CHUNK }));
   }
 
   compress(data: Uint8Array, last = true): Uint8Array {
@@ -147,7 +146,7 @@ class _ZlibInflate implements InflateEngine {
   readonly #zlib: _Zlib;
 
   constructor(windowBits: number) {
-    this.#zlib = new _Zlib(zlib.createInflateRaw({ windowBits }));
+    this.#zlib = new _Zlib(zlib.createInflateRaw({ windowBits, chunkSize: STREAM_CHUNK }));
   }
 
   decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {

@@ -140,7 +140,9 @@ export class PerMessageDeflate {
   compressPiece(data: Uint8Array, last: boolean): Uint8Array {
     const engine = this.#deflate ??= this.#engines.createDeflate(this.#ownBits());
     const payload = engine.compress(data, last);
-    if (last && this.#ownNoContextTakeover()) engine.reset();
+    // Without context takeover nothing outlives the message: free the context (about 200 KiB
+    // for deflate) rather than keep it idle; the next message makes a new one.
+    if (last && this.#ownNoContextTakeover()) this.#dropDeflate();
     return payload;
   }
 
@@ -188,7 +190,7 @@ export class PerMessageDeflate {
     this.#frameSize = 0;
     if (last) {
       this.#inMessage = false;
-      if (this.#peerNoContextTakeover()) inflate.reset();
+      if (this.#peerNoContextTakeover()) this.#dropInflate();
     }
     return { fin: part.fin, rsv1: false, rsv2: part.rsv2, rsv3: part.rsv3, opcode: part.opcode, payload, offset: 0, length: payload.length };
   }
@@ -201,8 +203,18 @@ export class PerMessageDeflate {
   decompressPiece(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
     const inflate = this.#inflate ??= this.#engines.createInflate(this.#peerBits());
     const chunks = inflate.decompress(piece, last, limit);
-    if (last && !(chunks instanceof ProtocolError) && this.#peerNoContextTakeover()) inflate.reset();
+    if (last && !(chunks instanceof ProtocolError) && this.#peerNoContextTakeover()) this.#dropInflate();
     return chunks;
+  }
+
+  #dropDeflate(): void {
+    this.#deflate?.close();
+    this.#deflate = undefined;
+  }
+
+  #dropInflate(): void {
+    this.#inflate?.close();
+    this.#inflate = undefined;
   }
 
   /** Frees both engines. */

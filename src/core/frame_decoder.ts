@@ -111,12 +111,19 @@ export class FrameDecoder {
     if (!this.#inPayload) {
       const header = this.#readHeader();
       if (header !== true) {
-        if (header === false) return undefined;
+        if (header === false) return this.#consumed();
         this.#failed = true;
         return header;
       }
     }
-    return this.#readPayload();
+    return this.#readPayload() ?? this.#consumed();
+  }
+
+  // The chunk is read through: let it go, so an idle connection does not keep its last read.
+  #consumed(): undefined {
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    return undefined;
   }
 
   // Reads a whole header from the chunk when it is all there (the fast path), else gathers it.

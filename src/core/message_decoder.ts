@@ -23,6 +23,8 @@ export interface MessagePart {
 }
 
 const EMPTY = new Uint8Array(0);
+// Non-streaming decodes keep no state between calls, so one decoder serves every connection.
+const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Reassembles messages from data frame parts (RFC 6455 section 5.4), validating text as UTF-8
@@ -52,7 +54,9 @@ const EMPTY = new Uint8Array(0);
 export class MessageDecoder {
   readonly #maxMessageSize: number;
   readonly #maxFragments: number;
-  readonly #utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  // A message that arrives whole is decoded by one decoder shared by every connection; a
+  // fragmented text message gets a streaming decoder of its own, made when first needed.
+  #utf8: TextDecoder | undefined;
   #opcode = -1;
   #size = 0;
   #fragments = 0;
@@ -127,7 +131,7 @@ export class MessageDecoder {
       this.#reset();
       if (!text) return payload;
       try {
-        return this.#utf8.decode(payload);
+        return wholeDecoder.decode(payload);
       } catch {
         return this.#fail();
       }
@@ -135,7 +139,7 @@ export class MessageDecoder {
     this.#size += payload.length;
     if (this.#opcode === 0x1) {
       try {
-        this.#text += this.#utf8.decode(payload, { stream: !done });
+        this.#text += this.#streaming().decode(payload, { stream: !done });
       } catch {
         return this.#fail();
       }
@@ -227,7 +231,7 @@ export class MessageDecoder {
     const binary = this.#opcode === 0x2;
     if (!binary) {
       try {
-        this.#utf8.decode(data, { stream: !last });
+        this.#streaming().decode(data, { stream: !last });
       } catch {
         return this.#fail();
       }
@@ -237,6 +241,10 @@ export class MessageDecoder {
     this.#size += data.length;
     if (last) this.#reset();
     return { binary, data, first, last };
+  }
+
+  #streaming(): TextDecoder {
+    return this.#utf8 ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   }
 
   #fail(): ProtocolError {
