@@ -203,9 +203,13 @@ interface Case {
 
 let sink = 0; // every delivered message's length lands here, so no work is dead
 
+// wsflow's decoder configured as its Node adapter runs it: joined messages come from
+// Buffer.allocUnsafe, as ws's do (the core's default zero-fills a Uint8Array).
+const nodeAllocate = (size: number): Uint8Array => Buffer.allocUnsafe(size);
+
 function wsflowDecode(chunks: Uint8Array[], masked: boolean, count: number): Case {
   const frames = new FrameDecoder({ role: masked ? "server" : "client" });
-  const messages = new MessageDecoder();
+  const messages = new MessageDecoder({ allocate: nodeAllocate });
   return {
     run() {
       let n = 0;

@@ -22,6 +22,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import { serializeResponse } from "../core/http_head.ts";
 import { _acceptOnDuplex } from "../streams/upgrade.ts";
@@ -55,7 +56,7 @@ export function attach(server: Server | HttpsServer, handler: Handler): Set<WebS
     const request = toRequest(message, scheme);
     _registerUpgrader(request, async (options) => {
       // The hot path: socket data goes straight to the Session, each flush is one corked write.
-      const result = await _acceptOnDuplex(request, _socketTransport(socket), head, options);
+      const result = await _acceptOnDuplex(request, _socketTransport(socket), head, { allocate: _allocUnsafe, ...options });
       if (!result.socket) return result;
       _track(open, result.socket);
       return { socket: result.socket, response: _upgradeResponse() };
@@ -118,6 +119,9 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
     });
   });
 }
+
+// Joined messages are overwritten at once: no need to zero-fill them first.
+const _allocUnsafe = (size: number): Uint8Array => Buffer.allocUnsafe(size);
 
 // Tracks an open connection until it closes. A module-level function, so the closure that
 // forgets it does not keep the upgrade request (and its IncomingMessage) alive.

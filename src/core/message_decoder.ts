@@ -8,6 +8,12 @@ export interface MessageDecoderOptions {
   maxMessageSize?: number;
   /** The most frames one message may have; more fail with 1009. @default {262144} */
   maxFragments?: number;
+  /**
+   * Makes the buffer a message in several pieces is joined into. Its contents are overwritten
+   * at once, so a runtime's allocator that skips zero-filling fits (the Node adapter passes
+   * `Buffer.allocUnsafe`). @default {(size) => new Uint8Array(size)}
+   */
+  allocate?: (size: number) => Uint8Array;
 }
 
 /** A piece of a message, as {@linkcode MessageDecoder.pushPiece} hands it out. */
@@ -23,6 +29,7 @@ export interface MessagePart {
 }
 
 const EMPTY = new Uint8Array(0);
+const _allocate = (size: number) => new Uint8Array(size);
 // Non-streaming decodes keep no state between calls, so one decoder serves every connection.
 const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -54,6 +61,7 @@ const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export class MessageDecoder {
   readonly #maxMessageSize: number;
   readonly #maxFragments: number;
+  readonly #allocate: (size: number) => Uint8Array;
   // A message that arrives whole is decoded by one decoder shared by every connection; a
   // fragmented text message gets a streaming decoder of its own, made when first needed.
   #utf8: TextDecoder | undefined;
@@ -76,6 +84,7 @@ export class MessageDecoder {
   constructor(options: MessageDecoderOptions = {}) {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#allocate = options.allocate ?? _allocate;
   }
 
   /** Whether a message has started and not yet ended. */
@@ -218,7 +227,7 @@ export class MessageDecoder {
     this.#flushTail();
     const pieces = this.#pieces;
     if (pieces.length === 1) return pieces[0];
-    const out = new Uint8Array(this.#size);
+    const out = this.#allocate(this.#size);
     let at = 0;
     for (const piece of pieces) {
       out.set(piece, at);

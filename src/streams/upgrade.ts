@@ -1,5 +1,6 @@
 import { acceptUpgrade, type AcceptOptions, rejectUpgrade } from "../core/handshake.ts";
 import { HttpHeadError, requestFromHead, serializeResponse, serializeResponseHead } from "../core/http_head.ts";
+import type { MessageDecoderOptions } from "../core/message_decoder.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _acceptCompression, _compressionOptions } from "./compression.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
@@ -90,7 +91,7 @@ export async function _acceptOnDuplex(
   request: Request,
   duplex: ByteDuplex | _Transport,
   rest: Uint8Array,
-  options: AcceptOptions & ConnectionOptions,
+  options: AcceptOptions & ConnectionOptions & Pick<MessageDecoderOptions, "allocate">,
 ): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
   const compression = await _acceptCompression(request, _compressionOptions(options.compression), options.maxMessageSize);
   const decision = await acceptUpgrade(request, { ...options, extensions: compression ? () => compression.response : options.extensions });

@@ -95,7 +95,13 @@ export interface _ConnectionLike {
 
 /** @internal What a server hands over after its side of the opening handshake. */
 export type _ServerInit =
-  | { transport: _Transport; rest: Uint8Array; protocol: string; extensions: string; options: ConnectionOptions & { deflate?: PerMessageDeflate } }
+  | {
+    transport: _Transport;
+    rest: Uint8Array;
+    protocol: string;
+    extensions: string;
+    options: ConnectionOptions & { deflate?: PerMessageDeflate; allocate?: (size: number) => Uint8Array };
+  }
   | { connection: _ConnectionLike; protocol: string; extensions: string };
 
 /**

@@ -95,6 +95,18 @@ describe("RFC 6455 section 5.4: fragmentation", () => {
     assert.equal(message.buffer, bytes.buffer);
   });
 
+  test("MessageDecoder joins a message in pieces into the buffer its allocate option makes", () => {
+    const made: number[] = [];
+    const allocate = (size: number) => {
+      made.push(size);
+      return new Uint8Array(size).fill(0xee); // stale bytes, as an unzeroed allocator gives
+    };
+    const bytes = concat(frame(0x02, new Uint8Array(5000).fill(1)), frame(0x80, new Uint8Array(5000).fill(2)));
+    const got = decode([bytes], { ...client, allocate });
+    assert.deepEqual(made, [10000]);
+    assert.deepEqual(got.messages, [concat(new Uint8Array(5000).fill(1), new Uint8Array(5000).fill(2))]);
+  });
+
   test("MessageDecoder refuses a control frame with a TypeError", () => {
     const messages = new MessageDecoder();
     assert.throws(
