@@ -1,13 +1,14 @@
-// The byte-level path on Bun: Bun.listen with wsflow's own codec on each socket.
+// The byte-level path on Bun: Bun.listen with wsflow's own codec on each socket. The request
+// head is read in the socket's `data` callback, then the socket becomes a push-based transport:
+// no Web Streams between Bun's callbacks and the Session.
 import { rejectUpgrade } from "../core/handshake.ts";
-import { HttpHeadError, requestFromHead } from "../core/http_head.ts";
-import type { ByteDuplex } from "../streams/types.ts";
-import { _acceptOnDuplex, _respond } from "../streams/upgrade.ts";
+import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../core/http_head.ts";
+import { _acceptOnDuplex } from "../streams/upgrade.ts";
 import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
-import { _readHead, type WebSocketStream } from "../streams/websocket_stream.ts";
-import type { _BunListener } from "./bun_types.ts";
+import type { WebSocketStream } from "../streams/websocket_stream.ts";
+import type { _BunListener, _BunSocket } from "./bun_types.ts";
 import { _bun } from "./bun_types.ts";
-import { _socketHandlers } from "./bun_socket.ts";
+import { _BunTransport, type _BunRoute, _routedHandlers } from "./bun_transport.ts";
 import type { Handler } from "./serve.ts";
 
 /**
@@ -19,22 +20,49 @@ export function _listenCodec(hostname: string, port: number, handler: Handler, o
   return _bun("serve").listen({
     hostname,
     port,
-    socket: _socketHandlers((socket) => void serveSocket(socket.data, socket.remoteAddress, handler, open)),
+    socket: _routedHandlers((socket) => readHead(socket, handler, open)),
   });
 }
 
-async function serveSocket(duplex: ByteDuplex, remoteAddress: string, handler: Handler, open: Set<WebSocketStream>): Promise<void> {
-  let head;
-  try {
-    head = await _readHead(duplex.readable, "request");
-  } catch (error) {
-    return _respond(duplex, rejectUpgrade(error instanceof HttpHeadError ? error.status : 400, error instanceof Error ? error.message : "Bad request"));
-  }
+// The socket's first route: feeds the head parser until the head is complete (or bad), then
+// hands the socket to a transport.
+function readHead(socket: _BunSocket<_BunRoute>, handler: Handler, open: Set<WebSocketStream>): void {
+  const parser = new HttpHeadParser("request");
+  let done = false;
+  const fail = (error: HttpHeadError) => {
+    done = true;
+    void respond(new _BunTransport(socket), rejectUpgrade(error.status, error.message));
+  };
+  socket.data = {
+    _data(chunk) {
+      if (done) return;
+      const result = parser.push(chunk);
+      if (!result) return;
+      if (result instanceof HttpHeadError) return fail(result);
+      done = true;
+      void serveSocket(new _BunTransport(socket), result, socket.remoteAddress, handler, open);
+    },
+    _drain() {},
+    _end() {
+      if (!done) fail(new HttpHeadError("Cannot read HTTP head: the connection ended before the request head was complete", 400));
+    },
+    _closed() {
+      done = true;
+    },
+  };
+}
+
+async function serveSocket(
+  transport: _BunTransport,
+  head: HttpHeadResult<"request">,
+  remoteAddress: string,
+  handler: Handler,
+  open: Set<WebSocketStream>,
+): Promise<void> {
   const request = requestFromHead(head, { scheme: "http" });
-  if (request instanceof HttpHeadError) return _respond(duplex, rejectUpgrade(request.status, request.message));
+  if (request instanceof HttpHeadError) return respond(transport, rejectUpgrade(request.status, request.message));
   _registerUpgrader(request, async (options) => {
-    // Over _duplexTransport: a push-based Bun transport would skip a stream hop per read.
-    const result = await _acceptOnDuplex(request, duplex, head.rest, options);
+    const result = await _acceptOnDuplex(request, transport, head.rest, options);
     if (!result.socket) return result;
     open.add(result.socket);
     return { socket: result.socket, response: _upgradeResponse() };
@@ -45,5 +73,15 @@ async function serveSocket(duplex: ByteDuplex, remoteAddress: string, handler: H
   } catch {
     response = new Response("Internal Server Error", { status: 500 });
   }
-  if (!_isUpgradeResponse(response)) await _respond(duplex, response);
+  if (!_isUpgradeResponse(response)) await respond(transport, response);
+}
+
+// Writes a whole HTTP response and closes the socket.
+async function respond(transport: _BunTransport, response: Response): Promise<void> {
+  try {
+    transport.write([await serializeResponse(response)]);
+  } catch {
+    // The body failed; close without it.
+  }
+  await transport.end();
 }

@@ -6,7 +6,7 @@ export interface _BunSocket<T> {
   data: T;
   readonly remoteAddress: string;
   /** Bytes the kernel took; the rest is not buffered and must be written again after `drain`. */
-  write(data: Uint8Array): number;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
   end(): void;
   terminate(): void;
   pause(): void;
@@ -16,6 +16,8 @@ export interface _BunSocket<T> {
 
 /** @internal The handlers of a `Bun.listen` / `Bun.connect` socket. */
 export interface _BunSocketHandlers<T> {
+  /** What `data` gets: a Buffer (the default), or a plain Uint8Array with `"uint8array"`. */
+  binaryType?: "buffer" | "arraybuffer" | "uint8array";
   open?(socket: _BunSocket<T>): void;
   data(socket: _BunSocket<T>, data: Uint8Array): void;
   drain(socket: _BunSocket<T>): void;

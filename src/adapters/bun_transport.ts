@@ -1,0 +1,224 @@
+// A Bun TCP socket as a push-based _Transport: Bun's `data` chunks go straight to the Session,
+// each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
+// on the hot path.
+import type { _Transport } from "../streams/transport.ts";
+import type { _BunSocket, _BunSocketHandlers } from "./bun_types.ts";
+
+// Unwritten bytes held (waiting for `drain`) past which write() reports backpressure.
+const WRITE_HIGH_WATER = 64 * 1024;
+// Flushes up to this size are joined in one reused buffer, larger ones in a fresh one.
+const SCRATCH_BYTES = 64 * 1024;
+let scratch = new Uint8Array(0);
+
+/**
+ * @internal Where one socket's events go. Bun.listen takes one set of handlers per listener, so
+ * each socket's `data` slot holds its current route: first the request head reader, then the
+ * transport.
+ */
+export interface _BunRoute {
+  _data(chunk: Uint8Array): void;
+  _drain(): void;
+  _end(): void;
+  _closed(error?: Error): void;
+}
+
+/** @internal Listener handlers that pass each socket's events to the route in `socket.data`. */
+export function _routedHandlers(open: (socket: _BunSocket<_BunRoute>) => void): _BunSocketHandlers<_BunRoute> {
+  return {
+    // Plain Uint8Arrays, not Buffers: one shape for the decoder's call sites, and no `.buffer`
+    // (which makes JSC copy a small array's bytes out) to view one.
+    binaryType: "uint8array",
+    open(socket) {
+      try {
+        socket.setNoDelay?.(true);
+      } catch { /* Bun's TLS sockets throw here */ }
+      open(socket);
+    },
+    data: (socket, chunk) => socket.data._data(chunk),
+    drain: (socket) => socket.data._drain(),
+    end: (socket) => socket.data._end(),
+    close: (socket, error) => socket.data?._closed(error),
+    error: (socket, error) => socket.data?._closed(error),
+  };
+}
+
+/**
+ * @internal One socket's transport; it takes over the socket's route when created. Until
+ * `start`, the socket is paused and anything that still arrives is held. Reads: Bun hands `data`
+ * a fresh Buffer each time (never reused, checked on Bun 1.4), so it goes on without a copy.
+ * Writes: `socket.write` returns the bytes taken and drops the rest, so the rest is kept and
+ * written on `drain`, with anything written meanwhile behind it.
+ */
+export class _BunTransport implements _Transport, _BunRoute {
+  readonly #socket: _BunSocket<_BunRoute>;
+  #onData: ((chunk: Uint8Array) => void) | undefined;
+  #onEnd: (() => void) | undefined;
+  #early: Uint8Array[] = [];
+  #endedEarly = false;
+  #ended = false;
+  #closed = false;
+  #paused = false;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #waiters: (() => void)[] = [];
+  #ending: Promise<void> | undefined;
+
+  constructor(socket: _BunSocket<_BunRoute>) {
+    this.#socket = socket;
+    socket.data = this;
+    socket.pause();
+  }
+
+  start(onData: (chunk: Uint8Array) => void, onEnd: () => void): void {
+    this.#onData = onData;
+    this.#onEnd = onEnd;
+    const early = this.#early;
+    this.#early = [];
+    for (const chunk of early) onData(chunk);
+    if (this.#endedEarly) return this.#finish();
+    if (!this.#paused && !this.#closed) this.#socket.resume();
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    if (this.#onData && !this.#closed) this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#onData && !this.#closed) this.#socket.resume();
+  }
+
+  write(chunks: Uint8Array[]): boolean {
+    if (this.#closed || chunks.length === 0) return true;
+    if (this.#pendingBytes > 0) {
+      for (const chunk of chunks) {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.byteLength;
+      }
+    } else {
+      this.#send(chunks);
+    }
+    return this.#pendingBytes <= WRITE_HIGH_WATER;
+  }
+
+  // Writes chunks with nothing pending before them: joined in one write when small, else one
+  // write each (no copy of a large message). What the socket does not take becomes pending.
+  #send(chunks: Uint8Array[]): void {
+    let size = 0;
+    for (const chunk of chunks) size += chunk.byteLength;
+    if (chunks.length > 1 && size <= SCRATCH_BYTES) {
+      const joined = join(chunks, size);
+      const written = this.#socket.write(joined, 0, size);
+      if (written === size) return this.#clear();
+      if (written < 0) return this.#lost();
+      // The rest outlives this call: copied off the shared scratch buffer.
+      return this.#keep([joined.slice(written, size)], 0);
+    }
+    for (let i = 0; i < chunks.length; i++) {
+      const bytes = chunks[i];
+      const written = this.#socket.write(bytes);
+      if (written === bytes.byteLength) continue;
+      if (written < 0) return this.#lost();
+      return this.#keep(chunks, i, bytes.subarray(written));
+    }
+    this.#clear();
+  }
+
+  #clear(): void {
+    if (this.#pendingBytes === 0) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  // Keeps `first` (if given, instead of chunks[from]) and the chunks after it for `drain`.
+  #keep(chunks: Uint8Array[], from: number, first?: Uint8Array): void {
+    const pending = [first ?? chunks[from]];
+    let pendingBytes = pending[0].byteLength;
+    for (let j = from + 1; j < chunks.length; j++) {
+      pending.push(chunks[j]);
+      pendingBytes += chunks[j].byteLength;
+    }
+    this.#pending = pending;
+    this.#pendingBytes = pendingBytes;
+  }
+
+  // The socket is gone; its end is reported outside the caller's flush.
+  #lost(): void {
+    this.#clear();
+    queueMicrotask(() => this._closed());
+  }
+
+  drained(): Promise<void> {
+    if (this.#pendingBytes <= WRITE_HIGH_WATER || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  end(): Promise<void> {
+    this.#ending ??= (async () => {
+      // Bun calls `close` inside socket.end(): not inside the caller's flush.
+      await undefined;
+      while (this.#pendingBytes > 0 && !this.#closed) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      if (!this.#closed) this.#socket.end();
+      this._closed();
+    })();
+    return this.#ending;
+  }
+
+  /** @internal Bun's `data`. */
+  _data(chunk: Uint8Array): void {
+    if (this.#onData) this.#onData(chunk);
+    else if (!this.#endedEarly) this.#early.push(chunk);
+  }
+
+  /** @internal Bun's `drain`: writes what is pending. */
+  _drain(): void {
+    if (this.#pendingBytes === 0 || this.#closed) return;
+    this.#send(this.#pending);
+    if (this.#pendingBytes <= WRITE_HIGH_WATER) this.#wake();
+  }
+
+  /** @internal Bun's `end`: the peer ended its side. */
+  _end(): void {
+    this.#finish();
+  }
+
+  /** @internal Bun's `close` and `error`, and ours once the socket is gone. */
+  _closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#wake();
+    this.#finish();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    if (waiters.length === 0) return;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  // onEnd, once; before start, remembered for it.
+  #finish(): void {
+    if (this.#ended) return;
+    if (!this.#onEnd) return void (this.#endedEarly = true);
+    this.#ended = true;
+    this.#onEnd();
+  }
+}
+
+// Joins chunks (size <= SCRATCH_BYTES) into the start of the shared scratch buffer, which the
+// caller must not keep past its synchronous write.
+function join(chunks: Uint8Array[], size: number): Uint8Array {
+  if (scratch.byteLength < size) scratch = new Uint8Array(Math.min(SCRATCH_BYTES, Math.max(size, 4096, scratch.byteLength * 2)));
+  let offset = 0;
+  for (const chunk of chunks) {
+    scratch.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return scratch;
+}
