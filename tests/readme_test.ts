@@ -68,7 +68,10 @@ function write(block: Block, index: number): string {
 }
 
 function start(command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  // Deno forces colours when FORCE_COLOR is set at all, even to 0.
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" };
+  delete env.FORCE_COLOR;
+  const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
   children.add(child);
   child.once("exit", () => children.delete(child));
   return child;
@@ -102,7 +105,7 @@ async function listening(port: number, timeoutMs: number): Promise<boolean> {
 async function check(block: Block, file: string, command: string, args: string[]): Promise<void> {
   const { code, stdout, stderr } = await run(command, [...args]);
   assert.equal(code, 0, `README.md line ${block.line} exited with ${code}:\n${stderr}${stdout}`);
-  const printed = values(stdout);
+  const printed = values(stdout.replace(/\x1b\[[0-9;]*m/g, ""));
   let at = 0;
   for (const want of expectations(block.code)) {
     while (at < printed.length && printed[at] !== want && normalize(printed[at]) !== want) at++;

@@ -2,14 +2,9 @@
 import type { ByteDuplex } from "../streams/types.ts";
 import { _bun } from "./bun_types.ts";
 import { _socketHandlers, type _SocketDuplex } from "./bun_socket.ts";
+import type { ConnectOptions } from "../streams/default_transport.ts";
 
-/** Options for {@linkcode connect}. */
-export interface ConnectOptions {
-  /** Trusted CA certificates (PEM) for `wss:`/`https:`, replacing the system's. @default {the system's CAs} */
-  ca?: string[];
-  /** Aborts connecting. */
-  signal?: AbortSignal;
-}
+export type { ConnectOptions };
 
 /**
  * Opens a TCP connection (TLS for `wss:` and `https:`) with `Bun.connect` for a

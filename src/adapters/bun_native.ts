@@ -5,6 +5,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "../streams/types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
+import { _readAll } from "../core/bytes.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -109,7 +110,7 @@ export class _NativeConnection implements _ConnectionLike {
     try {
       // Bun's socket compresses (or not) by itself: per-message options do not apply.
       const chunk = _isOutgoingMessage(written) ? written.data : written;
-      const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await concat(chunk) : toBytes(chunk);
+      const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await _readAll(chunk) : toBytes(chunk);
       await this.#open;
       for (;;) {
         const ws = this.#ws!;
@@ -203,22 +204,6 @@ function byteLength(message: string | Uint8Array, max: number): number {
   return message.length > max || message.length * 3 <= max ? message.length : new TextEncoder().encode(message).byteLength;
 }
 
-// A ReadableStream<Uint8Array> sent as one message: Bun cannot fragment, so it is joined first.
-async function concat(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    chunks.push(chunk);
-    length += chunk.byteLength;
-  }
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
-}
 
 // With streamMessages, a whole message as a one-chunk stream with its `binary` flag.
 function oneChunkMessage(data: string | Uint8Array): WebSocketMessage {

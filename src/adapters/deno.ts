@@ -38,45 +38,15 @@ import { WebSocketStream } from "../streams/websocket_stream.ts";
 import { _serveCodec } from "./deno_codec.ts";
 import { _deno } from "./deno_runtime.ts";
 import { _Sockets } from "./deno_sockets.ts";
+import type { Handler, ServeHandle, ServeOptions } from "./serve.ts";
 
 export { connect, type ConnectOptions } from "./deno_connect.ts";
 export type { ByteDuplex } from "../streams/types.ts";
 export type { UpgradeOptions, UpgradeResult } from "../streams/upgrade_web_socket.ts";
 
 /** A request handler: return a Response, or the `response` of `upgradeWebSocket(request)`. */
-export type ServeHandler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
-
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /** The port to listen on; 0 picks a free one. @default {8080} */
-  port?: number;
-  /** The address to listen on. @default {"127.0.0.1"} */
-  hostname?: string;
-  /** Shuts the server down when aborted, as `shutdown()` does. */
-  signal?: AbortSignal;
-  /** Called once the server listens. */
-  onListen?: (addr: { hostname: string; port: number }) => void;
-  /**
-   * `"native"`: Deno.serve and Deno.upgradeWebSocket (Deno's framing). `"codec"`: Deno.listen
-   * and wsflow's codec (ping, limits, backpressure). See the module doc for what each hides.
-   * @default {"native"}
-   */
-  mode?: "native" | "codec";
-}
-
-/** A running server. */
-export interface ServeHandle {
-  /** The address listened on. */
-  hostname: string;
-  /** The port listened on. */
-  port: number;
-  /** `http://hostname:port`. */
-  url: string;
-  /** Resolves when the server has stopped and its WebSocket connections have closed. */
-  finished: Promise<void>;
-  /** Stops listening, closes every open WebSocket with 1001 ("going away"), then resolves. */
-  shutdown(): Promise<void>;
-}
+export type ServeHandler = Handler;
+export type { ServeHandle, ServeOptions };
 
 const PING_UNSUPPORTED = 'Cannot ping: Deno.upgradeWebSocket exposes no ping API; serve with mode "codec" (wsflow/deno) to ping';
 

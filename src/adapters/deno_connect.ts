@@ -3,14 +3,9 @@
 // resolves once the bytes are written, so they serve as they are.
 import type { ByteDuplex } from "../streams/types.ts";
 import { _deno } from "./deno_runtime.ts";
+import type { ConnectOptions } from "../streams/default_transport.ts";
 
-/** Options of {@linkcode connect}. */
-export interface ConnectOptions {
-  /** PEM certificates to trust for `wss:`, in place of the system's roots (Deno's `caCerts`). @default {the system's roots} */
-  ca?: string[];
-  /** Aborts the connection attempt. */
-  signal?: AbortSignal;
-}
+export type { ConnectOptions };
 
 /**
  * Opens a TCP (`ws:`, `http:`) or TLS (`wss:`, `https:`) connection to the URL's host and port

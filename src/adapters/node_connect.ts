@@ -3,14 +3,9 @@ import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { ByteDuplex } from "../streams/types.ts";
 import { socketDuplex } from "./node_duplex.ts";
+import type { ConnectOptions } from "../streams/default_transport.ts";
 
-/** Options for {@linkcode connect}. */
-export interface ConnectOptions {
-  /** Certificates (PEM) to trust for `wss:`, for servers with self-signed certificates. @default {the system's} */
-  ca?: string[];
-  /** Aborts the connection attempt. */
-  signal?: AbortSignal;
-}
+export type { ConnectOptions };
 
 /**
  * Opens a TCP (`ws:`) or TLS (`wss:`) connection to the URL's host and port, as a byte duplex.

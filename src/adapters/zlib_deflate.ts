@@ -18,6 +18,7 @@
 import zlib from "node:zlib";
 import type { DeflateEngine, DeflateEngines, InflateEngine } from "../core/deflate.ts";
 import { ProtocolError } from "../core/protocol_error.ts";
+import { _concat } from "../core/bytes.ts";
 
 const Z_SYNC_FLUSH = 2;
 const CHUNK = 16 * 1024;
@@ -127,7 +128,7 @@ class _ZlibDeflate implements DeflateEngine {
     const out: Uint8Array[] = [];
     const result = this.#zlib.write(data, Infinity, out);
     if (typeof result === "string") throw new Error(`Cannot compress message: zlib failed (${result})`);
-    let payload = _join(out, result ?? 0);
+    let payload = _concat(out, result ?? 0);
     // RFC 7692 section 7.2.1: drop the 00 00 ff ff a sync flush ends with.
     if (last && _endsWithTail(payload)) payload = payload.subarray(0, payload.length - 4);
     return payload;
@@ -203,13 +204,3 @@ function _endsWithTail(bytes: Uint8Array): boolean {
   return n >= 4 && bytes[n - 4] === 0x00 && bytes[n - 3] === 0x00 && bytes[n - 2] === 0xff && bytes[n - 1] === 0xff;
 }
 
-function _join(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}

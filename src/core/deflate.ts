@@ -4,6 +4,7 @@ import type { DeflateParams } from "./extensions.ts";
 import type { FramePart } from "./frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import { ProtocolError } from "./protocol_error.ts";
+import { _concat } from "./bytes.ts";
 
 /** A compressor with a context that lasts across messages until {@linkcode DeflateEngine.reset}. */
 export interface DeflateEngine {
@@ -185,7 +186,7 @@ export class PerMessageDeflate {
       this.#chunks.push(chunk);
     }
     if (!frameEnd) return undefined;
-    const payload = _join(this.#chunks, this.#frameSize);
+    const payload = _concat(this.#chunks, this.#frameSize);
     this.#chunks = [];
     this.#frameSize = 0;
     if (last) {
@@ -249,14 +250,3 @@ export class PerMessageDeflate {
   }
 }
 
-function _join(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 0) return EMPTY;
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}

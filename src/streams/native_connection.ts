@@ -4,6 +4,7 @@
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
+import { _readAll } from "../core/bytes.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -151,7 +152,7 @@ export class _NativeConnection implements _ConnectionLike {
     try {
       // The runtime's socket compresses (or not) by itself: per-message options do not apply.
       const chunk = _isOutgoingMessage(written) ? written.data : written;
-      const data = chunk instanceof ReadableStream ? await readAll(chunk) : chunk;
+      const data = chunk instanceof ReadableStream ? await _readAll(chunk) : chunk;
       await this.#open;
       if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
       this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
@@ -192,22 +193,4 @@ export class _NativeConnection implements _ConnectionLike {
     if (this.#blobs) void this.#blobs.then(finish);
     else finish();
   }
-}
-
-// Reads a stream of bytes whole: a native socket cannot send fragments of one message.
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const reader = stream.getReader();
-  for (let next = await reader.read(); !next.done; next = await reader.read()) {
-    parts.push(next.value);
-    length += next.value.byteLength;
-  }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }

@@ -106,7 +106,7 @@ export async function runPeer(input: PeerInput, Impl?: Any, options?: Record<str
 
   const open = (path: string, protocols?: string[]) =>
     within(input.api === "WebSocket" ? openWebSocket(input.base + path, protocols) : openWebSocketStream(input.base + path, protocols), 5000, `open ${path}`);
-  const next = (c: Conn, what: string) => within(c.next(), 10_000, what);
+  const next = (c: Conn, what: string) => within(c.next(), 20_000, what);
   const shut = async (c: Conn) => {
     c.close(1000, "");
     return await within(c.closed, 5000, "closed");

@@ -1,0 +1,26 @@
+// Byte helpers shared by the core, the streams and the adapters.
+
+const EMPTY = new Uint8Array(0);
+
+/** @internal Joins byte arrays into one; a single array is returned as is. */
+export function _concat(chunks: Uint8Array[], size?: number): Uint8Array {
+  if (chunks.length === 0) return EMPTY;
+  if (chunks.length === 1) return chunks[0];
+  let total = size ?? 0;
+  if (size === undefined) for (const chunk of chunks) total += chunk.byteLength;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** @internal Reads a byte stream to its end and joins it (for paths that cannot send fragments). */
+export async function _readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+  return _concat(chunks);
+}
