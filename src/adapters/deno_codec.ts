@@ -1,17 +1,15 @@
 // wsflow/deno's byte-level server: Deno.listen, one HTTP/1.1 request per TCP connection, and
-// wsflow's codec on the upgraded ones. Deno's Conn already has web streams with backpressure:
-// its readable is a byte stream read only when pulled, and each read lands in a freshly
-// allocated buffer (never reused), so the frame decoder may unmask client frames in place; a
-// write resolves once the bytes are written to the socket.
+// wsflow's codec on the upgraded ones. The Conn is driven through its direct API (conn.read,
+// conn.write), not its web streams (see deno_transport.ts): every read lands in a freshly
+// allocated buffer, never reused, so the frame decoder may unmask client frames in place.
 import { rejectUpgrade } from "../core/handshake.ts";
-import { HttpHeadError, requestFromHead } from "../core/http_head.ts";
-import { _acceptOnDuplex, _respond } from "../streams/upgrade.ts";
+import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../core/http_head.ts";
+import { _acceptOnDuplex } from "../streams/upgrade.ts";
 import { _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
-import type { ByteDuplex } from "../streams/types.ts";
-import { _readHead } from "../streams/websocket_stream.ts";
 import type { ServeHandle, ServeHandler, ServeOptions } from "./deno.ts";
 import type { _DenoConn, _DenoNamespace } from "./deno_runtime.ts";
 import { _Sockets } from "./deno_sockets.ts";
+import { _denoTransport, _READ_SIZE as READ_SIZE } from "./deno_transport.ts";
 
 /** @internal `serve()` with `mode: "codec"`. */
 export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {
@@ -57,21 +55,29 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   // Frames go out as soon as they are written: Nagle's algorithm would hold a payload written
   // after its header until the peer's delayed ACK (about 40 ms).
   conn.setNoDelay?.(true);
-  const duplex: ByteDuplex = { readable: conn.readable, writable: conn.writable };
+  // The connection is read through conn.read only, never conn.readable: the head here, then
+  // the WebSocket's transport, which gets the bytes after the head as `rest`.
+  const transport = _denoTransport(conn);
+  const respond = async (response: Response) => {
+    try {
+      transport.write([await serializeResponse(response)]);
+    } catch { /* an unreadable body: close without an answer */ }
+    await transport.end();
+  };
   let head;
   try {
-    head = await _readHead(duplex.readable, "request");
+    head = await readHead(conn);
   } catch (error) {
     const status = error instanceof HttpHeadError ? error.status : 400;
-    return await _respond(duplex, rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
+    return await respond(rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
   }
   const request = requestFromHead(head, { scheme: "http" });
-  if (request instanceof HttpHeadError) return await _respond(duplex, rejectUpgrade(request.status, request.message));
+  if (request instanceof HttpHeadError) return await respond(rejectUpgrade(request.status, request.message));
   let upgraded = false;
   const rest = head.rest;
   _registerUpgrader(request, async (upgradeOptions) => {
     if (sockets.closing) return { socket: undefined, response: rejectUpgrade(503, "Cannot upgrade: the server is shutting down") };
-    const result = await _acceptOnDuplex(request, duplex, rest, upgradeOptions);
+    const result = await _acceptOnDuplex(request, transport, rest, upgradeOptions);
     if (!result.socket) return result;
     upgraded = true;
     sockets.add(result.socket);
@@ -85,5 +91,19 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   }
   // After an upgrade the 101 is written and the connection belongs to the WebSocket.
   if (upgraded) return;
-  await _respond(duplex, response);
+  await respond(response);
+}
+
+// Reads the request head with conn.read, each read into a fresh buffer (`rest` is a view into
+// the last one, which the frame decoder may unmask in place).
+async function readHead(conn: _DenoConn): Promise<HttpHeadResult<"request">> {
+  const parser = new HttpHeadParser("request");
+  for (;;) {
+    const buffer = new Uint8Array(READ_SIZE);
+    const n = await conn.read(buffer);
+    if (n === null) throw new HttpHeadError("Cannot read HTTP head: the connection ended before the request head was complete", 400);
+    const result = parser.push(buffer.subarray(0, n));
+    if (result instanceof HttpHeadError) throw result;
+    if (result) return result;
+  }
 }

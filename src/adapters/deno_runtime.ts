@@ -8,6 +8,12 @@ export interface _DenoConn {
   readonly remoteAddr: { hostname?: string };
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
+  /** Reads into `buffer`: the number of bytes read, or null at EOF. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes` (perhaps not all): the number written. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Shuts down the write side (TCP FIN), leaving the read side open. */
+  closeWrite(): Promise<void>;
   /** TCP connections only: turn off Nagle's algorithm. */
   setNoDelay?(noDelay?: boolean): void;
   close(): void;

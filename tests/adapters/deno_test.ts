@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { upgradeWebSocket, WebSocketError, WebSocketStream } from "../../mod.ts";
 import { connect, serve, type ServeHandle, upgrade } from "../../src/adapters/deno.ts";
+import type { _DenoConn } from "../../src/adapters/deno_runtime.ts";
+import { _denoTransport } from "../../src/adapters/deno_transport.ts";
 
 const skip = !("Deno" in globalThis) && "needs Deno";
 type Message = string | Uint8Array;
@@ -318,5 +320,152 @@ describe("wsflow/deno upgrade() in your own Deno.serve, and connect()", { skip, 
   test("connect() rejects an aborted signal and a scheme it cannot open", async () => {
     await assert.rejects(connect(new URL("ws://127.0.0.1:1/"), { signal: AbortSignal.abort() }), (e: Error) => e.name === "AbortError");
     await assert.rejects(connect(new URL("ftp://127.0.0.1/"), {}), TypeError);
+  });
+});
+
+// Raw bytes over Deno.connect, for what no WebSocket client does on its own.
+async function rawExchange(port: number, bytes: Uint8Array, until: (received: Uint8Array) => boolean): Promise<{ received: Uint8Array; eof: boolean }> {
+  const conn = await (globalThis as unknown as { Deno: { connect(o: { hostname: string; port: number }): Promise<_DenoConn> } }).Deno
+    .connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(bytes);
+    let received = new Uint8Array(0);
+    const deadline = Date.now() + 10_000;
+    while (!until(received) && Date.now() < deadline) {
+      const buffer = new Uint8Array(65536);
+      const n = await conn.read(buffer);
+      if (n === null) return { received, eof: true };
+      const joined = new Uint8Array(received.length + n);
+      joined.set(received);
+      joined.set(buffer.subarray(0, n), received.length);
+      received = joined;
+    }
+    return { received, eof: false };
+  } finally {
+    conn.close();
+  }
+}
+
+const ascii = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
+
+describe("wsflow/deno codec: the connection read through conn.read", { skip, timeout: 30_000 }, () => {
+  test("a frame sent in the same write as the request head is echoed; a malformed head gets 400 and the end", async () => {
+    const { server } = start("codec");
+    try {
+      const head = "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      const payload = new TextEncoder().encode("early");
+      const mask = [1, 2, 3, 4];
+      const frame = new Uint8Array([0x82, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4])]);
+      const request = new Uint8Array([...new TextEncoder().encode(head), ...frame]);
+      const echo = [0x82, payload.length, ...payload];
+      const ends = (r: Uint8Array) => r.length >= echo.length && echo.every((b, i) => r[r.length - echo.length + i] === b);
+      const { received } = await rawExchange(server.port, request, ends);
+      assert.match(ascii(received), /^HTTP\/1\.1 101 /);
+      assert.ok(ends(received), `no echo of the early frame in ${JSON.stringify(ascii(received))}`);
+
+      const bad = await rawExchange(server.port, new TextEncoder().encode("GET / HTTP/1.1\nHost: a\n\n"), () => false);
+      assert.match(ascii(bad.received), /^HTTP\/1\.1 400 /);
+      assert.ok(bad.eof);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+// A scripted Deno.Conn: reads come from `incoming` (null: EOF); a write waits for `gate` when
+// set and takes only part of its bytes (3 of a small one, 65521 of a large one).
+class FakeConn {
+  incoming: (Uint8Array | null)[] = [];
+  written: number[] = [];
+  calls: string[] = [];
+  gate: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  remoteAddr = {};
+  get readable(): ReadableStream<Uint8Array> {
+    throw new Error("the transport must not touch conn.readable");
+  }
+  get writable(): WritableStream<Uint8Array> {
+    throw new Error("the transport must not touch conn.writable");
+  }
+  feed(chunk: Uint8Array | null): void {
+    this.incoming.push(chunk);
+    this.#wake?.();
+  }
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.incoming.length === 0) await new Promise<void>((r) => (this.#wake = r));
+    const chunk = this.incoming.shift()!;
+    if (chunk === null) return null;
+    buffer.set(chunk);
+    return chunk.length;
+  }
+  async write(bytes: Uint8Array): Promise<number> {
+    await this.gate;
+    const n = Math.min(bytes.length < 100 ? 3 : 65521, bytes.length);
+    this.written.push(...bytes.subarray(0, n));
+    return n;
+  }
+  async closeWrite(): Promise<void> {
+    this.calls.push(`closeWrite after ${this.written.length} bytes`);
+  }
+  close(): void {
+    this.calls.push("close");
+  }
+}
+
+describe("_denoTransport", { timeout: 10_000 }, () => {
+  test("reads never overwrite bytes handed out; EOF ends once", async () => {
+    const conn = new FakeConn();
+    const transport = _denoTransport(conn);
+    const chunks: Uint8Array[] = [];
+    let ends = 0;
+    transport.start((chunk) => chunks.push(chunk), () => ends++);
+    for (let i = 0; i < 2000; i++) conn.feed(new Uint8Array(40).fill(i & 0xff));
+    conn.feed(null);
+    await waitFor(() => ends > 0);
+    assert.equal(chunks.length, 2000);
+    chunks.forEach((chunk, i) => assert.deepEqual(chunk, new Uint8Array(40).fill(i & 0xff)));
+    await transport.end();
+    assert.equal(ends, 1);
+  });
+
+  test("pause stops reading until resume", async () => {
+    const conn = new FakeConn();
+    const transport = _denoTransport(conn);
+    const chunks: Uint8Array[] = [];
+    transport.start((chunk) => {
+      chunks.push(chunk);
+      transport.pause();
+    }, () => {});
+    conn.feed(new Uint8Array([1]));
+    conn.feed(new Uint8Array([2]));
+    await delay(20);
+    assert.equal(chunks.length, 1);
+    transport.resume();
+    await waitFor(() => chunks.length === 2);
+    assert.deepEqual(chunks[1], new Uint8Array([2]));
+  });
+
+  test("partial writes go out whole and in order; backpressure over 1 MiB; end() waits for them", async () => {
+    const conn = new FakeConn();
+    const transport = _denoTransport(conn);
+    transport.start(() => {}, () => {});
+    let open!: () => void;
+    conn.gate = new Promise((r) => (open = r));
+    assert.equal(transport.write([new Uint8Array([1, 2]), new Uint8Array([3, 4, 5, 6, 7])]), true);
+    assert.equal(transport.write([new Uint8Array([8, 9, 10, 11])]), true);
+    assert.equal(transport.write([new Uint8Array(1 << 20)]), false);
+    let drained = false;
+    const draining = transport.drained().then(() => (drained = true));
+    const ending = transport.end();
+    await delay(10);
+    assert.equal(drained, false);
+    assert.deepEqual(conn.calls, []);
+    open();
+    await draining;
+    await ending;
+    assert.deepEqual(conn.written.slice(0, 11), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.equal(conn.written.length, 11 + (1 << 20));
+    assert.deepEqual(conn.calls, [`closeWrite after ${11 + (1 << 20)} bytes`, "close"]);
   });
 });
