@@ -1,6 +1,7 @@
 // A Deno.Conn as a _Transport, over its direct read/write API rather than its web streams: each
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
+import { _concat } from "../core/bytes.ts";
 import type { _Transport } from "../streams/transport.ts";
 import type { _DenoConn } from "./deno_runtime.ts";
 
@@ -89,7 +90,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     writing = true;
     try {
       while (queue.length > 0) {
-        let bytes = queue.length === 1 ? queue[0] : join(queue);
+        let bytes = _concat(queue);
         queue = [];
         while (bytes.length > 0) {
           const n = await conn.write(bytes);
@@ -136,7 +137,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     write(chunks) {
       if (failed || closed) return true;
       if (chunks.length === 0) return inFlight < HIGH_WATER_MARK;
-      const bytes = chunks.length === 1 ? chunks[0] : join(chunks);
+      const bytes = _concat(chunks);
       inFlight += bytes.length;
       queue.push(bytes);
       if (!writing) void writeLoop();
@@ -159,16 +160,4 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       })();
     },
   };
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const chunk of chunks) size += chunk.length;
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }
