@@ -120,16 +120,28 @@ export class _Connection {
     }
   }
 
-  async #write(chunk: WebSocketSendable): Promise<void> {
+  // The sink's write: synchronous while the transport is under its high-water mark, so a
+  // message costs no promise of ours; a promise only when it must wait.
+  #write(chunk: WebSocketSendable): Promise<void> | undefined {
+    if (chunk instanceof ReadableStream) return this.#countSent(this.#writeStream(chunk));
     try {
-      if (chunk instanceof ReadableStream) {
-        await this.#writeStream(chunk);
-      } else {
-        if (_isOutgoingMessage(chunk)) this.session.send(chunk.data, { compress: chunk.compress });
-        else this.session.send(chunk);
-        this.#process();
-        if (!this.#underWaterMark) await this.#drained();
-      }
+      if (_isOutgoingMessage(chunk)) this.session.send(chunk.data, { compress: chunk.compress });
+      else this.session.send(chunk);
+      this.#process();
+    } catch (error) {
+      this.#sent++;
+      throw error;
+    }
+    if (!this.#underWaterMark) return this.#countSent(this.#drained());
+    this.#sent++;
+    this.#maybeClose();
+    return undefined;
+  }
+
+  // Counts a write as sent once `done` settles, then lets a pending close go out.
+  async #countSent(done: Promise<void>): Promise<void> {
+    try {
+      await done;
     } finally {
       this.#sent++;
       this.#maybeClose();
