@@ -135,8 +135,10 @@ describe("README.md code blocks", { skip: !isNode24 && "driven from Node 24; it 
   });
   const all = blocks();
 
-  test("the README has runnable blocks of every role", () => {
+  test("the README has runnable blocks of every role, and no TypeScript block goes untested", () => {
     assert.deepEqual(new Set(all.map((b) => b.role)), new Set(["standalone", "server", "client"]));
+    const tsBlocks = readFileSync(join(root, "README.md"), "utf8").match(/^```ts$/gm)?.length ?? 0;
+    assert.equal(all.length, tsBlocks, "every ```ts block needs a <!-- readme-test: ROLE --> line above it");
   });
 
   for (const [name, commandFor] of runtimes) {
