@@ -6,6 +6,7 @@ import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } fro
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
 import { _readAll } from "../core/bytes.ts";
+import { _closeFor, _messageWeight, _messageWritable } from "../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -52,15 +53,14 @@ export class _NativeConnection implements _ConnectionLike {
       cancel: (reason) => {
         this.#readableDone = true;
         this.#resume();
-        this.#closeWith(reason);
+        this.close(..._closeFor(reason));
       },
-    }, { highWaterMark: this.#streamMessages ? 1 : 1024, size: (m) => 1 + (typeof m === "string" ? m.length : "byteLength" in m ? m.byteLength : 0) / 1024 });
-    this.writable = new WritableStream<WebSocketSendable>({
-      start: (controller) => void (this.#writes = controller),
-      write: (chunk) => this.#write(chunk),
-      close: () => this.close(1000, ""),
-      abort: (reason) => this.#closeWith(reason),
-    }, { highWaterMark: 1, size: () => (this.#written++, 1) });
+    }, { highWaterMark: this.#streamMessages ? 1 : 1024, size: _messageWeight });
+    ({ writable: this.writable, controller: this.#writes } = _messageWritable(
+      (chunk) => this.#write(chunk),
+      (code, reason) => this.close(code, reason),
+      () => this.#written++,
+    ));
   }
 
   /** Sends a ping with a 4-byte id; resolves with the round-trip time when its pong arrives. */
@@ -93,11 +93,6 @@ export class _NativeConnection implements _ConnectionLike {
     if (this.#done) return;
     if (request.code === undefined) this.#ws!.close();
     else this.#ws!.close(request.code, request.reason);
-  }
-
-  #closeWith(reason: unknown): void {
-    if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
-    else this.close(1000, "");
   }
 
   #resume(): void {

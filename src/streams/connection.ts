@@ -4,6 +4,7 @@ import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _PieceReader } from "./piece_reader.ts";
+import { _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -31,7 +32,7 @@ export class _Connection {
   readonly #transport: _Transport;
   readonly #pieces: _PieceReader | undefined;
   #readController!: ReadableStreamDefaultController<WebSocketMessage>;
-  #writeController!: WritableStreamDefaultController;
+  readonly #writeController: WritableStreamDefaultController;
   #resolveClosed!: (result: CloseResult) => void;
   #rejectClosed!: (error: WebSocketError) => void;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -62,25 +63,15 @@ export class _Connection {
       cancel: (reason) => {
         this.#readableDone = true;
         this.#flow();
-        this.#closeWith(reason);
+        this.close(..._closeFor(reason));
       },
-    }, {
-      highWaterMark: options.streamMessages ? 1 : 1024,
-      size: (m) => typeof m === "string" ? 1 + m.length / 1024 : "byteLength" in m ? 1 + m.byteLength / 1024 : 1,
-    });
+    }, { highWaterMark: options.streamMessages ? 1 : 1024, size: _messageWeight });
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
-    this.writable = new WritableStream<WebSocketSendable>({
-      start: (controller) => void (this.#writeController = controller),
-      write: (chunk) => this.#write(chunk),
-      close: () => this.close(1000, ""),
-      abort: (reason) => this.#closeWith(reason),
-    }, {
-      highWaterMark: 1,
-      size: () => {
-        this.#written++;
-        return 1;
-      },
-    });
+    ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
+      (chunk) => this.#write(chunk),
+      (code, reason) => this.close(code, reason),
+      () => this.#written++,
+    ));
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
     transport.start((chunk) => {
@@ -102,12 +93,6 @@ export class _Connection {
     if (this.#closeRequest) return;
     this.#closeRequest = { code, reason };
     this.#maybeClose();
-  }
-
-  // readable.cancel(reason) and writable.abort(reason) close with a WebSocketError's code.
-  #closeWith(reason: unknown): void {
-    if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
-    else this.close(1000, "");
   }
 
   #maybeClose(): void {

@@ -5,6 +5,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 import { _readAll } from "../core/bytes.ts";
+import { _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -81,21 +82,14 @@ export class _NativeConnection implements _ConnectionLike {
       start: (controller) => void (this.#readController = controller),
       cancel: (reason) => {
         this.#readableDone = true;
-        this.#closeWith(reason);
+        this.close(..._closeFor(reason));
       },
-    }, { highWaterMark: 1024, size: (m) => 1 + (typeof m === "string" ? m.length : m.byteLength) / 1024 });
-    this.writable = new WritableStream<WebSocketSendable>({
-      start: (controller) => void (this.#writeController = controller),
-      write: (chunk) => this.#write(chunk),
-      close: () => this.close(1000, ""),
-      abort: (reason) => this.#closeWith(reason),
-    }, {
-      highWaterMark: 1,
-      size: () => {
-        this.#written++;
-        return 1;
-      },
-    });
+    }, { highWaterMark: 1024, size: _messageWeight });
+    ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
+      (chunk) => this.#write(chunk),
+      (code, reason) => this.close(code, reason),
+      () => this.#written++,
+    ));
     socket.addEventListener("message", (event) => this.#receive(event.data));
     socket.addEventListener("close", (event) => this.#ended(event));
     socket.addEventListener("error", () => {}); // the close event that follows says how it ended
@@ -111,11 +105,6 @@ export class _NativeConnection implements _ConnectionLike {
     if (this.#closeRequest || this.#done) return;
     this.#closeRequest = { code, reason };
     void this.#open.then(() => this.#maybeClose());
-  }
-
-  #closeWith(reason: unknown): void {
-    if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
-    else this.close(1000, "");
   }
 
   #maybeClose(): void {

@@ -1,0 +1,47 @@
+// The pieces of the WHATWG surface that every connection shares: the codec's and the
+// message-level adapters' alike.
+import { WebSocketError } from "../core/websocket_error.ts";
+import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
+
+/**
+ * @internal How much a queued received message weighs: one unit, plus one per KiB, so a queue of
+ * 1,024 units holds about 1,024 small messages or about 1 MiB.
+ */
+export function _messageWeight(message: WebSocketMessage): number {
+  if (typeof message === "string") return 1 + message.length / 1024;
+  return "byteLength" in message ? 1 + message.byteLength / 1024 : 1;
+}
+
+/**
+ * @internal The close a `readable.cancel(reason)` or `writable.abort(reason)` asks for: a
+ * `WebSocketError`'s code and reason, else 1000.
+ */
+export function _closeFor(reason: unknown): [code: number, reason: string] {
+  return reason instanceof WebSocketError && reason.closeCode !== null ? [reason.closeCode, reason.reason] : [1000, ""];
+}
+
+/**
+ * @internal A connection's writable: `write` sends one message; closing it closes with 1000,
+ * aborting it with the reason's code; `queued` is called as each write is queued, so a
+ * `close()` can wait until everything written before it has gone out.
+ */
+export function _messageWritable(
+  write: (chunk: WebSocketSendable) => Promise<void> | undefined,
+  close: (code: number | undefined, reason: string) => void,
+  queued: () => void,
+): { writable: WritableStream<WebSocketSendable>; controller: WritableStreamDefaultController } {
+  let controller!: WritableStreamDefaultController;
+  const writable = new WritableStream<WebSocketSendable>({
+    start: (c) => void (controller = c),
+    write,
+    close: () => close(1000, ""),
+    abort: (reason) => close(..._closeFor(reason)),
+  }, {
+    highWaterMark: 1,
+    size: () => {
+      queued();
+      return 1;
+    },
+  });
+  return { writable, controller };
+}
