@@ -1,7 +1,7 @@
 // Memory per idle connection: wsflow's Node server beside the `ws` package's, with and without
 // permessage-deflate (RFC 7692), measured in the server's own process.
 //
-//   npm run bench:memory [-- --connections 1000 --rounds 3 --json]        (Node 20, via .build/)
+//   npm run bench:memory [-- --connections 1000 --rounds 3 --idle 2500 --waves 1 --json]   (Node 20, via .build/)
 //   ... [-- --heap-snapshots DIR]   (also writes DIR/<server>-<deflate|plain>-{before,after}.heapsnapshot
 //                                    in round 1, to see where the bytes go, e.g. in Chrome DevTools'
 //                                    Comparison view; slows that round down)
@@ -43,6 +43,12 @@ const option = (name: string, fallback: number): number => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const CONNECTIONS = option("--connections", 1000);
+// How long the connections idle before the measurement: longer than wsflow's default
+// compression.releaseIdleAfter (1 s; contexts are freed 1 to 2 s after their last message).
+const IDLE_MS = option("--idle", 2500);
+// Connections opened in this many waves, each followed by the idle time: with several, the
+// connections are active at different times, as on a server whose clients come and go.
+const WAVES = option("--waves", 1);
 const ROUNDS = option("--rounds", 3);
 const SNAPSHOTS = args.includes("--heap-snapshots") ? args[args.indexOf("--heap-snapshots") + 1] : undefined;
 const WARMUP = 20;
@@ -126,8 +132,8 @@ async function snapshot(server: ChildProcess, path: string): Promise<void> {
   await reply;
 }
 
-async function run(server: "wsflow" | "ws", compression: boolean, snapshots?: string): Promise<PerConnection> {
-  const serverProcess = fork(here(`memory_server${ext}`), ["--server", server, "--compression", compression ? "on" : "off"], {
+async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean, snapshots?: string): Promise<PerConnection> {
+  const serverProcess = fork(here(`memory_server${ext}`), ["--server", server, "--compression", compression ? (keep ? "keep" : "on") : "off"], {
     execArgv: ["--expose-gc"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -137,9 +143,9 @@ async function run(server: "wsflow" | "ws", compression: boolean, snapshots?: st
   try {
     const { port } = await next(serverProcess, "listening", "the server to listen");
     const url = `ws://127.0.0.1:${port}/`;
-    const openClients = async (count: number) => {
+    const openClients = async (count: number, add = count) => {
       const reply = next(clientProcess, "opened", `${count} connections`);
-      clientProcess.send({ type: "open", url, count, compression, text: TEXT });
+      clientProcess.send({ type: "open", url, count: add, compression, text: TEXT });
       const opened = await reply;
       if (opened.count !== count || opened.deflated !== (compression ? count : 0)) {
         throw new Error(`memory bench: the client has ${opened.count} connections, ${opened.deflated} with deflate; expected ${count}`);
@@ -164,8 +170,12 @@ async function run(server: "wsflow" | "ws", compression: boolean, snapshots?: st
     const before = await settle(0);
     const name = `${snapshots}/${server}-${compression ? "deflate" : "plain"}`;
     if (snapshots) await snapshot(serverProcess, `${name}-before.heapsnapshot`);
-    await openClients(CONNECTIONS);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // idle
+    for (let wave = 1, open = 0; wave <= WAVES; wave++) {
+      const total = Math.round((CONNECTIONS * wave) / WAVES);
+      await openClients(total, total - open);
+      open = total;
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // idle
+    }
     const after = await settle(CONNECTIONS);
     if (snapshots) await snapshot(serverProcess, `${name}-after.heapsnapshot`);
     const per = {} as PerConnection;
@@ -188,7 +198,7 @@ const wsVersion = (createRequire(import.meta.url)("ws/package.json") as { versio
 info(`wsflow memory benchmark on Node ${process.version} (V8 ${process.versions.v8}), ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}, ws ${wsVersion}`);
 info(
   `${CONNECTIONS} idle connections from ws clients over 127.0.0.1, each after one ${TEXT.length}-byte JSON-like text message` +
-    ` echoed back (compressed both ways when deflate is on); bytes per connection in the server = (after - before) / ${CONNECTIONS},` +
+    ` echoed back (compressed both ways when deflate is on), ${WAVES > 1 ? `opened in ${WAVES} waves, each followed by` : "then"} ${IDLE_MS} ms idle; bytes per connection in the server = (after - before) / ${CONNECTIONS},` +
     ` after forced GCs; median of ${ROUNDS} round(s), fresh processes each\n`,
 );
 
@@ -197,15 +207,17 @@ const configs = [
   { server: "ws", compression: true },
   { server: "wsflow", compression: false },
   { server: "ws", compression: false },
+  // wsflow keeping its zlib contexts for the connection's life, as ws does (releaseIdleAfter: Infinity).
+  { server: "wsflow", compression: true, keep: true },
 ] as const;
 const samples = configs.map(() => [] as PerConnection[]);
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate the order, so neither library always runs on a fresher machine.
   const order = round % 2 ? [...configs.keys()].reverse() : [...configs.keys()];
-  for (const i of order) samples[i].push(await run(configs[i].server, configs[i].compression, round === 0 ? SNAPSHOTS : undefined));
+  for (const i of order) samples[i].push(await run(configs[i].server, configs[i].compression, "keep" in configs[i], round === 0 ? SNAPSHOTS : undefined));
 }
 const results = configs.map((c, i) => {
-  const row = { server: c.server, compression: c.compression, connections: CONNECTIONS, rounds: ROUNDS } as Record<string, unknown>;
+  const row = { server: c.server, compression: c.compression, kept_contexts: "keep" in c, connections: CONNECTIONS, rounds: ROUNDS, idle_ms: IDLE_MS } as Record<string, unknown>;
   for (const field of FIELDS) row[field] = Math.round(median(samples[i].map((s) => s[field])));
   row.rss_samples = samples[i].map((s) => Math.round(s.rss));
   return row as { server: string; compression: boolean } & PerConnection & Record<string, unknown>;
@@ -220,21 +232,22 @@ if (json) {
   console.log(pad(["server", "deflate", "rss", "heapUsed", "external", "arrayBuffers", "rss per round"], widths));
   console.log(pad(widths.map((w) => "-".repeat(w)), widths));
   for (const r of results) {
-    console.log(pad([r.server, r.compression ? "yes" : "no", kib(r.rss), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")], widths));
+    console.log(pad([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")], widths));
   }
 }
 info("");
 for (const compression of [true, false]) {
-  const [a, b] = [results.find((r) => r.server === "wsflow" && r.compression === compression)!, results.find((r) => r.server === "ws" && r.compression === compression)!];
+  const [a, b] = [results.find((r) => r.server === "wsflow" && r.compression === compression && !r.kept_contexts)!, results.find((r) => r.server === "ws" && r.compression === compression)!];
   const ratio = (f: (r: PerConnection) => number) => (f(b) > 256 ? `${(f(a) / f(b)).toFixed(2)}x` : "n/a (ws ~0)");
   info(
     `wsflow/ws ${compression ? "with deflate   " : "without deflate"}: rss ${ratio((r) => r.rss)}, heapUsed ${ratio((r) => r.heapUsed)},` +
       ` external ${ratio((r) => r.external)}, heapUsed+external ${ratio((r) => r.heapUsed + r.external)}`,
   );
 }
-const [wd, wsd, wp, wsp] = results;
+const [wd, wsd, wp, wsp, wk] = results;
 info(`deflate's own cost (deflate row - plain row): wsflow rss ${kib(wd.rss - wp.rss)}, heapUsed+external ${kib(wd.heapUsed + wd.external - wp.heapUsed - wp.external)};` +
   ` ws rss ${kib(wsd.rss - wsp.rss)}, heapUsed+external ${kib(wsd.heapUsed + wsd.external - wsp.heapUsed - wsp.external)}`);
+info(`wsflow keeping its contexts (compression.releaseIdleAfter: Infinity, "kept"): rss ${kib(wk.rss)} = ${(wk.rss / wsd.rss).toFixed(2)}x ws, heapUsed+external ${kib(wk.heapUsed + wk.external)}`);
 const ok = wd.rss <= wsd.rss && wd.heapUsed + wd.external <= wsd.heapUsed + wsd.external;
 info(`\n${ok ? "PASS" : "FAIL"}  memory per idle deflate connection no more than ws (rss and heapUsed+external): wsflow ${kib(wd.rss)} rss, ${kib(wd.heapUsed + wd.external)} heap+external; ws ${kib(wsd.rss)} rss, ${kib(wsd.heapUsed + wsd.external)} heap+external`);
 info(`\n${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -17,7 +17,9 @@ const option = (name: string, fallback: string): string => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const SERVER = option("--server", "wsflow");
-const COMPRESSION = option("--compression", "on") === "on";
+const COMPRESSION = option("--compression", "on") !== "off";
+// "keep": zlib contexts kept for the connection's life, as ws keeps them.
+const KEEP = option("--compression", "on") === "keep";
 const HOST = "127.0.0.1";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -33,7 +35,7 @@ if (SERVER === "wsflow") {
   const { serve } = await import("../src/adapters/node.ts");
   const { upgradeWebSocket } = await import("../mod.ts");
   await serve({ port: 0, hostname: HOST, onListen: ({ port }) => send({ type: "listening", port }) }, async (request) => {
-    const { socket, response } = await upgradeWebSocket(request, COMPRESSION ? { compression: true } : {});
+    const { socket, response } = await upgradeWebSocket(request, COMPRESSION ? { compression: KEEP ? { releaseIdleAfter: Infinity } : true } : {});
     if (socket) {
       void socket.opened
         .then(({ readable, writable, extensions }) => {

@@ -5,6 +5,7 @@ import type { FramePart } from "./frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import { _concat } from "./bytes.ts";
+import { _WindowHistory } from "./window_history.ts";
 
 /** A compressor with a context that lasts across messages until {@linkcode DeflateEngine.reset}. */
 export interface DeflateEngine {
@@ -54,6 +55,15 @@ export interface PerMessageDeflateInit {
   threshold?: number;
   /** The largest message accepted after decompression; more fails with 1009. @default {67108864} (64 MiB) */
   maxMessageSize?: number;
+  /**
+   * How long, in milliseconds, a connection may go without a compressed message before its zlib
+   * contexts (about 300 KiB of zlib state per connection) are freed; only the last window of data
+   * each way is kept (at most 2^windowBits bytes, 32 KiB), and the next message rebuilds the
+   * context from it, compressing exactly as well. A {@linkcode Session} calls
+   * {@linkcode PerMessageDeflate.idleCheck} on this period; `Infinity` never frees them.
+   * @default {1000}
+   */
+  releaseIdleAfter?: number;
 }
 
 /** What {@linkcode PerMessageDeflate.compress} gives back: the payload to send and its RSV1 bit. */
@@ -102,6 +112,14 @@ export class PerMessageDeflate {
   #chunks: Uint8Array[] = [];
   #frameSize = 0;
   #failed = false;
+  // With context takeover: each direction's recent uncompressed bytes, to rebuild a freed context.
+  #sentHistory: _WindowHistory | undefined;
+  #receivedHistory: _WindowHistory | undefined;
+  #sendingPieces = false;
+  #receivingPieces = false;
+  #used = false;
+  /** How long a context may sit unused before {@linkcode PerMessageDeflate.idleCheck} frees it. */
+  readonly releaseIdleAfter: number;
 
   /**
    * Creates the per-connection state; engines are made when first needed.
@@ -118,6 +136,35 @@ export class PerMessageDeflate {
     this.#engines = options.engines;
     this.#threshold = options.threshold ?? 1024;
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    const release = options.releaseIdleAfter ?? 1000;
+    if (!(release >= 0)) throw new RangeError(`Cannot create PerMessageDeflate: releaseIdleAfter must be a number of milliseconds >= 0, got ${release}`);
+    this.releaseIdleAfter = release;
+  }
+
+  /** Whether a zlib context is alive (so {@linkcode PerMessageDeflate.idleCheck} has work). */
+  get holding(): boolean {
+    return this.#deflate !== undefined || this.#inflate !== undefined;
+  }
+
+  /**
+   * Called every `releaseIdleAfter` milliseconds while {@linkcode PerMessageDeflate.holding}:
+   * frees the contexts when no message went through them since the previous call, keeping each
+   * direction's last window of data to rebuild them from. A context stays while a message is
+   * half received or half sent.
+   */
+  idleCheck(): void {
+    if (this.#used || (this.#inMessage && this.#compressed) || this.#sendingPieces || this.#receivingPieces) {
+      this.#used = false;
+      return;
+    }
+    if (this.#deflate) {
+      this.#sentHistory?.restore(this.#sentHistory.snapshot());
+      this.#dropDeflate();
+    }
+    if (this.#inflate) {
+      this.#receivedHistory?.restore(this.#receivedHistory.snapshot());
+      this.#dropInflate();
+    }
   }
 
   /** The RSV bits FrameDecoder must allow: RSV1 (`allowedRsv: 4`). */
@@ -139,12 +186,39 @@ export class PerMessageDeflate {
    * through here, and the first frame gets RSV1. `last` ends the message (and drops the tail).
    */
   compressPiece(data: Uint8Array, last: boolean): Uint8Array {
-    const engine = this.#deflate ??= this.#engines.createDeflate(this.#ownBits());
+    const engine = this.#deflate ??= this.#newDeflate();
     const payload = engine.compress(data, last);
+    this.#used = true;
+    this.#sendingPieces = !last;
     // Without context takeover nothing outlives the message: free the context (about 200 KiB
     // for deflate) rather than keep it idle; the next message makes a new one.
-    if (last && this.#ownNoContextTakeover()) this.#dropDeflate();
+    if (this.#ownNoContextTakeover()) {
+      if (last) this.#dropDeflate();
+    } else {
+      (this.#sentHistory ??= new _WindowHistory(1 << this.#ownBits())).append(data);
+    }
     return payload;
+  }
+
+  // A compressor, primed with what was sent before it when an idle one was freed: compressing
+  // the history (output discarded, since the peer has it already) fills the window the same way.
+  #newDeflate(): DeflateEngine {
+    const engine = this.#engines.createDeflate(this.#ownBits());
+    const history = this.#sentHistory;
+    if (history && history.length > 0) engine.compress(history.snapshot(), false);
+    return engine;
+  }
+
+  // A decompressor, primed with what was received before it: the history as stored (uncompressed)
+  // deflate blocks, whose output is discarded, so the peer's back-references resolve as before.
+  #newInflate(): InflateEngine {
+    const engine = this.#engines.createInflate(this.#peerBits());
+    const history = this.#receivedHistory;
+    if (history && history.length > 0) {
+      const primed = engine.decompress(_storedBlock(history.snapshot()), false, Infinity);
+      if (primed instanceof ProtocolError) throw new Error(`Cannot restore the inflate context: ${primed.message}`);
+    }
+    return engine;
   }
 
   /**
@@ -172,14 +246,16 @@ export class PerMessageDeflate {
     if (!this.#compressed || !this.#inMessage) return part;
     const frameEnd = part.offset + part.payload.length === part.length;
     const last = part.fin && frameEnd;
-    const inflate = this.#inflate ??= this.#engines.createInflate(this.#peerBits());
+    const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(part.payload, last, this.#maxMessageSize - this.#size);
+    this.#used = true;
     if (chunks instanceof ProtocolError) {
       if (chunks.closeCode === 1009) {
         return this.#fail(new ProtocolError(`Cannot decode message: it inflates to more than maxMessageSize (${this.#maxMessageSize} bytes)`, 1009));
       }
       return this.#fail(chunks);
     }
+    this.#remember(chunks);
     for (const chunk of chunks) {
       this.#size += chunk.length;
       this.#frameSize += chunk.length;
@@ -202,10 +278,21 @@ export class PerMessageDeflate {
    * may grow by. Resets the context after the last piece when negotiated.
    */
   decompressPiece(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
-    const inflate = this.#inflate ??= this.#engines.createInflate(this.#peerBits());
+    const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(piece, last, limit);
-    if (last && !(chunks instanceof ProtocolError) && this.#peerNoContextTakeover()) this.#dropInflate();
+    this.#used = true;
+    this.#receivingPieces = !last;
+    if (chunks instanceof ProtocolError) return chunks;
+    this.#remember(chunks);
+    if (last && this.#peerNoContextTakeover()) this.#dropInflate();
     return chunks;
+  }
+
+  // Keeps the inflated bytes when the peer takes its context over to the next message.
+  #remember(chunks: Uint8Array[]): void {
+    if (this.#peerNoContextTakeover()) return;
+    const history = this.#receivedHistory ??= new _WindowHistory(1 << this.#peerBits());
+    for (const chunk of chunks) history.append(chunk);
   }
 
   #dropDeflate(): void {
@@ -218,12 +305,14 @@ export class PerMessageDeflate {
     this.#inflate = undefined;
   }
 
-  /** Frees both engines. */
+  /** Frees both engines and the histories. */
   close(): void {
     this.#deflate?.close();
     this.#inflate?.close();
     this.#deflate = undefined;
     this.#inflate = undefined;
+    this.#sentHistory = undefined;
+    this.#receivedHistory = undefined;
   }
 
   #fail(error: ProtocolError): ProtocolError {
@@ -250,3 +339,22 @@ export class PerMessageDeflate {
   }
 }
 
+
+// `data` as deflate stored blocks (RFC 1951 section 3.2.4), none of them final: BFINAL 0 and
+// BTYPE 00 in a byte of their own, then LEN and its complement, little-endian, then the bytes.
+function _storedBlock(data: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(data.length / 0xffff));
+  const out = new Uint8Array(data.length + blocks * 5);
+  let at = 0;
+  for (let from = 0; from < data.length || at === 0; from += 0xffff) {
+    const n = Math.min(0xffff, data.length - from);
+    out[at] = 0x00;
+    out[at + 1] = n & 0xff;
+    out[at + 2] = n >>> 8;
+    out[at + 3] = ~n & 0xff;
+    out[at + 4] = (~n >>> 8) & 0xff;
+    out.set(data.subarray(from, from + n), at + 5);
+    at += 5 + n;
+  }
+  return out;
+}

@@ -69,6 +69,8 @@ export class Session {
   #events: SessionEvent[] = [];
   #eventIndex = 0;
   #lastReceived = 0;
+  #lastNow = 0;
+  #deflateCheckAt: number | undefined;
   #heartbeatSentAt: number | undefined;
   #closeDeadline: number | undefined;
   #transportDeadline: number | undefined;
@@ -119,6 +121,7 @@ export class Session {
     this.#guard("open the connection", "connecting");
     this.#state = "open";
     this.#lastReceived = now;
+    this.#lastNow = now;
   }
 
   /**
@@ -132,6 +135,7 @@ export class Session {
     this.#guard("receive frames", "open", "closingLocal");
     if (chunk.length === 0) return;
     this.#lastReceived = now;
+    this.#lastNow = now;
     this.#heartbeatSentAt = undefined; // any traffic proves the peer alive
     const frames = this.#frames;
     frames.push(chunk);
@@ -227,6 +231,7 @@ export class Session {
    */
   keepAlive(now: number): void {
     this.#lastReceived = now;
+    this.#lastNow = now;
     this.#heartbeatSentAt = undefined;
   }
 
@@ -239,6 +244,20 @@ export class Session {
 
   /** The next time {@linkcode Session.handleTimeout} must be called, or `undefined` for none. */
   nextDeadline(): number | undefined {
+    const deadline = this.#protocolDeadline();
+    const check = this.#deflateCheck();
+    return check === undefined || (deadline !== undefined && deadline < check) ? deadline : check;
+  }
+
+  // While permessage-deflate holds a zlib context, it is checked for idleness every
+  // `releaseIdleAfter` ms (see PerMessageDeflate.idleCheck); no context, no deadline.
+  #deflateCheck(): number | undefined {
+    const deflate = this.#deflate;
+    if (!deflate?.holding || this.#state === "closed" || deflate.releaseIdleAfter === Infinity) return this.#deflateCheckAt = undefined;
+    return this.#deflateCheckAt ??= this.#lastNow + deflate.releaseIdleAfter;
+  }
+
+  #protocolDeadline(): number | undefined {
     switch (this.#state) {
       case "connecting":
         return this.#handshakeDeadline;
@@ -255,9 +274,15 @@ export class Session {
     }
   }
 
-  /** Acts on every deadline that has passed by `now`: handshake, heartbeat, close. */
+  /** Acts on every deadline that has passed by `now`: handshake, heartbeat, close, idle compression contexts. */
   handleTimeout(now: number): void {
-    const deadline = this.nextDeadline();
+    this.#lastNow = now;
+    const deflate = this.#deflate;
+    if (deflate && this.#deflateCheckAt !== undefined && now >= this.#deflateCheckAt) {
+      deflate.idleCheck();
+      this.#deflateCheckAt = deflate.holding ? now + deflate.releaseIdleAfter : undefined;
+    }
+    const deadline = this.#protocolDeadline();
     if (deadline === undefined || now < deadline) return;
     switch (this.#state) {
       case "connecting":

@@ -9,6 +9,13 @@ export interface CompressionOptions extends PerMessageDeflateOptions {
    * which Node, Deno and Bun all provide; it is loaded when first needed.
    */
   engines?: DeflateEngines;
+  /**
+   * Frees a connection's zlib contexts (about 300 KiB) after this many milliseconds without a
+   * compressed message either way, keeping only the last window of data (at most 32 KiB each
+   * way) to rebuild them from when the next message comes; compression is as good as before.
+   * `Infinity` keeps them for the connection's life. @default {1000}
+   */
+  releaseIdleAfter?: number;
 }
 
 /** @internal The `compression` option as an object, or undefined when off. */
@@ -38,7 +45,7 @@ export async function _acceptCompression(
   if (!options || !offer) return undefined;
   const accepted = acceptPerMessageDeflate(offer, options);
   if (!accepted) return undefined;
-  const deflate = new PerMessageDeflate(accepted.params, { role: "server", engines: await _engines(options), threshold: options.threshold, maxMessageSize });
+  const deflate = new PerMessageDeflate(accepted.params, { role: "server", engines: await _engines(options), threshold: options.threshold, maxMessageSize, releaseIdleAfter: options.releaseIdleAfter });
   return { response: accepted.response, deflate };
 }
 
@@ -50,5 +57,5 @@ export function _offerCompression(options: CompressionOptions | undefined): { of
 
 /** @internal The client's per-connection state once the server accepted the offer. */
 export async function _clientDeflate(params: DeflateParams, options: CompressionOptions, maxMessageSize: number | undefined): Promise<PerMessageDeflate> {
-  return new PerMessageDeflate(params, { role: "client", engines: await _engines(options), threshold: options.threshold, maxMessageSize });
+  return new PerMessageDeflate(params, { role: "client", engines: await _engines(options), threshold: options.threshold, maxMessageSize, releaseIdleAfter: options.releaseIdleAfter });
 }

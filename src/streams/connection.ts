@@ -4,7 +4,7 @@ import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _PieceReader } from "./piece_reader.ts";
-import { _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
+import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "./surface.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -46,6 +46,10 @@ export class _Connection {
   #readableDone = false;
   #final: Closed | undefined;
   #pings = new Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }>();
+  readonly #pull = _pullWhilePaused(() => {
+    this.#flow();
+    return this.#paused;
+  });
 
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
@@ -59,7 +63,7 @@ export class _Connection {
     // Whole messages queue up to about 1 MiB or 1024 of them; at most one message stream waits.
     this.readable = new ReadableStream<WebSocketMessage>({
       start: (controller) => void (this.#readController = controller),
-      pull: () => this.#flow(),
+      pull: this.#pull.pull,
       cancel: (reason) => {
         this.#readableDone = true;
         this.#flow();
@@ -164,8 +168,10 @@ export class _Connection {
       ((this.#pieces?.full() ?? false) || (this.#readController.desiredSize ?? 1) <= 0);
     if (full === this.#paused) return;
     this.#paused = full;
-    if (full) this.#transport.pause();
-    else this.#transport.resume();
+    if (full) {
+      this.#transport.pause();
+      this.#pull.paused();
+    } else this.#transport.resume();
   }
 
   // Writes the session's output in one go, handles its events, re-arms the timer.
@@ -215,6 +221,7 @@ export class _Connection {
     this.#writeController.error(error ?? WebSocketError._from("Cannot send: the connection is closed", event.code, event.reason));
     for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", event.code, event.reason));
     this.#pings.clear();
+    this.#pull.paused();
     this.#settle();
   }
 
@@ -250,7 +257,7 @@ export class _Connection {
       // A consumer holding back the readable keeps the peer's data unread in our buffers: that
       // peer is alive, and its pong may be among the unread bytes.
       if (this.#paused) this.session.keepAlive(now());
-      else this.session.handleTimeout(now());
+      this.session.handleTimeout(now());
       this.#process();
     }, Math.max(0, deadline - now()));
     // The transport keeps a process alive, not the heartbeat (Node and Bun timers have unref).

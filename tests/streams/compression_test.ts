@@ -7,6 +7,7 @@ import { deflateRawSync } from "node:zlib";
 import WebSocket, { WebSocketServer } from "ws";
 import { readUpgradeRequest, WebSocketError, WebSocketStream } from "../../mod.ts";
 import { socketDuplex } from "../_net.ts";
+import { echoServer } from "../_deflate.ts";
 
 const isBun = "Bun" in globalThis; // Bun's "ws" is its own shim, with its own deflate settings
 const json = JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `user ${i}`, tags: ["a", "b"], active: i % 2 === 0 })));
@@ -81,16 +82,7 @@ describe("ws client with compression against a wsflow server", { skip: isBun && 
   let server: Server;
   let port: number;
   before(async () => {
-    server = createServer((socket) => {
-      void (async () => {
-        const upgrade = await readUpgradeRequest(socketDuplex(socket));
-        const wss = await upgrade.accept({ compression: { threshold: 0 }, maxMessageSize: 1024 * 1024 });
-        const { readable, writable } = await wss.opened;
-        await readable.pipeTo(writable).catch(() => {});
-      })().catch(() => {});
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
+    ({ server, port } = await echoServer(() => ({ compression: { threshold: 0 }, maxMessageSize: 1024 * 1024 })));
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
