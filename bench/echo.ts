@@ -22,7 +22,8 @@
 // shows the server's and the generator's CPU use (in cores) over the samples, and the footer how
 // busy everything else on the machine was (noise). The `tcp` row is a raw TCP echo (no
 // WebSocket work at all): the most the generator can drive, so the headroom the footer reports
-// is that ceiling over the fastest WebSocket server.
+// is that ceiling over the fastest WebSocket server. The `tcp-node` row is the same raw echo on
+// Node's net module: the floor of any Node server's cost per message, shown as a ratio over ws.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -95,7 +96,8 @@ const nodeServer = (extra: string[], profile = false) => [
 
 const SPECS: ServerSpec[] = [
   { id: "tcp", name: "tcp echo", runtime: "bun", path: "ceiling", family: "bun", cmd: bunServer(["--server", "tcp"]) },
-  { id: "ws-node", name: "ws", runtime: "node", path: "ws", family: "node", cmd: nodeServer(["--server", "ws"]) },
+  { id: "tcp-node", name: "tcp echo", runtime: "node", path: "floor", family: "node", cmd: nodeServer(["--server", "tcp"], true) },
+  { id: "ws-node", name: "ws", runtime: "node", path: "ws", family: "node", cmd: nodeServer(["--server", "ws"], true) },
   {
     id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", family: "node", ref: "ws-node",
     cmd: nodeServer(["--server", "wsflow", "--mode", "codec", "--loop", value("--loop", "pipe")], true),
@@ -312,7 +314,7 @@ for (const size of SIZES) {
         const server = running.get(spec.id);
         if (!server || failures.has(spec.id)) continue;
         try {
-          const got = await runLoad(server, size, conns, spec.id !== "tcp");
+          const got = await runLoad(server, size, conns, !spec.id.startsWith("tcp"));
           samples.set(spec.id, [...(samples.get(spec.id) ?? []), ...got]);
         } catch (error) {
           const message = (error as Error).message.split("\n")[0].slice(0, 160);
@@ -390,6 +392,15 @@ info("");
 if (!/^v20\./.test(nodeVersion)) info("(Node targets judged on a non-20 Node: not the headline)");
 for (const [verdict, label, detail] of verdicts) info(`${verdict.padEnd(4)}  ${label}: ${detail}`);
 
+// What no WebSocket server on node:net can beat: the same Node echoing raw bytes, no WebSocket
+// work at all (the `tcp-node` row), as a ratio over ws.
+const floors = all.flatMap(([size, conns]) => {
+  const floor = get("tcp-node", size, conns);
+  const ws = get("ws-node", size, conns);
+  return floor?.msgs && ws?.msgs ? [`${sizeName(size)} x${conns} ${(floor.msgs / ws.msgs).toFixed(2)}x`] : [];
+});
+if (floors.length) info(`Node floor, a raw TCP echo on the same Node over ws: ${floors.join(", ")}`);
+
 // The load generator's headroom, two ways: the TCP echo ceiling over the fastest WebSocket server
 // per cell, and the generator's own CPU per round trip against each server's (on an otherwise
 // quiet machine with one core each, the side that costs more per round trip saturates first).
@@ -397,7 +408,7 @@ const headroom: string[] = [];
 const usPer = (cores: number | null, msgs: number | null) => (cores === null || !msgs ? null : (cores * 1e6) / msgs);
 for (const [size, conns] of all) {
   const ceiling = get("tcp", size, conns);
-  const real = rows.filter((r) => r.id !== "tcp" && r.size === size && r.conns === conns && r.msgs !== null);
+  const real = rows.filter((r) => !r.id.startsWith("tcp") && r.size === size && r.conns === conns && r.msgs !== null);
   if (real.length === 0) continue;
   const best = real.reduce((a, b) => (b.msgs! > a.msgs! ? b : a));
   const genUs = real.map((r) => usPer(r.gen_cpu, r.msgs)).filter((x): x is number => x !== null);

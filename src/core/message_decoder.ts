@@ -157,7 +157,7 @@ export class MessageDecoder {
       this.#reset();
       return text;
     }
-    this.#append(payload);
+    this.#append(payload, done);
     if (!done) return undefined;
     const message = this.#join();
     this.#reset();
@@ -193,16 +193,16 @@ export class MessageDecoder {
     return undefined;
   }
 
-  // Copies a binary part into the message buffer; parts are copied because they are views into
-  // socket chunks, and keeping many small views would keep many whole chunks alive.
   // Keeps a binary piece until the message ends. Views into socket chunks are kept only when
   // they cover at least half their chunk, so tiny fragments never pin many whole chunks; small
   // pieces are copied into an accumulator of 8 or 64 KiB. Memory grows with the bytes received, never
   // with the length a header claims, and the message is joined once, at the end.
-  #append(payload: Uint8Array): void {
+  // The last piece is kept as a view whatever its size: the message is joined at once, so it
+  // pins nothing, and a small tail needs no accumulator of its own.
+  #append(payload: Uint8Array, last: boolean): void {
     const n = payload.length;
     if (n === 0) return;
-    if (n < 4096) {
+    if (n < 4096 && !(last && this.#tailLength + n > this.#tail.length)) {
       if (this.#tailLength + n > this.#tail.length) {
         this.#flushTail();
         // Start small (a message's last piece is often its only small one), then grow.
@@ -213,7 +213,7 @@ export class MessageDecoder {
       return;
     }
     this.#flushTail();
-    this.#pieces.push(n * 2 >= payload.buffer.byteLength ? payload : payload.slice());
+    this.#pieces.push(last || n * 2 >= payload.buffer.byteLength ? payload : payload.slice());
   }
 
   #flushTail(): void {

@@ -45,3 +45,21 @@ export function _messageWritable(
   });
   return { writable, controller };
 }
+
+/**
+ * @internal A pull for a readable that is fed by pushes. `flow` reads on (or not) and returns
+ * whether reading is paused; while it is not, the pull stays pending, so the stream calls it
+ * again only after `paused()` (the queue filled up), not after every message, each call being
+ * a few promise hops.
+ */
+export function _pullWhilePaused(flow: () => boolean): { pull: () => Promise<void> | undefined; paused: () => void } {
+  let release: (() => void) | undefined;
+  return {
+    pull: () => (flow() ? undefined : new Promise<void>((resolve) => (release = resolve))),
+    paused: () => {
+      const resolve = release;
+      release = undefined;
+      resolve?.();
+    },
+  };
+}
