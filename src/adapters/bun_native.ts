@@ -101,10 +101,35 @@ export class _NativeConnection implements _ConnectionLike {
     this.#ws?.resume?.();
   }
 
-  async #write(written: WebSocketSendable): Promise<void> {
+  // The sink's write. Bun's socket compresses (or not) by itself: per-message options do not
+  // apply. On an open socket under the high-water mark a message Bun takes at once costs no
+  // promise of ours; otherwise the write waits (for open, a stream, or drain).
+  #write(written: WebSocketSendable): Promise<void> | undefined {
+    const chunk = _isOutgoingMessage(written) ? written.data : written;
+    const ws = this.#ws;
+    if (ws && !this.#done && !(chunk instanceof ReadableStream) && ws.getBufferedAmount() <= WRITE_HIGH_WATER) {
+      let result: number;
+      try {
+        result = ws.send(typeof chunk === "string" ? chunk : toBytes(chunk));
+      } catch (error) {
+        this.#sent++;
+        void this.#maybeClose();
+        throw error;
+      }
+      if (result > 0) {
+        this.#sent++;
+        if (this.#closeRequest) void this.#maybeClose();
+        return undefined;
+      }
+      // Queued under backpressure (-1): wait for drain; dropped (0): send again once drained.
+      if (result < 0) return this.#writeLater(undefined);
+    }
+    return this.#writeLater(chunk);
+  }
+
+  async #writeLater(chunk: string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array> | undefined): Promise<void> {
     try {
-      // Bun's socket compresses (or not) by itself: per-message options do not apply.
-      const chunk = _isOutgoingMessage(written) ? written.data : written;
+      if (chunk === undefined) return void (await this.#drain());
       const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await _readAll(chunk) : toBytes(chunk);
       await this.#open;
       for (;;) {

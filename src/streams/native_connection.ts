@@ -137,19 +137,43 @@ export class _NativeConnection implements _ConnectionLike {
     } catch { /* closed meanwhile */ }
   }
 
-  async #write(written: WebSocketSendable): Promise<void> {
+  // The sink's write. The runtime's socket compresses (or not) by itself: per-message options do
+  // not apply. On an open socket that stays under the high-water mark a message is sent at once
+  // and costs no promise of ours; otherwise the write waits (for open, a stream, or drain).
+  #write(written: WebSocketSendable): Promise<void> | undefined {
+    const chunk = _isOutgoingMessage(written) ? written.data : written;
+    if (chunk instanceof ReadableStream || this.#socket.readyState !== 1 || this.#done) return this.#writeLater(chunk);
     try {
-      // The runtime's socket compresses (or not) by itself: per-message options do not apply.
-      const chunk = _isOutgoingMessage(written) ? written.data : written;
+      this.#send(chunk);
+    } catch (error) {
+      this.#wrote();
+      throw error;
+    }
+    if (this.#socket.bufferedAmount > (this.#options.highWaterMark ?? HIGH_WATER_MARK)) return this.#drained().finally(() => this.#wrote());
+    this.#wrote();
+    return undefined;
+  }
+
+  async #writeLater(chunk: string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array>): Promise<void> {
+    try {
       const data = chunk instanceof ReadableStream ? await _readAll(chunk) : chunk;
       await this.#open;
       if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
-      this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
+      this.#send(data);
       await this.#drained();
     } finally {
-      this.#sent++;
-      void this.#open.then(() => this.#maybeClose());
+      this.#wrote();
     }
+  }
+
+  #send(data: string | BufferSource | ArrayBufferView): void {
+    this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
+  }
+
+  // A write is done (sent or failed): a close asked for after it may go now.
+  #wrote(): void {
+    this.#sent++;
+    if (this.#closeRequest) void this.#open.then(() => this.#maybeClose());
   }
 
   // WebSocket has no drain event: poll bufferedAmount until it is under the high-water mark.
