@@ -85,6 +85,7 @@ export {
   type DeflateEngine,
   type DeflateEngines,
   type InflateEngine,
+  DeflateContextPool,
   PerMessageDeflate,
   type PerMessageDeflateInit,
 } from "./src/core/deflate.ts";

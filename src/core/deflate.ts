@@ -64,6 +64,61 @@ export interface PerMessageDeflateInit {
    * @default {1000}
    */
   releaseIdleAfter?: number;
+  /** Shared with other connections: bounds how many of them hold zlib contexts at once. */
+  pool?: DeflateContextPool;
+}
+
+/**
+ * Bounds how many connections hold zlib contexts (about 300 KiB each) at once: the limit on
+ * concurrent compression state. Compression here is synchronous, so there is never more than one
+ * zlib call running; what grows with the number of busy connections is their contexts. When one
+ * more connection needs a context, the connection that used its contexts least recently frees
+ * them, as an idle one does (see {@linkcode PerMessageDeflateInit.releaseIdleAfter}), and
+ * rebuilds them from its kept window at its next message. A connection in the middle of a
+ * message keeps its contexts, so the limit can be passed while every holder is mid-message.
+ *
+ * @example Two connections' contexts at most
+ * ```ts
+ * import { DeflateContextPool } from "@wsflow/wsflow";
+ *
+ * const pool = new DeflateContextPool(2);
+ * console.log(pool.limit, pool.size); // 2 0
+ * ```
+ */
+export class DeflateContextPool {
+  /** The most connections holding contexts at once. */
+  readonly limit: number;
+  // Least recently used first.
+  readonly #holders = new Set<PerMessageDeflate>();
+
+  /**
+   * @param limit The most connections holding zlib contexts at once, at least 1.
+   * @throws {RangeError} When `limit` is not at least 1.
+   */
+  constructor(limit: number) {
+    if (!(limit >= 1)) throw new RangeError(`Cannot create DeflateContextPool: limit must be at least 1, got ${limit}`);
+    this.limit = limit;
+  }
+
+  /** How many connections hold contexts now. */
+  get size(): number {
+    return this.#holders.size;
+  }
+
+  /** @internal `holder` used its contexts: it becomes the most recent, and the oldest may free. */
+  _touch(holder: PerMessageDeflate): void {
+    this.#holders.delete(holder);
+    this.#holders.add(holder);
+    if (this.#holders.size <= this.limit) return;
+    for (const other of this.#holders) {
+      if (other !== holder && other.release()) return;
+    }
+  }
+
+  /** @internal `holder` holds no context any more. */
+  _forget(holder: PerMessageDeflate): void {
+    this.#holders.delete(holder);
+  }
 }
 
 /** What {@linkcode PerMessageDeflate.compress} gives back: the payload to send and its RSV1 bit. */
@@ -120,6 +175,7 @@ export class PerMessageDeflate {
   #used = false;
   /** How long a context may sit unused before {@linkcode PerMessageDeflate.idleCheck} frees it. */
   readonly releaseIdleAfter: number;
+  readonly #pool: DeflateContextPool | undefined;
 
   /**
    * Creates the per-connection state; engines are made when first needed.
@@ -139,6 +195,7 @@ export class PerMessageDeflate {
     const release = options.releaseIdleAfter ?? 1000;
     if (!(release >= 0)) throw new RangeError(`Cannot create PerMessageDeflate: releaseIdleAfter must be a number of milliseconds >= 0, got ${release}`);
     this.releaseIdleAfter = release;
+    this.#pool = options.pool;
   }
 
   /** Whether a zlib context is alive (so {@linkcode PerMessageDeflate.idleCheck} has work). */
@@ -153,10 +210,18 @@ export class PerMessageDeflate {
    * half received or half sent.
    */
   idleCheck(): void {
-    if (this.#used || (this.#inMessage && this.#compressed) || this.#sendingPieces || this.#receivingPieces) {
-      this.#used = false;
-      return;
-    }
+    if (this.#used) this.#used = false;
+    else this.release();
+  }
+
+  /**
+   * Frees the contexts now, keeping each direction's last window of data to rebuild them from,
+   * unless a message is half sent or half received.
+   *
+   * @returns Whether it freed them (or held none).
+   */
+  release(): boolean {
+    if ((this.#inMessage && this.#compressed) || this.#sendingPieces || this.#receivingPieces) return false;
     if (this.#deflate) {
       this.#sentHistory?.restore(this.#sentHistory.snapshot());
       this.#dropDeflate();
@@ -165,6 +230,7 @@ export class PerMessageDeflate {
       this.#receivedHistory?.restore(this.#receivedHistory.snapshot());
       this.#dropInflate();
     }
+    return true;
   }
 
   /** The RSV bits FrameDecoder must allow: RSV1 (`allowedRsv: 4`). */
@@ -189,6 +255,7 @@ export class PerMessageDeflate {
     const engine = this.#deflate ??= this.#newDeflate();
     const payload = engine.compress(data, last);
     this.#used = true;
+    this.#pool?._touch(this);
     this.#sendingPieces = !last;
     // Without context takeover nothing outlives the message: free the context (about 200 KiB
     // for deflate) rather than keep it idle; the next message makes a new one.
@@ -249,6 +316,7 @@ export class PerMessageDeflate {
     const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(part.payload, last, this.#maxMessageSize - this.#size);
     this.#used = true;
+    this.#pool?._touch(this);
     if (chunks instanceof ProtocolError) {
       if (chunks.closeCode === 1009) {
         return this.#fail(new ProtocolError(`Cannot decode message: it inflates to more than maxMessageSize (${this.#maxMessageSize} bytes)`, 1009));
@@ -281,6 +349,7 @@ export class PerMessageDeflate {
     const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(piece, last, limit);
     this.#used = true;
+    this.#pool?._touch(this);
     this.#receivingPieces = !last;
     if (chunks instanceof ProtocolError) return chunks;
     this.#remember(chunks);
@@ -298,11 +367,13 @@ export class PerMessageDeflate {
   #dropDeflate(): void {
     this.#deflate?.close();
     this.#deflate = undefined;
+    if (!this.#inflate) this.#pool?._forget(this);
   }
 
   #dropInflate(): void {
     this.#inflate?.close();
     this.#inflate = undefined;
+    if (!this.#deflate) this.#pool?._forget(this);
   }
 
   /** Frees both engines and the histories. */
@@ -313,6 +384,7 @@ export class PerMessageDeflate {
     this.#inflate = undefined;
     this.#sentHistory = undefined;
     this.#receivedHistory = undefined;
+    this.#pool?._forget(this);
   }
 
   #fail(error: ProtocolError): ProtocolError {

@@ -1,5 +1,5 @@
 // permessage-deflate for a connection: the negotiation in both handshakes, and the engines.
-import { type DeflateEngines, PerMessageDeflate } from "../core/deflate.ts";
+import { DeflateContextPool, type DeflateEngines, PerMessageDeflate } from "../core/deflate.ts";
 import { acceptPerMessageDeflate, checkPerMessageDeflate, type DeflateParams, offerPerMessageDeflate, type PerMessageDeflateOptions } from "../core/extensions.ts";
 
 /** permessage-deflate settings (RFC 7692): the negotiation knobs, the size threshold, the engine. */
@@ -16,6 +16,39 @@ export interface CompressionOptions extends PerMessageDeflateOptions {
    * `Infinity` keeps them for the connection's life. @default {1000}
    */
   releaseIdleAfter?: number;
+  /**
+   * The most connections holding zlib contexts at once, among all connections with the same
+   * `engines` and the same limit: beyond it, the least recently active one frees its contexts
+   * early and rebuilds them at its next message (see `DeflateContextPool`). zlib runs
+   * synchronously, so there is never more than one compression running; this bounds the memory
+   * that busy connections hold. @default {Infinity}
+   */
+  concurrencyLimit?: number;
+}
+
+const pools = new WeakMap<DeflateEngines, Map<number, DeflateContextPool>>();
+
+// The pool shared by every connection with these engines and this limit.
+function _pool(engines: DeflateEngines, limit: number | undefined): DeflateContextPool | undefined {
+  if (limit === undefined || limit === Infinity) return undefined;
+  let byLimit = pools.get(engines);
+  if (!byLimit) pools.set(engines, byLimit = new Map());
+  let pool = byLimit.get(limit);
+  if (!pool) byLimit.set(limit, pool = new DeflateContextPool(limit));
+  return pool;
+}
+
+// The per-connection state, for either role.
+async function _perMessageDeflate(params: DeflateParams, role: "server" | "client", options: CompressionOptions, maxMessageSize: number | undefined): Promise<PerMessageDeflate> {
+  const engines = await _engines(options);
+  return new PerMessageDeflate(params, {
+    role,
+    engines,
+    threshold: options.threshold,
+    maxMessageSize,
+    releaseIdleAfter: options.releaseIdleAfter,
+    pool: _pool(engines, options.concurrencyLimit),
+  });
 }
 
 /** @internal The `compression` option as an object, or undefined when off. */
@@ -45,7 +78,7 @@ export async function _acceptCompression(
   if (!options || !offer) return undefined;
   const accepted = acceptPerMessageDeflate(offer, options);
   if (!accepted) return undefined;
-  const deflate = new PerMessageDeflate(accepted.params, { role: "server", engines: await _engines(options), threshold: options.threshold, maxMessageSize, releaseIdleAfter: options.releaseIdleAfter });
+  const deflate = await _perMessageDeflate(accepted.params, "server", options, maxMessageSize);
   return { response: accepted.response, deflate };
 }
 
@@ -57,5 +90,5 @@ export function _offerCompression(options: CompressionOptions | undefined): { of
 
 /** @internal The client's per-connection state once the server accepted the offer. */
 export async function _clientDeflate(params: DeflateParams, options: CompressionOptions, maxMessageSize: number | undefined): Promise<PerMessageDeflate> {
-  return new PerMessageDeflate(params, { role: "client", engines: await _engines(options), threshold: options.threshold, maxMessageSize, releaseIdleAfter: options.releaseIdleAfter });
+  return _perMessageDeflate(params, "client", options, maxMessageSize);
 }

@@ -3,7 +3,7 @@
 // decodes every later message, and back-references into earlier messages still work.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PerMessageDeflate } from "../../src/core/deflate.ts";
+import { DeflateContextPool, PerMessageDeflate } from "../../src/core/deflate.ts";
 import type { DeflateParams } from "../../src/core/extensions.ts";
 import type { FramePart } from "../../src/core/frame.ts";
 import { ProtocolError } from "../../src/core/protocol_error.ts";
@@ -124,6 +124,38 @@ describe("RFC 7692 section 7.2.1 with freed contexts: the window is kept, not th
 
   test("releaseIdleAfter must be a duration", () => {
     assert.throws(() => new PerMessageDeflate(takeover, { role: "server", engines: zlibEngines, releaseIdleAfter: -1 }), /releaseIdleAfter must be/);
+  });
+});
+
+describe("DeflateContextPool: the limit on connections holding contexts", () => {
+  test("a third busy connection makes the least recently used one free its contexts; all still round-trip", () => {
+    const engines = countingEngines();
+    const pool = new DeflateContextPool(2);
+    const servers = [0, 1, 2].map(() => new PerMessageDeflate(takeover, { role: "server", engines, threshold: 0, pool }));
+    const clients = [0, 1, 2].map(() => new PerMessageDeflate(takeover, { role: "client", engines: zlibEngines, threshold: 0 }));
+    const message = text("a message long enough to compress well, a message long enough to compress");
+    for (let round = 0; round < 3; round++) {
+      for (const [i, server] of servers.entries()) {
+        const sent = server.compress(message);
+        assert.deepEqual(receive(clients[i], sent), message);
+        if (round > 0) assert.ok(sent.payload.length < 20, `connection ${i} still refers back after being freed`);
+        assert.ok(pool.size <= 2, `pool holds ${pool.size}`);
+      }
+    }
+    assert.deepEqual(servers.map((s) => s.holding), [false, true, true]);
+    assert.equal(engines.alive, 2);
+  });
+
+  test("a holder in the middle of a message is passed over; limits below 1 are refused", () => {
+    const pool = new DeflateContextPool(1);
+    const a = new PerMessageDeflate(takeover, { role: "server", engines: zlibEngines, threshold: 0, pool });
+    const b = new PerMessageDeflate(takeover, { role: "server", engines: zlibEngines, threshold: 0, pool });
+    a.compressPiece(text("half a "), false);
+    b.compress(text("message"));
+    assert.equal(a.holding, true, "a is mid-message: kept");
+    a.compressPiece(text("message"), true);
+    assert.equal(b.holding, false, "b was the least recent, and free to go");
+    assert.throws(() => new DeflateContextPool(0), /limit must be at least 1/);
   });
 });
 

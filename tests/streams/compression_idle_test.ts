@@ -99,3 +99,25 @@ describe("a wsflow client freeing idle contexts, against a ws server", { skip: i
     }
   });
 });
+
+describe("concurrencyLimit: at most N connections hold contexts, against ws clients", { skip: isBun && "Bun's ws shim" }, () => {
+  test("two clients taking turns through a limit of 1: every echo right, one connection's contexts alive", async () => {
+    const engines = countingEngines();
+    const { server, port } = await echoServer(() => ({ compression: { threshold: 0, releaseIdleAfter: Infinity, concurrencyLimit: 1, engines } }));
+    const clients = [0, 1].map(() => new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: { threshold: 0 } }));
+    try {
+      await Promise.all(clients.map((ws) => new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)))));
+      for (let i = 0; i < 6; i++) {
+        const ws = clients[i % 2];
+        ws.send(json);
+        const [data] = await new Promise<[Buffer]>((r) => ws.once("message", (d) => r([d as Buffer])));
+        assert.equal(String(data), json, `echo ${i}`);
+        assert.ok(engines.alive <= 2, `${engines.alive} contexts alive after echo ${i}`);
+      }
+      assert.ok(engines.made >= 10, `contexts rebuilt at each turn (${engines.made} made)`);
+    } finally {
+      for (const ws of clients) ws.terminate();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
