@@ -92,6 +92,8 @@ export class DeflateContextPool {
   readonly #holders = new Set<PerMessageDeflate>();
 
   /**
+   * Creates a pool to pass as `pool` to every {@linkcode PerMessageDeflate} it bounds.
+   *
    * @param limit The most connections holding zlib contexts at once, at least 1.
    * @throws {RangeError} When `limit` is not at least 1.
    */
