@@ -6,7 +6,7 @@ import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } fro
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
 import { _readAll } from "../core/bytes.ts";
-import { _closeFor, _messageWeight, _messageWritable } from "../streams/surface.ts";
+import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -30,6 +30,10 @@ export class _NativeConnection implements _ConnectionLike {
   #done = false;
   #readableDone = false;
   #paused = false;
+  readonly #pull = _pullWhilePaused(() => {
+    this.#resume();
+    return this.#paused;
+  });
   #drained: (() => void) | undefined;
   #written = 0;
   #sent = 0;
@@ -49,7 +53,7 @@ export class _NativeConnection implements _ConnectionLike {
     this.closed.catch(() => {});
     this.readable = new ReadableStream<WebSocketMessage>({
       start: (controller) => void (this.#reads = controller),
-      pull: () => this.#resume(),
+      pull: this.#pull.pull,
       cancel: (reason) => {
         this.#readableDone = true;
         this.#resume();
@@ -174,6 +178,7 @@ export class _NativeConnection implements _ConnectionLike {
     if ((this.#reads.desiredSize ?? 1) <= 0 && !this.#closeRequest && this.#ws!.pause) {
       this.#paused = true;
       this.#ws!.pause();
+      this.#pull.paused();
     }
   }
 

@@ -256,8 +256,7 @@ export class PerMessageDeflate {
   compressPiece(data: Uint8Array, last: boolean): Uint8Array {
     const engine = this.#deflate ??= this.#newDeflate();
     const payload = engine.compress(data, last);
-    this.#used = true;
-    this.#pool?._touch(this);
+    this.#markUsed();
     this.#sendingPieces = !last;
     // Without context takeover nothing outlives the message: free the context (about 200 KiB
     // for deflate) rather than keep it idle; the next message makes a new one.
@@ -274,7 +273,7 @@ export class PerMessageDeflate {
   #newDeflate(): DeflateEngine {
     const engine = this.#engines.createDeflate(this.#ownBits());
     const history = this.#sentHistory;
-    if (history && history.length > 0) engine.compress(history.snapshot(), false);
+    if (history && history.length > 0) engine.compress(history.bytes(), false);
     return engine;
   }
 
@@ -284,7 +283,7 @@ export class PerMessageDeflate {
     const engine = this.#engines.createInflate(this.#peerBits());
     const history = this.#receivedHistory;
     if (history && history.length > 0) {
-      const primed = engine.decompress(_storedBlock(history.snapshot()), false, Infinity);
+      const primed = engine.decompress(_storedBlock(history.bytes()), false, Infinity);
       if (primed instanceof ProtocolError) throw new Error(`Cannot restore the inflate context: ${primed.message}`);
     }
     return engine;
@@ -317,8 +316,7 @@ export class PerMessageDeflate {
     const last = part.fin && frameEnd;
     const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(part.payload, last, this.#maxMessageSize - this.#size);
-    this.#used = true;
-    this.#pool?._touch(this);
+    this.#markUsed();
     if (chunks instanceof ProtocolError) {
       if (chunks.closeCode === 1009) {
         return this.#fail(new ProtocolError(`Cannot decode message: it inflates to more than maxMessageSize (${this.#maxMessageSize} bytes)`, 1009));
@@ -350,8 +348,7 @@ export class PerMessageDeflate {
   decompressPiece(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
     const inflate = this.#inflate ??= this.#newInflate();
     const chunks = inflate.decompress(piece, last, limit);
-    this.#used = true;
-    this.#pool?._touch(this);
+    this.#markUsed();
     this.#receivingPieces = !last;
     if (chunks instanceof ProtocolError) return chunks;
     this.#remember(chunks);
@@ -364,6 +361,12 @@ export class PerMessageDeflate {
     if (this.#peerNoContextTakeover()) return;
     const history = this.#receivedHistory ??= new _WindowHistory(1 << this.#peerBits());
     for (const chunk of chunks) history.append(chunk);
+  }
+
+  // A message went through a context: not idle, and the most recent holder in the pool.
+  #markUsed(): void {
+    this.#used = true;
+    this.#pool?._touch(this);
   }
 
   #dropDeflate(): void {

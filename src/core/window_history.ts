@@ -74,6 +74,15 @@ export class _WindowHistory {
     return out;
   }
 
+  /**
+   * The kept bytes, oldest first, for reading at once: a view when they lie in order (as after
+   * {@linkcode _WindowHistory.restore}), else a snapshot.
+   */
+  bytes(): Uint8Array {
+    if (this.#length < this.#capacity || this.#at === 0) return this.#buffer.subarray(0, this.#length);
+    return this.snapshot();
+  }
+
   /** Keeps `bytes` (a snapshot) as the whole history, without copying it. */
   restore(bytes: Uint8Array): void {
     this.#buffer = bytes;

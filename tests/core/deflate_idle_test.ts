@@ -213,6 +213,7 @@ describe("the window history", () => {
       history.append(bytes);
       all = all.concat(Array.from(bytes));
       assert.deepEqual(Array.from(history.snapshot()), all.slice(-1024), `after appending ${size}`);
+      assert.deepEqual(Array.from(history.bytes()), all.slice(-1024), `bytes() after appending ${size}`);
       if (size === 23) history.restore(history.snapshot());
     }
   });
