@@ -50,8 +50,6 @@ class _Zlib {
   readonly #state: Uint32Array;
   #error: string | undefined;
   #closed = false;
-  #out = new Uint8Array(CHUNK);
-  #outAt = 0;
   /** Input bytes zlib left unread by the last write: the deflate stream ended (BFINAL) before them. */
   leftover = 0;
 
