@@ -52,7 +52,6 @@
 // shows the median.
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
-import os from "node:os";
 import process from "node:process";
 import { FrameDecoder } from "../src/core/frame_decoder.ts";
 import { FrameEncoder } from "../src/core/frame_encoder.ts";
@@ -62,6 +61,11 @@ import { ProtocolError } from "../src/core/protocol_error.ts";
 import { PerMessageDeflate } from "../src/core/deflate.ts";
 import type { DeflateParams } from "../src/core/extensions.ts";
 import { zlibEngines } from "../src/adapters/zlib_deflate.ts";
+import { _concat } from "../src/core/bytes.ts";
+import {
+  bufferOf, flag, frameOf, info, jsonText, listOption, machineName, maskKeyOf, median, numberOption, randomBytes, shortCount,
+  sleep, Table,
+} from "./_util.ts";
 
 // The slice of ws's internals used here (@types/ws does not describe lib/receiver.js or lib/sender.js).
 interface WsReceiver {
@@ -96,23 +100,14 @@ const wsVersion = (require("ws/package.json") as { version: string }).version;
 const CHUNK = 64 * 1024;
 const PASS_BYTES = 4 * 1024 * 1024; // payload bytes per pass (at most 65,536 messages, at least 4)
 
-const args = process.argv.slice(2);
-const json = args.includes("--json");
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const SAMPLES = option("--samples", 5);
-const SAMPLE_MS = option("--ms", 200);
-const WARMUP_MS = option("--warmup", 150);
-const list = (name: string, fallback: string): string[] => {
-  const i = args.indexOf(name);
-  return (i >= 0 ? args[i + 1] : fallback).split(",");
-};
+const json = flag("--json");
+const SAMPLES = numberOption("--samples", 5);
+const SAMPLE_MS = numberOption("--ms", 200);
+const WARMUP_MS = numberOption("--warmup", 150);
 // --sizes and --ops run a subset (for profiling); the targets are checked only on a full run.
-const SIZES = list("--sizes", "16,1024,65536,1048576").map(Number);
-const OPS = list("--ops", "decode,encode,deflate") as ("decode" | "encode" | "deflate")[];
-const DEFLATE_SIZES = list("--deflate-sizes", "1024,65536").map(Number);
+const SIZES = listOption("--sizes", "16,1024,65536,1048576").map(Number);
+const OPS = listOption("--ops", "decode,encode,deflate") as ("decode" | "encode" | "deflate")[];
+const DEFLATE_SIZES = listOption("--deflate-sizes", "1024,65536").map(Number);
 
 interface Runtime {
   Deno?: { version: { deno: string; v8: string } };
@@ -143,48 +138,12 @@ function wsMasking(): string {
   }
 }
 
-// A deterministic payload (xorshift), so runs compare.
-function payloadOf(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = 0x9e3779b9 ^ size;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-// Frames written by hand (neither library's encoder), each with its own nonzero masking key.
+// `count` frames of `payload` written by hand (neither library's encoder), each with its own
+// nonzero masking key when masked; `offsets` are where the payloads start.
 function streamOf(payload: Uint8Array, count: number, masked: boolean): { bytes: Uint8Array; offsets: number[] } {
-  const size = payload.length;
-  const header = 2 + (size < 126 ? 0 : size < 0x10000 ? 2 : 8) + (masked ? 4 : 0);
-  const bytes = new Uint8Array((header + size) * count);
-  const offsets: number[] = [];
-  let p = 0;
-  for (let m = 0; m < count; m++) {
-    bytes[p] = 0x82;
-    const len7 = size < 126 ? size : size < 0x10000 ? 126 : 127;
-    bytes[p + 1] = len7 | (masked ? 0x80 : 0);
-    let q = p + 2;
-    if (len7 === 126) {
-      bytes[q++] = size >>> 8;
-      bytes[q++] = size & 0xff;
-    } else if (len7 === 127) {
-      q += 4;
-      bytes[q++] = size >>> 24;
-      bytes[q++] = (size >>> 16) & 0xff;
-      bytes[q++] = (size >>> 8) & 0xff;
-      bytes[q++] = size & 0xff;
-    }
-    const key = [(m * 37 + 1) & 0xff, (m * 101 + 7) & 0xff, 0x5a, 0xc3];
-    if (masked) for (let k = 0; k < 4; k++) bytes[q++] = key[k];
-    for (let i = 0; i < size; i++) bytes[q + i] = masked ? payload[i] ^ key[i & 3] : payload[i];
-    offsets.push(q);
-    p = q + size;
-  }
-  return { bytes, offsets };
+  const frames = Array.from({ length: count }, (_, m) => frameOf(payload, masked ? { key: maskKeyOf(m) } : {}));
+  const length = frames[0].length;
+  return { bytes: _concat(frames), offsets: frames.map((_, m) => m * length + length - payload.length) };
 }
 
 function chunksOf(bytes: Uint8Array): Uint8Array[] {
@@ -192,6 +151,17 @@ function chunksOf(bytes: Uint8Array): Uint8Array[] {
   // Each chunk owns its memory, as a socket read delivers it.
   for (let p = 0; p < bytes.length; p += CHUNK) chunks.push(bytes.slice(p, Math.min(p + CHUNK, bytes.length)));
   return chunks;
+}
+
+// Writes `pristine` back over the chunks a decoder unmasked in place.
+function restorer(chunks: Uint8Array[], pristine: Uint8Array): () => void {
+  return () => {
+    let at = 0;
+    for (const chunk of chunks) {
+      chunk.set(pristine.subarray(at, at + chunk.length));
+      at += chunk.length;
+    }
+  };
 }
 
 /** One benchmark cell: `run()` does one pass and returns the messages it handled. */
@@ -231,7 +201,7 @@ function wsflowDecode(chunks: Uint8Array[], masked: boolean, count: number): Cas
 }
 
 function wsDecode(chunks: Uint8Array[], masked: boolean, count: number): Case {
-  const buffers = chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  const buffers = chunks.map(bufferOf);
   const receiver = new Receiver({ isServer: masked, maxPayload: 0, binaryType: "nodebuffer" });
   let n = 0;
   receiver.on("message", (data) => {
@@ -269,7 +239,7 @@ function wsflowEncode(payload: Uint8Array, masked: boolean, count: number): Case
 }
 
 function wsEncode(payload: Uint8Array, masked: boolean, count: number): Case {
-  const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const data = bufferOf(payload);
   const socket: WsSocket = {
     write(chunk) {
       sink += chunk.length;
@@ -324,11 +294,7 @@ async function sample(c: Case, ms: number): Promise<number> {
   return (messages * 1000) / time;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+const tick = () => sleep(0);
 
 // Untimed self-checks, so a fast wrong answer cannot pass: both decoders (fresh instances of the
 // same classes) must deliver exactly the payloads, both encoders must emit the expected bytes.
@@ -350,7 +316,7 @@ function wsDecodeAll(chunks: Uint8Array[], masked: boolean): Uint8Array[] {
   const out: Uint8Array[] = [];
   const receiver = new Receiver({ isServer: masked, maxPayload: 0, binaryType: "nodebuffer" });
   receiver.on("message", (data) => out.push(Uint8Array.from(data)));
-  for (const c of chunks) receiver.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  for (const c of chunks) receiver.write(bufferOf(c));
   return out;
 }
 function check(ok: boolean, label: string): void {
@@ -395,23 +361,30 @@ async function rates(cases: Case[]): Promise<number[]> {
   return rates.map(median);
 }
 
+// A row's rate columns from the messages/s of its wsflow, ws, copy and set cases.
+function rateFields([wsflow, ws, copy, set]: number[], size: number): Omit<Row, "op" | "compressed" | "masked" | "size"> {
+  const mbps = (r: number) => Number(((r * size) / 1e6).toFixed(1));
+  return {
+    wsflow_msgs: Math.round(wsflow),
+    wsflow_mbps: mbps(wsflow),
+    ws_msgs: Math.round(ws),
+    ws_mbps: mbps(ws),
+    copy_mbps: mbps(copy),
+    set_mbps: mbps(set),
+    ratio: Number((wsflow / ws).toFixed(2)),
+    copy_ratio: Number((copy / wsflow).toFixed(2)),
+  };
+}
+
 async function measureRow(op: "decode" | "encode", masked: boolean, size: number): Promise<Row> {
-  const payload = payloadOf(size);
+  const payload = randomBytes(size, 0x9e3779b9 ^ size);
   const count = Math.max(4, Math.min(65536, Math.floor(PASS_BYTES / size)));
   let cases: Case[];
   if (op === "decode") {
     const { bytes, offsets } = streamOf(payload, count, masked);
     const pristine = bytes.slice();
     const chunks = chunksOf(bytes);
-    const restore = masked
-      ? () => {
-        let at = 0;
-        for (const chunk of chunks) {
-          chunk.set(pristine.subarray(at, at + chunk.length));
-          at += chunk.length;
-        }
-      }
-      : undefined;
+    const restore = masked ? restorer(chunks, pristine) : undefined;
     const sources = offsets.map((o) => pristine.subarray(o, o + size));
     cases = [wsflowDecode(chunks, masked, count), wsDecode(chunks, masked, count), copyFloor(sources), setFloor(sources, size)];
     for (const [name, decode] of [["wsflow", decodeAll], ["ws", wsDecodeAll]] as const) {
@@ -431,51 +404,10 @@ async function measureRow(op: "decode" | "encode", masked: boolean, size: number
       check(sink - before === frameBytes, `${name} encode ${size}${masked ? " masked" : ""} emitted ${sink - before} bytes, expected ${frameBytes}`);
     }
   }
-  const [wsflow, ws, copy, set] = await rates(cases);
-  const mbps = (r: number) => (r * size) / 1e6;
-  return {
-    op,
-    masked,
-    size,
-    wsflow_msgs: Math.round(wsflow),
-    wsflow_mbps: Number(mbps(wsflow).toFixed(1)),
-    ws_msgs: Math.round(ws),
-    ws_mbps: Number(mbps(ws).toFixed(1)),
-    copy_mbps: Number(mbps(copy).toFixed(1)),
-    set_mbps: Number(mbps(set).toFixed(1)),
-    ratio: Number((wsflow / ws).toFixed(2)),
-    copy_ratio: Number((copy / wsflow).toFixed(2)),
-  };
+  return { op, masked, size, ...rateFields(await rates(cases), size) };
 }
 
 // ---- permessage-deflate rows ----
-
-// Deterministic JSON-like text: records with repeated keys and varied values, as an API sends.
-function jsonText(size: number): Uint8Array {
-  const names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
-  const tags = ["admin", "beta", "mobile", "web", "eu", "us", "trial", "pro"];
-  const items: string[] = [];
-  let x = 0x2545f491;
-  let length = 2;
-  for (let id = 1; length < size; id++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const r = x >>> 0;
-    const item = JSON.stringify({
-      id,
-      name: names[r % 8],
-      email: `${names[(r >>> 3) % 8]}.${id}@example.com`,
-      active: (r & 1) === 1,
-      score: (r % 100000) / 100,
-      tags: [tags[(r >>> 6) % 8], tags[(r >>> 9) % 8]],
-      updated: `2024-0${1 + ((r >>> 12) % 9)}-1${(r >>> 16) % 10}T12:${10 + ((r >>> 20) % 50)}:00Z`,
-    });
-    items.push(item);
-    length += item.length + 1;
-  }
-  return new TextEncoder().encode(`[${items.join(",")}]`).slice(0, size);
-}
 
 // Context takeover both ways, 15-bit windows: what both libraries negotiate by default.
 const DEFLATE_PARAMS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -490,35 +422,13 @@ function wsDeflate(isServer: boolean): WsExtensions {
 // Client frames of `payloads`, compressed in sequence with one context, masked, RSV1 set.
 function compressedStreamOf(payloads: Uint8Array[]): Uint8Array {
   const deflate = wsflowDeflate("client");
-  const frames: Uint8Array[] = [];
-  let total = 0;
-  payloads.forEach((payload, m) => {
-    const body = deflate.compress(payload).payload;
-    const size = body.length;
-    const len7 = size < 126 ? size : size < 0x10000 ? 126 : 127;
-    const header = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
-    const frame = new Uint8Array(header + size);
-    frame[0] = 0xc2; // FIN, RSV1, binary
-    frame[1] = len7 | 0x80;
-    const view = new DataView(frame.buffer);
-    if (len7 === 126) view.setUint16(2, size);
-    else if (len7 === 127) view.setUint32(6, size);
-    const key = [(m * 37 + 1) & 0xff, (m * 101 + 7) & 0xff, 0x5a, 0xc3];
-    frame.set(key, header - 4);
-    for (let i = 0; i < size; i++) frame[header + i] = body[i] ^ key[i & 3];
-    frames.push(frame);
-    total += frame.length;
-  });
+  const frames = payloads.map((payload, m) => frameOf(deflate.compress(payload).payload, { first: 0xc2 /* FIN, RSV1, binary */, key: maskKeyOf(m) }));
   deflate.close();
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
+  return _concat(frames);
 }
 
+// The same loop as wsflowDecode's plus the inflate step; kept apart on purpose, so that
+// wsflowDecode's timed pass carries no deflate branch or per-message callback.
 function wsflowDeflateDecode(chunks: Uint8Array[], count: number, onMessage?: (m: Uint8Array) => void): Case {
   const deflate = wsflowDeflate("server");
   const frames = new FrameDecoder({ role: "server", allowedRsv: deflate.allowedRsv });
@@ -549,7 +459,7 @@ function wsflowDeflateDecode(chunks: Uint8Array[], count: number, onMessage?: (m
 }
 
 function wsDeflateDecode(chunks: Uint8Array[], count: number, onMessage?: (m: Uint8Array) => void): Case {
-  const buffers = chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  const buffers = chunks.map(bufferOf);
   const receiver = new Receiver({ isServer: true, maxPayload: 0, binaryType: "nodebuffer", extensions: wsDeflate(true) });
   let n = 0;
   let done: ((n: number) => void) | undefined;
@@ -592,7 +502,7 @@ function wsflowDeflateEncode(payloads: Uint8Array[], onChunk?: (c: Uint8Array) =
 }
 
 function wsDeflateEncode(payloads: Uint8Array[], onChunk?: (c: Uint8Array) => void): Case {
-  const data = payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  const data = payloads.map(bufferOf);
   const socket: WsSocket = {
     write(chunk, cb) {
       onChunk?.(chunk);
@@ -636,17 +546,8 @@ function inflateServerFrames(bytes: Uint8Array): Uint8Array[] {
   }
   return out;
 }
-const concat = (chunks: Uint8Array[]) => {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-};
 
-const TEXT = jsonText(4 << 20);
+const TEXT = new TextEncoder().encode(jsonText(4 << 20));
 
 async function measureDeflateRow(op: "deflate-decode" | "deflate-encode", size: number): Promise<Row> {
   // About 1 MiB (1 KiB messages) or 2 MiB (64 KiB) of distinct messages per pass.
@@ -660,13 +561,7 @@ async function measureDeflateRow(op: "deflate-decode" | "deflate-encode", size: 
     const bytes = compressedStreamOf(payloads);
     const pristine = bytes.slice();
     const chunks = chunksOf(bytes);
-    const restore = () => {
-      let at = 0;
-      for (const chunk of chunks) {
-        chunk.set(pristine.subarray(at, at + chunk.length));
-        at += chunk.length;
-      }
-    };
+    const restore = restorer(chunks, pristine);
     // Self-check on fresh instances: both deliver exactly the payloads, in order.
     for (const [name, make] of [["wsflow", wsflowDeflateDecode], ["ws", wsDeflateDecode]] as const) {
       restore();
@@ -683,43 +578,23 @@ async function measureDeflateRow(op: "deflate-decode" | "deflate-encode", size: 
     for (const [i, name, make] of [[0, "wsflow", wsflowDeflateEncode], [1, "ws", wsDeflateEncode]] as const) {
       const out: Uint8Array[] = [];
       await make(payloads, (c) => out.push(c.slice())).run();
-      const bytes = concat(out);
+      const bytes = _concat(out);
       const got = inflateServerFrames(bytes);
       check(got.length === count && got.every((m, j) => same(m, payloads[j])), `${name} ${op} ${size}`);
       wire[i] = bytes.length / count;
     }
     cases = [wsflowDeflateEncode(payloads), wsDeflateEncode(payloads), copyFloor(payloads), setFloor(payloads, size)];
   }
-  const [wsflow, ws, copy, set] = await rates(cases);
-  const mbps = (r: number) => (r * size) / 1e6;
-  return {
-    op,
-    compressed: true,
-    masked,
-    size,
-    wsflow_msgs: Math.round(wsflow),
-    wsflow_mbps: Number(mbps(wsflow).toFixed(1)),
-    ws_msgs: Math.round(ws),
-    ws_mbps: Number(mbps(ws).toFixed(1)),
-    copy_mbps: Number(mbps(copy).toFixed(1)),
-    set_mbps: Number(mbps(set).toFixed(1)),
-    ratio: Number((wsflow / ws).toFixed(2)),
-    copy_ratio: Number((copy / wsflow).toFixed(2)),
-    wsflow_wire: Math.round(wire[0]),
-    ws_wire: Math.round(wire[1]),
-  };
+  return { op, compressed: true, masked, size, ...rateFields(await rates(cases), size), wsflow_wire: Math.round(wire[0]), ws_wire: Math.round(wire[1]) };
 }
 
 const sizeName = (n: number) => (n >= 1 << 20 ? `${n >> 20} MiB` : n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
-const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 const mb = (n: number) => (n >= 1000 ? n.toFixed(0) : n.toFixed(1));
 const columns = ["op", "masked", "size", "wsflow msg/s", "wsflow MB/s", "ws msg/s", "ws MB/s", "copy MB/s", "set MB/s", "wsflow/ws", "copy/wsflow"];
-const widths = [14, 6, 7, 12, 11, 10, 9, 9, 9, 9, 11];
-const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+const table = new Table([14, 6, 7, 12, 11, 10, 9, 9, 9, 9, 11], 2);
 
-const info = (text: string) => (json ? console.error(text) : console.log(text));
 const started = performance.now();
-info(`wsflow codec benchmark on ${runtimeName()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}`);
+info(`wsflow codec benchmark on ${runtimeName()}, ${machineName()}`);
 info(
   `ws ${wsVersion}: bufferutil ${installed("bufferutil")}, utf-8-validate ${installed("utf-8-validate")}` +
     ` (ws masks with ${wsMasking()}); ${SAMPLES} samples x ${SAMPLE_MS} ms per cell, median shown`,
@@ -728,13 +603,13 @@ info(
   "binary messages, decoded from 64 KiB chunks; MB = 10^6 payload bytes; copy = allocating copy (slice) of the same" +
     " payload bytes, the floor for copy/wsflow; set = copy into a preallocated buffer, for reference only\n",
 );
-if (!json) console.log(line(columns) + "\n" + line(widths.map((w) => "-".repeat(w))));
+if (!json) console.log(table.head(columns));
 
 const rows: Row[] = [];
 const printRow = (row: Row) => {
   if (json) return console.log(JSON.stringify(row));
-  console.log(line([
-    row.op, row.masked ? "yes" : "no", sizeName(row.size), fmt(row.wsflow_msgs), mb(row.wsflow_mbps), fmt(row.ws_msgs),
+  console.log(table.line([
+    row.op, row.masked ? "yes" : "no", sizeName(row.size), shortCount(row.wsflow_msgs), mb(row.wsflow_mbps), shortCount(row.ws_msgs),
     mb(row.ws_mbps), mb(row.copy_mbps), mb(row.set_mbps), `${row.ratio.toFixed(2)}x`, `${row.copy_ratio.toFixed(2)}x`,
   ]));
 };

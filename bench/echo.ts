@@ -30,23 +30,18 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { type EchoSample, flag, info, listOption, machineName, median, option, shortCount, Table } from "./_util.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const value = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const QUICK = flag("--quick");
 const JSON_OUT = flag("--json");
-const RUNS = Number(value("--runs", QUICK ? "1" : "3"));
-const SAMPLE_MS = Number(value("--ms", QUICK ? "500" : "1200"));
-const WARMUP_MS = Number(value("--warmup", QUICK ? "250" : "400"));
+const RUNS = Number(option("--runs", QUICK ? "1" : "3"));
+const SAMPLE_MS = Number(option("--ms", QUICK ? "500" : "1200"));
+const WARMUP_MS = Number(option("--warmup", QUICK ? "250" : "400"));
 const PIN = !flag("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
-const ONLY = value("--only", "").split(",").filter(Boolean);
-const PROFILE = value("--profile", "");
-const SIZES = value("--sizes", "32,16384").split(",").map(Number);
-const CONNS = value("--conns", "1,64").split(",").map(Number);
+const ONLY = listOption("--only", "").filter(Boolean);
+const PROFILE = option("--profile", "");
+const SIZES = listOption("--sizes", "32,16384").map(Number);
+const CONNS = listOption("--conns", "1,64").map(Number);
 
 // Where things are: from .build/bench/echo.js (Node 20) or bench/echo.ts (a runtime that runs .ts).
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,9 +55,7 @@ const NODE = process.execPath;
 const DENO = bin("deno");
 const BUN = bin("bun");
 // The load generator runs on Bun (Bun.connect: the cheapest writes) unless told otherwise.
-const GEN = value("--gen", existsSync(BUN) ? "bun" : "node") as "node" | "bun";
-
-const info = (text: string) => (JSON_OUT ? console.error(text) : console.log(text));
+const GEN = option("--gen", existsSync(BUN) ? "bun" : "node") as "node" | "bun";
 
 function versionOf(cmd: string, flagArg = "--version"): string {
   const r = spawnSync(cmd, [flagArg], { encoding: "utf8" });
@@ -100,7 +93,7 @@ const SPECS: ServerSpec[] = [
   { id: "ws-node", name: "ws", runtime: "node", path: "ws", family: "node", cmd: nodeServer(["--server", "ws"], true) },
   {
     id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", family: "node", ref: "ws-node",
-    cmd: nodeServer(["--server", "wsflow", "--mode", "codec", "--loop", value("--loop", "pipe")], true),
+    cmd: nodeServer(["--server", "wsflow", "--mode", "codec", "--loop", option("--loop", "pipe")], true),
   },
   { id: "deno-native", name: "Deno.serve", runtime: "deno", path: "native", family: "deno", cmd: denoServer(["--server", "native"]) },
   {
@@ -122,14 +115,6 @@ const SPECS: ServerSpec[] = [
   },
 ];
 
-interface Sample {
-  msgs: number;
-  p50: number;
-  p99: number;
-  genCpu: number;
-  serverCpu: number | null;
-  otherCpu: number | null;
-}
 interface Row {
   server: string;
   id: string;
@@ -151,11 +136,6 @@ interface Row {
   cost_ratio: number | null;
   note?: string;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function pinned(cpu: number, cmd: string[]): string[] {
   return PIN ? ["taskset", "-c", String(cpu), ...cmd] : cmd;
@@ -211,7 +191,7 @@ async function stopServer(running: Running): Promise<void> {
 }
 
 // One cell: a load generator process against a running server.
-function runLoad(running: Running, size: number, conns: number, verify: boolean): Promise<Sample[]> {
+function runLoad(running: Running, size: number, conns: number, verify: boolean): Promise<EchoSample[]> {
   const loadArgs = [
     "--port", String(running.port), "--size", String(size), "--conns", String(conns), "--warmup", String(WARMUP_MS),
     "--ms", String(SAMPLE_MS), "--runs", "1", "--server-pid", String(running.pid), ...(verify ? [] : ["--no-verify"]),
@@ -234,7 +214,7 @@ function runLoad(running: Running, size: number, conns: number, verify: boolean)
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(err.trim() || `load generator exited with ${code}`));
       try {
-        resolvePromise((JSON.parse(out) as { samples: Sample[] }).samples);
+        resolvePromise((JSON.parse(out) as { samples: EchoSample[] }).samples);
       } catch {
         reject(new Error(`load generator printed ${out.slice(0, 200)}`));
       }
@@ -243,24 +223,22 @@ function runLoad(running: Running, size: number, conns: number, verify: boolean)
 }
 
 const sizeName = (n: number) => (n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
-const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
 const runtimeLabel: Record<string, string> = {};
 
 const columns = ["server", "runtime", "path", "size", "conns", "msgs/s", "p50 ms", "p99 ms", "srv cpu", "gen cpu", "srv us/msg", "vs ref", "by cost"];
-const widths = [10, 7, 7, 6, 5, 8, 7, 7, 7, 7, 10, 18, 7];
-const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+const table = new Table([10, 7, 7, 6, 5, 8, 7, 7, 7, 7, 10, 18, 7], 3);
 
 function printRow(row: Row): void {
   if (JSON_OUT) return console.log(JSON.stringify(row));
   const cells = [row.server, runtimeLabel[row.runtime] ?? row.runtime, row.path, sizeName(row.size), String(row.conns)];
   if (row.msgs === null) {
-    console.log(line([...cells, "", "", "", "", "", ""]).trimEnd() + "  " + (row.note ?? "n/a"));
+    console.log(table.line([...cells, "", "", "", "", "", ""]).trimEnd() + "  " + (row.note ?? "n/a"));
     return;
   }
   const ratio = row.ratio === null ? (row.ref ? "n/a" : "") : `${row.ratio.toFixed(2)}x ${SPECS.find((s) => s.id === row.ref)!.name}`;
-  console.log(line([
-    ...cells, fmt(row.msgs), ms(row.p50_ms!), ms(row.p99_ms!),
+  console.log(table.line([
+    ...cells, shortCount(row.msgs), ms(row.p50_ms!), ms(row.p99_ms!),
     row.server_cpu === null ? "?" : row.server_cpu.toFixed(2), row.gen_cpu!.toFixed(2),
     row.server_us === null ? "?" : row.server_us.toFixed(1), ratio, row.cost_ratio === null ? "" : `${row.cost_ratio.toFixed(2)}x`,
   ]));
@@ -273,7 +251,7 @@ const nodeVersion = process.version;
 runtimeLabel.node = `Node${nodeVersion.replace(/^v/, "").split(".")[0]}`;
 runtimeLabel.deno = "Deno";
 runtimeLabel.bun = "Bun";
-info(`wsflow echo benchmark, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.platform()} ${os.release()}`);
+info(`wsflow echo benchmark, ${machineName()}, ${os.platform()} ${os.release()}`);
 info(
   `servers: Node ${nodeVersion} (${NODE}), ${versionOf(DENO)}, Bun ${versionOf(BUN)}; load generator: ${
     GEN === "bun" ? `Bun ${versionOf(BUN)} (Bun.connect)` : `Node ${nodeVersion} (node:net)`
@@ -284,7 +262,7 @@ info(
     ` cell per round, ${RUNS} round(s) interleaving all servers, median shown; cpu = cores used during the samples`,
 );
 if (!/^v20\./.test(nodeVersion)) info(`note: the targets are stated for Node 20; this run's Node servers run on Node ${nodeVersion}`);
-if (!JSON_OUT) console.log("\n" + line(columns) + "\n" + line(widths.map((w) => "-".repeat(w))));
+if (!JSON_OUT) console.log("\n" + table.head(columns));
 
 const rows: Row[] = [];
 const specs = SPECS.filter((s) => ONLY.length === 0 || ONLY.includes(s.id));
@@ -308,7 +286,7 @@ for (const size of SIZES) {
   for (const conns of CONNS) {
     // Round-robin: round r runs one sample against every server before round r + 1, so noise
     // from the rest of the machine hits each server alike.
-    const samples = new Map<string, Sample[]>();
+    const samples = new Map<string, EchoSample[]>();
     for (let round = 0; round < RUNS; round++) {
       for (const spec of specs) {
         const server = running.get(spec.id);
@@ -337,7 +315,7 @@ for (const size of SIZES) {
           cost_ratio: null, note: note ?? "n/a",
         };
       } else {
-        const pick = (f: (s: Sample) => number | null) => {
+        const pick = (f: (s: EchoSample) => number | null) => {
           const xs = got.map(f).filter((x): x is number => x !== null);
           return xs.length ? Number(median(xs).toFixed(3)) : null;
         };
@@ -415,7 +393,7 @@ for (const [size, conns] of all) {
   const tighter = real.filter((r) => r.server_us !== null && (usPer(r.gen_cpu, r.msgs) ?? 0) >= r.server_us);
   headroom.push(
     `${sizeName(size)} x${conns}: ` +
-      (ceiling?.msgs ? `ceiling ${fmt(ceiling.msgs)} vs best ${fmt(best.msgs!)} (${best.server} ${runtimeLabel[best.runtime]} ${best.path}) = ${(ceiling.msgs / best.msgs!).toFixed(2)}x; ` : "") +
+      (ceiling?.msgs ? `ceiling ${shortCount(ceiling.msgs)} vs best ${shortCount(best.msgs!)} (${best.server} ${runtimeLabel[best.runtime]} ${best.path}) = ${(ceiling.msgs / best.msgs!).toFixed(2)}x; ` : "") +
       `generator ${median(genUs).toFixed(1)} us of CPU per round trip (median) vs servers ${
         Math.min(...real.map((r) => r.server_us ?? Infinity)).toFixed(1)
       }-${Math.max(...real.map((r) => r.server_us ?? 0)).toFixed(1)} us` +

@@ -13,21 +13,17 @@
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import process from "node:process";
+import { bufferOf, type EchoSample, flag, frameOf, maskKeyOf, numberOption, randomBytes, sleep } from "./_util.ts";
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const PORT = option("--port", 0);
-const SIZE = option("--size", 32);
-const CONNS = option("--conns", 1);
-const WARMUP_MS = option("--warmup", 500);
-const SAMPLE_MS = option("--ms", 1500);
-const RUNS = option("--runs", 3);
-const SERVER_PID = option("--server-pid", 0);
+const PORT = numberOption("--port", 0);
+const SIZE = numberOption("--size", 32);
+const CONNS = numberOption("--conns", 1);
+const WARMUP_MS = numberOption("--warmup", 500);
+const SAMPLE_MS = numberOption("--ms", 1500);
+const RUNS = numberOption("--runs", 3);
+const SERVER_PID = numberOption("--server-pid", 0);
 // The TCP echo ceiling sends our masked frames straight back: accept them, skip the payload check.
-const VERIFY = !args.includes("--no-verify");
+const VERIFY = !flag("--no-verify");
 
 // Latency histogram: 1 microsecond buckets up to 200 ms, then one overflow bucket.
 const BUCKETS = 200_000;
@@ -35,31 +31,7 @@ const histogram = new Uint32Array(BUCKETS + 1);
 let measuring = false;
 let count = 0;
 
-function payloadOf(size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = 0x2545f491 ^ size;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-const payload = payloadOf(SIZE);
-
-function maskedFrame(key: number[]): Buffer {
-  const len7 = SIZE < 126 ? SIZE : SIZE < 0x10000 ? 126 : 127;
-  const header = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
-  const frame = Buffer.alloc(header + SIZE);
-  frame[0] = 0x82;
-  frame[1] = 0x80 | len7;
-  if (len7 === 126) frame.writeUInt16BE(SIZE, 2);
-  else if (len7 === 127) frame.writeBigUInt64BE(BigInt(SIZE), 2);
-  for (let k = 0; k < 4; k++) frame[header - 4 + k] = key[k];
-  for (let i = 0; i < SIZE; i++) frame[header + i] = payload[i] ^ key[i & 3];
-  return frame;
-}
+const payload = bufferOf(randomBytes(SIZE, 0x2545f491 ^ SIZE));
 
 function fail(message: string): never {
   process.stderr.write(`echo_load: ${message}\n`);
@@ -97,7 +69,7 @@ interface BunLike {
   }): Promise<BunTcp>;
 }
 const Bun = (globalThis as { Bun?: BunLike }).Bun;
-const USE_BUN = Bun !== undefined && !args.includes("--node-net");
+const USE_BUN = Bun !== undefined && !flag("--node-net");
 
 function open(h: Handlers): Transport {
   if (USE_BUN) {
@@ -162,7 +134,7 @@ class Conn {
   ready: Promise<void>;
 
   constructor(index: number) {
-    this.frame = maskedFrame([(index * 37 + 1) & 0xff, (index * 101 + 7) & 0xff, 0x5a, 0xc3]);
+    this.frame = bufferOf(frameOf(payload, { key: maskKeyOf(index) }));
     let resolveReady!: () => void;
     let rejectReady!: (error: Error) => void;
     this.ready = new Promise((resolve, reject) => {
@@ -315,17 +287,6 @@ const ownCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-interface Sample {
-  msgs: number;
-  p50: number;
-  p99: number;
-  genCpu: number;
-  serverCpu: number | null;
-  /** CPU (in cores) used by everything else on the machine during the sample: noise. */
-  otherCpu: number | null;
-}
 
 const conns: Conn[] = [];
 for (let i = 0; i < CONNS; i++) conns.push(new Conn(i));
@@ -339,7 +300,7 @@ clearTimeout(deadline);
 for (const c of conns) c.send();
 await sleep(WARMUP_MS);
 
-const samples: Sample[] = [];
+const samples: EchoSample[] = [];
 for (let r = 0; r < RUNS; r++) {
   histogram.fill(0);
   count = 0;

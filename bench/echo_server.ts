@@ -6,12 +6,8 @@
 //   <runtime> echo_server.(ts|js) --server native      (Deno.serve + Deno.upgradeWebSocket, or Bun.serve)
 //   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
 import process from "node:process";
+import { option } from "./_util.ts";
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const SERVER = option("--server", "wsflow");
 const MODE = option("--mode", "codec") as "codec" | "native";
 const LOOP = option("--loop", "pipe");

@@ -32,58 +32,25 @@
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
-import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { flag, info, jsonText, machineName, median, numberOption, option, sleep, Table } from "./_util.ts";
 
-const args = process.argv.slice(2);
-const json = args.includes("--json");
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const CONNECTIONS = option("--connections", 1000);
+const json = flag("--json");
+const CONNECTIONS = numberOption("--connections", 1000);
 // How long the connections idle before the measurement: longer than wsflow's default
 // compression.releaseIdleAfter (1 s; contexts are freed 1 to 2 s after their last message).
-const IDLE_MS = option("--idle", 2500);
+const IDLE_MS = numberOption("--idle", 2500);
 // Connections opened in this many waves, each followed by the idle time: with several, the
 // connections are active at different times, as on a server whose clients come and go.
-const WAVES = option("--waves", 1);
-const ROUNDS = option("--rounds", 3);
-const SNAPSHOTS = args.includes("--heap-snapshots") ? args[args.indexOf("--heap-snapshots") + 1] : undefined;
+const WAVES = numberOption("--waves", 1);
+const ROUNDS = numberOption("--rounds", 3);
+const SNAPSHOTS = flag("--heap-snapshots") ? option("--heap-snapshots", "") : undefined;
 const WARMUP = 20;
 const TIMEOUT_MS = 60_000; // per step; the whole run is bounded by the steps
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-
-// A deterministic JSON-like text message of about `size` bytes: records with repeated keys and
-// varied values, as an API would send.
-function jsonText(size: number): string {
-  const names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
-  const tags = ["admin", "beta", "mobile", "web", "eu", "us", "trial", "pro"];
-  const items: string[] = [];
-  let x = 0x2545f491;
-  let length = 2;
-  for (let id = 1; length < size; id++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const r = x >>> 0;
-    const item = JSON.stringify({
-      id,
-      name: names[r % 8],
-      email: `${names[(r >>> 3) % 8]}.${id}@example.com`,
-      active: (r & 1) === 1,
-      score: (r % 100000) / 100,
-      tags: [tags[(r >>> 6) % 8], tags[(r >>> 9) % 8]],
-      updated: `2024-0${1 + ((r >>> 12) % 9)}-1${(r >>> 16) % 10}T12:${10 + ((r >>> 20) % 50)}:00Z`,
-    });
-    items.push(item);
-    length += item.length + 1;
-  }
-  return `[${items.join(",")}]`.slice(0, Math.max(size, 2));
-}
 
 type Usage = NodeJS.MemoryUsage;
 type Message = { type: string; [key: string]: unknown };
@@ -162,7 +129,7 @@ async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean,
         const m = await measure(serverProcess);
         if (m.open === open && m.deflated === (compression ? open : 0)) return m;
         if (tries > 100) throw new Error(`memory bench: the server has ${m.open} connections (${m.deflated} with deflate), expected ${open}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     };
     await openClients(WARMUP);
@@ -174,7 +141,7 @@ async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean,
       const total = Math.round((CONNECTIONS * wave) / WAVES);
       await openClients(total, total - open);
       open = total;
-      await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // idle
+      await sleep(IDLE_MS); // idle
     }
     const after = await settle(CONNECTIONS);
     if (snapshots) await snapshot(serverProcess, `${name}-after.heapsnapshot`);
@@ -187,15 +154,9 @@ async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean,
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-const info = (text: string) => (json ? console.error(text) : console.log(text));
 const started = performance.now();
 const wsVersion = (createRequire(import.meta.url)("ws/package.json") as { version: string }).version;
-info(`wsflow memory benchmark on Node ${process.version} (V8 ${process.versions.v8}), ${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown CPU"}, ws ${wsVersion}`);
+info(`wsflow memory benchmark on Node ${process.version} (V8 ${process.versions.v8}), ${machineName()}, ws ${wsVersion}`);
 info(
   `${CONNECTIONS} idle connections from ws clients over 127.0.0.1, each after one ${TEXT.length}-byte JSON-like text message` +
     ` echoed back (compressed both ways when deflate is on), ${WAVES > 1 ? `opened in ${WAVES} waves, each followed by` : "then"} ${IDLE_MS} ms idle; bytes per connection in the server = (after - before) / ${CONNECTIONS},` +
@@ -224,15 +185,13 @@ const results = configs.map((c, i) => {
 });
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-const pad = (cells: string[], widths: number[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-const widths = [8, 8, 12, 12, 12, 13, 24];
+const table = new Table([8, 8, 12, 12, 12, 13, 24], 2);
 if (json) {
   for (const row of results) console.log(JSON.stringify(row));
 } else {
-  console.log(pad(["server", "deflate", "rss", "heapUsed", "external", "arrayBuffers", "rss per round"], widths));
-  console.log(pad(widths.map((w) => "-".repeat(w)), widths));
+  console.log(table.head(["server", "deflate", "rss", "heapUsed", "external", "arrayBuffers", "rss per round"]));
   for (const r of results) {
-    console.log(pad([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")], widths));
+    console.log(table.line([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")]));
   }
 }
 info("");

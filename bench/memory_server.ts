@@ -10,12 +10,8 @@
 // then { type: "memory", usage, open, deflated } per request (open = connections whose
 // handshake completed and that have not closed; deflated = those of them with permessage-deflate).
 import process from "node:process";
+import { option, sleep } from "./_util.ts";
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const SERVER = option("--server", "wsflow");
 const COMPRESSION = option("--compression", "on") !== "off";
 // "keep": zlib contexts kept for the connection's life, as ws keeps them.
@@ -73,8 +69,6 @@ if (SERVER === "wsflow") {
   throw new Error(`memory_server: unknown --server ${SERVER}`);
 }
 
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 process.on("message", async (message: { type: string; path?: string }) => {
   if (message.type === "snapshot") {
     gc!();
@@ -87,7 +81,7 @@ process.on("message", async (message: { type: string; path?: string }) => {
   // finalizers (closed zlib handles, sockets) run and what is left is what is reachable.
   for (let i = 0; i < 4; i++) {
     gc!();
-    await pause(20);
+    await sleep(20);
   }
   gc!();
   send({ type: "memory", usage: process.memoryUsage(), open, deflated });
