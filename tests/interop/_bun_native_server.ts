@@ -1,6 +1,8 @@
 // A server nobody here wrote: Bun.serve with its own WebSocket, with the routes of
 // fixture_server.ts that Bun can serve (no /fragmented: Bun cannot send fragments).
 // Prints {"port":N}.  bun _bun_native_server.ts
+import { beforeUpgrade, CloseRecords, offersChat } from "./_routes.ts";
+
 interface BunSocket {
   data: { path: string; id: string | null; code: number; reason: string; pinged: number };
   send(data: string | Uint8Array): void;
@@ -21,27 +23,15 @@ declare const Bun: {
   }): { port: number };
 };
 
-const closes = new Map<string, unknown>();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const closes = new CloseRecords();
 
 const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
   async fetch(request, server) {
     const url = new URL(request.url);
-    if (url.pathname.startsWith("/closes/")) {
-      const id = decodeURIComponent(url.pathname.slice("/closes/".length));
-      for (let i = 0; i < 150 && !closes.has(id); i++) await sleep(20);
-      return closes.has(id) ? Response.json(closes.get(id)) : new Response("no record", { status: 404 });
-    }
-    await sleep(5);
-    if (url.pathname === "/auth") {
-      await sleep(Number(url.searchParams.get("delay") ?? 0));
-      if (url.searchParams.get("token") !== "good") {
-        return new Response("bad token", { status: 401, headers: { "www-authenticate": 'Bearer realm="interop"', "x-reason": "bad token" } });
-      }
-    }
-    const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+    const early = await beforeUpgrade(url, closes);
+    if (early) return early;
     const data = {
       path: url.pathname,
       id: url.searchParams.get("id"),
@@ -49,7 +39,7 @@ const server = Bun.serve({
       reason: url.searchParams.get("reason") ?? "",
       pinged: 0,
     };
-    if (server.upgrade(request, { data, headers: offered.includes("chat") ? { "sec-websocket-protocol": "chat" } : {} })) return undefined;
+    if (server.upgrade(request, { data, headers: offersChat(request) ? { "sec-websocket-protocol": "chat" } : {} })) return undefined;
     return new Response("Upgrade Required", { status: 426 });
   },
   websocket: {
@@ -68,7 +58,7 @@ const server = Bun.serve({
       ws.data.pinged = 0;
     },
     close(ws, code, reason) {
-      if (ws.data.id) closes.set(ws.data.id, { clean: code !== 1006, closeCode: code, reason });
+      closes.set(ws.data.id, { clean: code !== 1006, closeCode: code, reason });
     },
   },
 });

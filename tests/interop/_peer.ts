@@ -1,7 +1,7 @@
 // The scripted exchange every WHATWG-shaped peer runs against a fixture server: one function,
-// self-contained (no imports, no closures over module scope), so the same code runs in-process
-// (Node 24's global WebSocket, wsflow's WebSocketStream), in Deno and Bun (through _peer_main.ts)
-// and in Chromium (through page.evaluate, which sends the function's source text).
+// self-contained but for the two helpers below (no imports, no other closures over module scope),
+// so the same code runs in-process (Node 24's global WebSocket, wsflow's WebSocketStream), in Deno
+// and Bun (through _peer_main.ts) and in Chromium (as source text, with its helpers: `portable`).
 // It returns what it observed per behaviour; the driver asserts, so failures read as diffs.
 
 /** What a peer script is asked to do. */
@@ -28,6 +28,98 @@ export type Observations = Record<string, unknown>;
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
+/** Rejects with "timed out after MS ms: WHAT" unless `promise` settles first. Self-contained. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
+    .finally(() => clearTimeout(timer));
+}
+
+/** A WebSocket or a WebSocketStream behind one small interface, messages queued for `next()`. */
+export interface Conn {
+  protocol: string;
+  extensions: string;
+  send(data: string | Uint8Array): Promise<void> | void;
+  /** The next message (binary as Uint8Array), or undefined once closed. */
+  next(): Promise<string | Uint8Array | undefined>;
+  close(code?: number, reason?: string): void;
+  closed: Promise<{ code: number; reason: string; wasClean: boolean }>;
+}
+
+/**
+ * Opens `url` with `Class`: a WebSocket, with `init` as its second constructor argument when
+ * given (protocols, or ws's and Bun's options), or a WebSocketStream with `init` as its options.
+ * Rejects, with the close code as `closeCode` where there is one, when the connection does not
+ * open. Self-contained.
+ */
+export function openConnection(Class: Any, api: "WebSocket" | "WebSocketStream", url: string, init?: unknown): Promise<Conn> {
+  if (api === "WebSocketStream") {
+    return (async () => {
+      const wss = new Class(url, init ?? {});
+      wss.closed.catch(() => {}); // rejects too when opening fails
+      let info: Any;
+      try {
+        info = await wss.opened;
+      } catch (error) {
+        throw Object.assign(new Error(`opened rejected: ${(error as Any)?.message}`), { closeCode: (error as Any)?.closeCode });
+      }
+      const reader = info.readable.getReader();
+      const writer = info.writable.getWriter();
+      const closed = wss.closed.then(
+        (c: Any) => ({ code: c.closeCode, reason: c.reason, wasClean: true }),
+        (e: Any) => ({ code: e?.closeCode ?? 1006, reason: e?.reason ?? "", wasClean: false }),
+      );
+      return {
+        protocol: info.protocol,
+        extensions: info.extensions,
+        send: (data: string | Uint8Array) => writer.write(data),
+        next: async () => {
+          const { value, done } = await reader.read();
+          return done ? undefined : value instanceof ArrayBuffer ? new Uint8Array(value) : value;
+        },
+        close: (code?: number, reason?: string) => wss.close(code === undefined ? {} : { closeCode: code, reason }),
+        closed,
+      };
+    })();
+  }
+  return new Promise((resolve, reject) => {
+    const ws = init === undefined ? new Class(url) : new Class(url, init);
+    ws.binaryType = "arraybuffer";
+    const queue: (string | Uint8Array | undefined)[] = [];
+    const waiters: ((m: string | Uint8Array | undefined) => void)[] = [];
+    const push = (m: string | Uint8Array | undefined) => (waiters.length ? waiters.shift()!(m) : queue.push(m));
+    let opened = false;
+    ws.onmessage = (event: Any) => push(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
+    ws.onerror = () => {};
+    const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>((done) => {
+      ws.onclose = (event: Any) => {
+        done({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+        push(undefined);
+        if (!opened) reject(Object.assign(new Error(`closed before opening with ${event.code}`), { closeCode: event.code }));
+      };
+    });
+    ws.onopen = () => {
+      opened = true;
+      resolve({
+        protocol: ws.protocol,
+        extensions: ws.extensions,
+        send: (data) => ws.send(data),
+        next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r)),
+        close: (code, reason) => ws.close(code, reason),
+        closed,
+      });
+    };
+  });
+}
+
+/**
+ * Source text of an expression whose value is `main` with `within` and `openConnection` in scope,
+ * for a realm that cannot import them: Chromium's page, or a script written to a file.
+ */
+export function portable(main: (input: never) => Promise<unknown>): string {
+  return `(() => { const within = ${within}; const openConnection = ${openConnection}; return ${main}; })()`;
+}
+
 /**
  * Runs the behaviours one after the other and returns what each observed. `Impl` is the
  * WebSocket or WebSocketStream class (the global one by default); `options` go to a
@@ -36,76 +128,12 @@ type Any = any;
 export async function runPeer(input: PeerInput, Impl?: Any, options?: Record<string, unknown>): Promise<Observations> {
   const Class: Any = Impl ?? (globalThis as Any)[input.api];
   const LARGE = 16 * 1024 * 1024;
-  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-    Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
-
-  type Conn = {
-    protocol: string;
-    send(data: string | Uint8Array): Promise<void> | void;
-    next(): Promise<string | Uint8Array | undefined>;
-    close(code?: number, reason?: string): void;
-    closed: Promise<{ code: number; reason: string; wasClean: boolean }>;
-  };
-
-  function openWebSocket(url: string, protocols?: string[]): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const ws = protocols ? new Class(url, protocols) : new Class(url);
-      ws.binaryType = "arraybuffer";
-      const queue: (string | Uint8Array | undefined)[] = [];
-      const waiters: ((m: string | Uint8Array | undefined) => void)[] = [];
-      const push = (m: string | Uint8Array | undefined) => (waiters.length ? waiters.shift()!(m) : queue.push(m));
-      let opened = false;
-      ws.onmessage = (event: Any) => push(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
-      ws.onerror = () => {};
-      const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>((done) => {
-        ws.onclose = (event: Any) => {
-          done({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-          push(undefined);
-          if (!opened) reject(Object.assign(new Error(`closed before opening with ${event.code}`), { closeCode: event.code }));
-        };
-      });
-      ws.onopen = () => {
-        opened = true;
-        resolve({
-          protocol: ws.protocol,
-          send: (data) => ws.send(data),
-          next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r)),
-          close: (code, reason) => ws.close(code, reason),
-          closed,
-        });
-      };
-    });
-  }
-
-  async function openWebSocketStream(url: string, protocols?: string[]): Promise<Conn> {
-    const wss = new Class(url, { ...options, protocols: protocols ?? [] });
-    wss.closed.catch(() => {}); // rejects too when opening fails
-    let info: Any;
-    try {
-      info = await wss.opened;
-    } catch (error) {
-      throw Object.assign(new Error(`opened rejected: ${(error as Any)?.message}`), { closeCode: (error as Any)?.closeCode });
-    }
-    const reader = info.readable.getReader();
-    const writer = info.writable.getWriter();
-    const closed = wss.closed.then(
-      (c: Any) => ({ code: c.closeCode, reason: c.reason, wasClean: true }),
-      (e: Any) => ({ code: e?.closeCode ?? 1006, reason: e?.reason ?? "", wasClean: false }),
-    );
-    return {
-      protocol: info.protocol,
-      send: (data) => writer.write(data),
-      next: async () => {
-        const { value, done } = await reader.read();
-        return done ? undefined : value instanceof ArrayBuffer ? new Uint8Array(value) : value;
-      },
-      close: (code, reason) => wss.close(code === undefined ? {} : { closeCode: code, reason }),
-      closed,
-    };
-  }
-
   const open = (path: string, protocols?: string[]) =>
-    within(input.api === "WebSocket" ? openWebSocket(input.base + path, protocols) : openWebSocketStream(input.base + path, protocols), 5000, `open ${path}`);
+    within(
+      openConnection(Class, input.api, input.base + path, input.api === "WebSocket" ? protocols : { ...options, protocols: protocols ?? [] }),
+      5000,
+      `open ${path}`,
+    );
   const next = (c: Conn, what: string) => within(c.next(), 20_000, what);
   const shut = async (c: Conn) => {
     c.close(1000, "");

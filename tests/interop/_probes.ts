@@ -4,14 +4,14 @@
 import { connect } from "node:net";
 import WebSocket from "ws";
 import { WebSocketStream } from "../../mod.ts";
+import { within } from "./_peer.ts";
+import { sleep } from "./_routes.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
-    .finally(() => clearTimeout(timer));
+/** Waits up to 5 s for a ws client to open. */
+function opened(ws: WebSocket): Promise<unknown> {
+  return within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
 }
 
 /**
@@ -62,7 +62,7 @@ export interface Backpressure {
 export async function wsBackpressure(base: string, options: WebSocket.ClientOptions = {}): Promise<Backpressure> {
   const ws = new WebSocket(`${base}/slow?wait=2000&expect=64`, options);
   try {
-    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    await opened(ws);
     const summary = new Promise((resolve) => ws.once("message", (data) => resolve(JSON.parse(String(data)))));
     for (let i = 0; i < 64; i++) ws.send(Buffer.alloc(MiB, i & 255));
     await sleep(800);
@@ -94,7 +94,7 @@ export async function wsflowBackpressure(base: string, options: ConstructorParam
 export async function wsPing(base: string, options: WebSocket.ClientOptions = {}): Promise<string> {
   const ws = new WebSocket(`${base}/echo`, options);
   try {
-    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    await opened(ws);
     const pong = new Promise<string>((resolve) => ws.once("pong", (data) => resolve(String(data))));
     ws.ping("are you there");
     return await within(pong, 5000, "pong");
@@ -107,7 +107,7 @@ export async function wsPing(base: string, options: WebSocket.ClientOptions = {}
 export async function wsFragments(base: string, options: WebSocket.ClientOptions = {}): Promise<{ length: number; mismatches: number }> {
   const ws = new WebSocket(`${base}/echo`, options);
   try {
-    await within(new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject))), 5000, "open");
+    await opened(ws);
     const echoed = new Promise<Buffer>((resolve) => ws.once("message", (data) => resolve(data as Buffer)));
     const bytes = new Uint8Array(100_000).map((_, i) => (i * 7) & 255);
     for (let at = 0; at < bytes.length; at += 16_384) ws.send(bytes.subarray(at, at + 16_384), { binary: true, fin: at + 16_384 >= bytes.length });

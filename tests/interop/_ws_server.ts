@@ -4,37 +4,28 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
-
-/** A running ws server: its port and how to stop it. */
-export interface WsServer {
-  port: number;
-  stop(): Promise<void>;
-}
+import { authorized, CloseRecords, REFUSAL_HEADERS } from "./_routes.ts";
+import type { Running } from "./_servers.ts";
 
 /** Starts a `ws` server on 127.0.0.1, over TLS when given a certificate and key. */
-export async function startWsServer(tls?: { cert: string; key: string }): Promise<WsServer> {
-  const closes = new Map<string, unknown>();
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export async function startWsServer(tls?: { cert: string; key: string }): Promise<Running> {
+  const closes = new CloseRecords();
+  const refusal = `HTTP/1.1 401 Unauthorized\r\n${Object.entries(REFUSAL_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join("")}content-length: 0\r\n\r\n`;
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    const id = decodeURIComponent((req.url ?? "").replace(/^\/closes\//, ""));
-    for (let i = 0; i < 150 && !closes.has(id); i++) await sleep(20);
-    res.writeHead(closes.has(id) ? 200 : 404, { "content-type": "application/json" }).end(JSON.stringify(closes.get(id) ?? null));
+    const record = await closes.get(decodeURIComponent((req.url ?? "").replace(/^\/closes\//, "")));
+    res.writeHead(record ? 200 : 404, { "content-type": "application/json" }).end(JSON.stringify(record ?? null));
   };
   const http = tls ? createHttpsServer(tls, (req, res) => void onRequest(req, res)) : createServer((req, res) => void onRequest(req, res));
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024, handleProtocols: (offered) => offered.has("chat") ? "chat" : false });
   http.on("upgrade", async (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    await sleep(5);
-    if (url.pathname === "/auth") {
-      await sleep(Number(url.searchParams.get("delay") ?? 0));
-      if (url.searchParams.get("token") !== "good") {
-        socket.end('HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="interop"\r\nx-reason: bad token\r\ncontent-length: 0\r\n\r\n');
-        return;
-      }
+    if (!(await authorized(url))) {
+      socket.end(refusal);
+      return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = url.searchParams.get("id");
-      ws.on("close", (code, reason) => id && closes.set(id, { clean: code !== 1006, closeCode: code, reason: String(reason) }));
+      ws.on("close", (code, reason) => closes.set(id, { clean: code !== 1006, closeCode: code, reason: String(reason) }));
       ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
       if (url.pathname === "/close") ws.close(Number(url.searchParams.get("code")), url.searchParams.get("reason") ?? "");
       if (url.pathname === "/ping") {

@@ -17,26 +17,19 @@
 // runtimes of scripts/test.mjs, which it starts itself.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
 import { WebSocketStream } from "../../mod.ts";
-import { bin, node24, otherNode, root, type Running, spawnServer } from "./_servers.ts";
+import { chromiumMissing, launchChromium, runInChromium } from "./_chromium.ts";
+import { openConnection, portable, within } from "./_peer.ts";
+import {
+  bin, compileFixtureForOldNode, driverSkip, lane, node24, otherNode, root, type Running, runChild, spawnServer, type Startable, startServers, stopServers,
+} from "./_servers.ts";
 
-const g = globalThis as { Deno?: unknown; Bun?: unknown };
-const nodeMajor = Number(globalThis.process?.versions?.node?.split(".")[0]);
-const driverSkip = g.Deno ? "the compression interop driver runs under Node 24; it starts Deno itself"
-  : g.Bun ? "the compression interop driver runs under Node 24; it starts Bun itself"
-  : nodeMajor < 22 ? `the compression interop driver runs under Node 24; this is Node ${nodeMajor}, which it starts as a server`
-  : false;
-
-const CHROMIUM = "/usr/bin/chromium";
-const chromiumMissing = existsSync(CHROMIUM) ? undefined : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
 const fixture = join(root, "tests/interop/fixture_server.ts");
 const old = otherNode();
 const TEXT = 20 * 1024;
@@ -70,16 +63,12 @@ interface Exchange {
 type Any = any;
 
 /**
- * The exchange, self-contained (no imports, no closures over module scope) so the same source runs
- * in-process, in Chromium (page.evaluate sends its text) and in Deno and Bun (written into a script).
+ * The exchange, self-contained but for `within` and `openConnection` from _peer.ts (`portable`
+ * sends them along), so the same source runs in-process, in Chromium and in Deno and Bun (written
+ * into a script).
  */
 async function exchange(input: ExchangeInput, Impl?: Any): Promise<Exchange> {
   const Class: Any = Impl ?? (globalThis as Any)[input.api];
-  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-    let timer: Any;
-    return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
-      .finally(() => clearTimeout(timer));
-  };
   const texts = [0, 1, 2].map((k) => {
     let s = "[";
     for (let i = 0; s.length < 20 * 1024 - 200; i++) {
@@ -90,65 +79,9 @@ async function exchange(input: ExchangeInput, Impl?: Any): Promise<Exchange> {
   const binary = new Uint8Array(100 * 1024);
   for (let i = 0; i < binary.length; i++) binary[i] = (i * 7) & 255;
 
-  type Conn = {
-    extensions: string;
-    send(data: string | Uint8Array): Promise<void> | void;
-    next(): Promise<string | Uint8Array | undefined>;
-    close(): void;
-    closed: Promise<{ code: number; reason: string; wasClean: boolean }>;
-  };
-  const openWebSocket = () =>
-    new Promise<Conn>((resolve, reject) => {
-      const ws = input.options ? new Class(input.url, input.options) : new Class(input.url);
-      ws.binaryType = "arraybuffer";
-      const queue: (string | Uint8Array | undefined)[] = [];
-      const waiters: ((m: string | Uint8Array | undefined) => void)[] = [];
-      const push = (m: string | Uint8Array | undefined) => (waiters.length ? waiters.shift()!(m) : queue.push(m));
-      let opened = false;
-      ws.onmessage = (event: Any) => push(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
-      ws.onerror = () => {};
-      const closed = new Promise<{ code: number; reason: string; wasClean: boolean }>((done) => {
-        ws.onclose = (event: Any) => {
-          done({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-          push(undefined);
-          if (!opened) reject(new Error(`closed before opening with ${event.code}`));
-        };
-      });
-      ws.onopen = () => {
-        opened = true;
-        resolve({
-          extensions: ws.extensions,
-          send: (data) => ws.send(data),
-          next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiters.push(r)),
-          close: () => ws.close(1000, "done"),
-          closed,
-        });
-      };
-    });
-  const openWebSocketStream = async (): Promise<Conn> => {
-    const wss = new Class(input.url, input.options ?? {});
-    wss.closed.catch(() => {});
-    const info = await wss.opened;
-    const reader = info.readable.getReader();
-    const writer = info.writable.getWriter();
-    return {
-      extensions: info.extensions,
-      send: (data) => writer.write(data),
-      next: async () => {
-        const { value, done } = await reader.read();
-        return done ? undefined : value instanceof ArrayBuffer ? new Uint8Array(value) : value;
-      },
-      close: () => wss.close({ closeCode: 1000, reason: "done" }),
-      closed: wss.closed.then(
-        (c: Any) => ({ code: c.closeCode, reason: c.reason, wasClean: true }),
-        (e: Any) => ({ code: e?.closeCode ?? 1006, reason: e?.reason ?? "", wasClean: false }),
-      ),
-    };
-  };
-
   const out: Exchange = {};
   try {
-    const conn = await within(input.api === "WebSocket" ? openWebSocket() : openWebSocketStream(), 10_000, "open");
+    const conn = await within(openConnection(Class, input.api, input.url, input.options), 10_000, "open");
     out.extensions = conn.extensions;
     if (input.report) out.reported = await within(conn.next(), 10_000, "the server's extensions");
     out.texts = [];
@@ -165,7 +98,7 @@ async function exchange(input: ExchangeInput, Impl?: Any): Promise<Exchange> {
     } else {
       out.binary = { kind: typeof back };
     }
-    conn.close();
+    conn.close(1000, "done");
     out.close = await within(conn.closed, 5000, "closed");
   } catch (error) {
     out.error = String((error as Any)?.message ?? error);
@@ -256,77 +189,14 @@ async function wireProxy(target: number): Promise<{ port: number; wire: Wire; st
   };
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
-    .finally(() => clearTimeout(timer));
-}
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
-/** Runs a script in a child (Deno or Bun), bounded at 25 s and killed then, and parses its last line. */
-function runChild(command: string, args: string[], input: ExchangeInput): Promise<Exchange> {
-  const child = spawn(command, [...args, JSON.stringify(input)], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  children.add(child);
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  return new Promise<Exchange>((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`${command} timed out after 25 s\n${err.slice(-2000)}`))), 25_000);
-    child.once("error", (error) => (clearTimeout(timer), reject(error)));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop() ?? "") as Exchange);
-      } catch {
-        reject(new Error(`${command} exited ${code} without results\n${out.slice(-1000)}\n${err.slice(-2000)}`));
-      }
-    });
-  });
-}
-/** A queue that runs its jobs one at a time, after `ready`. */
-function lane(ready: Promise<unknown>) {
-  let tail: Promise<unknown> = ready;
-  return <T>(job: () => Promise<T>): Promise<T> => {
-    const result = tail.then(job, job);
-    tail = result.catch(() => {});
-    return result;
-  };
-}
-
-/** Compiles fixture_server.ts with the Node adapter and the zlib engines (imported by computed names) for Node 20. */
-function compileFixtureForOldNode(): { entry: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "wsflow-deflate-interop-"));
-  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-    extends: join(root, "tsconfig.build.json"),
-    compilerOptions: { outDir: join(dir, "out"), rootDir: root, noCheck: true, typeRoots: [join(root, "node_modules", "@types")] },
-    include: [join(root, "tests/interop/fixture_server.ts"), join(root, "src/adapters/node*.ts"), join(root, "src/adapters/zlib_deflate.ts")],
-  }));
-  const result = spawnSync(bin("tsc"), ["-p", join(dir, "tsconfig.json")], { encoding: "utf8", timeout: 30_000 });
-  const entry = join(dir, "out", "tests", "interop", "fixture_server.js");
-  if (!existsSync(entry)) throw new Error(`Cannot compile the fixture for old Node: ${result.stdout}${result.stderr}`);
-  writeFileSync(join(dir, "out", "package.json"), '{"type":"module"}');
-  return { entry, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-interface Target {
-  name: string;
-  unavailable?: string;
-  start(): Promise<Running>;
-}
-
-describe("compression interop", { skip: driverSkip }, () => {
+describe("compression interop", { skip: driverSkip("the compression interop driver") }, () => {
   let tmp = "";
   let oldFixture: ReturnType<typeof compileFixtureForOldNode> | undefined;
   const peerScript = () => join(tmp, "peer.mjs");
+  const inChild = (command: string, args: string[], input: ExchangeInput) => runChild<Exchange>(command, args, input, { timeoutMs: 25_000 });
   const bunServerScript = () => join(tmp, "bun_deflate_server.mjs");
 
-  const wsflowServers: Target[] = [
+  const wsflowServers: Startable[] = [
     { name: "Node 24 wsflow (codec)", start: () => spawnServer(node24, [fixture, "--mode", "codec"]) },
     {
       name: `Node ${old?.major ?? 20} wsflow (codec)`,
@@ -336,7 +206,7 @@ describe("compression interop", { skip: driverSkip }, () => {
     { name: "Deno wsflow (codec)", start: () => spawnServer(bin("deno"), ["run", "-A", fixture, "--mode", "codec"]) },
     { name: "Bun wsflow (codec)", start: () => spawnServer(bin("bun"), [fixture, "--mode", "codec"]) },
   ];
-  const foreignServers: Target[] = [
+  const foreignServers: Startable[] = [
     { name: "Bun native server (perMessageDeflate: true)", start: () => spawnServer(bin("bun"), [bunServerScript()]) },
     {
       name: "ws server (perMessageDeflate)",
@@ -365,7 +235,7 @@ describe("compression interop", { skip: driverSkip }, () => {
   ];
   const clients = ["wsflow client in Node 24", "wsflow client in Deno", "wsflow client in Bun"];
 
-  const started = new Map<string, Promise<Running>>();
+  let started = new Map<string, Promise<Running>>();
   const runs = new Map<string, Promise<{ result: Exchange; wire: Wire }>>();
   const proxies: { stop(): Promise<void> }[] = [];
   let browser: import("playwright-core").Browser | undefined;
@@ -374,7 +244,7 @@ describe("compression interop", { skip: driverSkip }, () => {
     tmp = mkdtempSync(join(tmpdir(), "wsflow-deflate-"));
     writeFileSync(peerScript(), [
       'import process from "node:process";',
-      `const exchange = ${exchange.toString()};`,
+      `const exchange = ${portable(exchange)};`,
       "const input = JSON.parse(process.argv[process.argv.length - 1]);",
       `const Impl = input.wsflow ? (await import(${JSON.stringify(pathToFileURL(join(root, "mod.ts")).href)})).WebSocketStream : undefined;`,
       "console.log(JSON.stringify(await exchange(input, Impl)));",
@@ -391,20 +261,8 @@ describe("compression interop", { skip: driverSkip }, () => {
       "console.log(JSON.stringify({ port: server.port }));",
     ].join("\n"));
 
-    for (const server of [...wsflowServers, ...foreignServers]) {
-      if (server.unavailable) continue;
-      const start = server.start();
-      start.catch(() => {});
-      started.set(server.name, start);
-    }
-    if (!chromiumMissing) {
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        timeout: 30_000,
-      });
-    }
+    started = startServers([...wsflowServers, ...foreignServers]);
+    browser = await launchChromium();
 
     // Two lanes (this machine may have two cores): in-process peers, and children and Chromium.
     let readyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -440,23 +298,14 @@ describe("compression interop", { skip: driverSkip }, () => {
             case "ws (perMessageDeflate)":
               return exchange({ ...job, options: { perMessageDeflate: { threshold: 0 } } }, WebSocket);
             case "Bun WebSocket": // Bun's client offers permessage-deflate by default
-              return runChild(bin("bun"), [peerScript()], job);
+              return inChild(bin("bun"), [peerScript()], job);
             case "Deno WebSocket":
-              return runChild(bin("deno"), ["run", "-A", peerScript()], job);
-            default:
-              return (async () => {
-                const context = await browser!.newContext();
-                try {
-                  const page = await context.newPage();
-                  // The page comes straight from the server; only the WebSocket goes through the proxy.
-                  await page.goto(`http://127.0.0.1:${directPort}/page`, { timeout: 10_000 });
-                  const api: ExchangeInput["api"] = peer.name.endsWith("WebSocketStream") ? "WebSocketStream" : "WebSocket";
-                  if (!(await page.evaluate((name) => name in globalThis, api))) return { error: `Chromium has no ${api}` };
-                  return await page.evaluate(exchange as (input: ExchangeInput) => Promise<Exchange>, { ...job, api });
-                } finally {
-                  await context.close().catch(() => {});
-                }
-              })();
+              return inChild(bin("deno"), ["run", "-A", peerScript()], job);
+            default: {
+              // The page comes straight from the server; only the WebSocket goes through the proxy.
+              const api: ExchangeInput["api"] = peer.name.endsWith("WebSocketStream") ? "WebSocketStream" : "WebSocket";
+              return runInChromium(browser!, `http://127.0.0.1:${directPort}/page`, exchange, { ...job, api });
+            }
           }
         });
       }
@@ -467,8 +316,8 @@ describe("compression interop", { skip: driverSkip }, () => {
         const inside = client.endsWith("Node 24");
         schedule(`${server.name}|${client}`, server.name, inside, "/", (url) =>
           client.endsWith("Node 24") ? exchange({ ...input, url }, WebSocketStream)
-          : client.endsWith("Deno") ? runChild(bin("deno"), ["run", "-A", peerScript()], { ...input, url })
-          : runChild(bin("bun"), [peerScript()], { ...input, url }));
+          : client.endsWith("Deno") ? inChild(bin("deno"), ["run", "-A", peerScript()], { ...input, url })
+          : inChild(bin("bun"), [peerScript()], { ...input, url }));
       }
     }
   });
@@ -477,7 +326,7 @@ describe("compression interop", { skip: driverSkip }, () => {
     await Promise.allSettled([...runs.values()]);
     await browser?.close().catch(() => {});
     await Promise.allSettled(proxies.map((p) => p.stop()));
-    await Promise.allSettled([...started.values()].map((s) => s.then((r) => r.stop())));
+    await stopServers(started);
     oldFixture?.cleanup();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });

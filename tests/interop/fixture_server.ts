@@ -21,6 +21,7 @@ import process from "node:process";
 import { readFileSync } from "node:fs";
 import { upgradeWebSocket, type WebSocketStream } from "../../mod.ts";
 import { serve } from "../../src/adapters/serve.ts";
+import { beforeUpgrade, CloseRecords, sleep } from "./_routes.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -31,8 +32,7 @@ const mode = (flag("--mode") ?? "codec") as "native" | "codec";
 const heartbeatMs = Number(flag("--heartbeat") ?? 200);
 const tlsFiles = flag("--tls")?.split(",");
 
-const closes = new Map<string, unknown>();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const closes = new CloseRecords();
 
 function record(id: string | null, socket: WebSocketStream): void {
   if (!id) return;
@@ -116,18 +116,8 @@ async function handler(request: Request): Promise<Response> {
   if (url.pathname === "/page") {
     return new Response("<!doctype html><title>wsflow interop</title><p>interop", { headers: { "content-type": "text/html" } });
   }
-  if (url.pathname.startsWith("/closes/")) {
-    const id = decodeURIComponent(url.pathname.slice("/closes/".length));
-    for (let i = 0; i < 150 && !closes.has(id); i++) await sleep(20);
-    return closes.has(id) ? Response.json(closes.get(id)) : new Response("no record", { status: 404 });
-  }
-  await sleep(5); // an auth check takes a moment: every upgrade comes after an await
-  if (url.pathname === "/auth") {
-    await sleep(Number(url.searchParams.get("delay") ?? 0));
-    if (url.searchParams.get("token") !== "good") {
-      return new Response("bad token", { status: 401, headers: { "www-authenticate": 'Bearer realm="interop"', "x-reason": "bad token" } });
-    }
-  }
+  const early = await beforeUpgrade(url, closes); // /closes/X, or a refused /auth, after an await
+  if (early) return early;
   const heartbeat = url.pathname === "/heartbeat" ? { interval: heartbeatMs, timeout: heartbeatMs } : undefined;
   const { socket, response } = await upgradeWebSocket(request, {
     protocol: (offered) => offered.includes("chat") ? "chat" : undefined,

@@ -16,20 +16,15 @@ import { join } from "node:path";
 import process from "node:process";
 import WebSocket from "ws";
 import { WebSocketStream } from "../../mod.ts";
-import { type Observations, PEER_BEHAVIOURS, type PeerInput, runPeer } from "./_peer.ts";
+import { chromiumMissing, launchChromium, runInChromium } from "./_chromium.ts";
+import { type Observations, PEER_BEHAVIOURS, type PeerInput, runPeer, within } from "./_peer.ts";
 import { silentPeer, wsBackpressure, wsflowBackpressure, wsflowFragmentsAndPing, wsFragments, wsPing, wsRejection } from "./_probes.ts";
-import { bin, compileFixtureForOldNode, node24, otherNode, root, type Running, runChildPeer, spawnServer } from "./_servers.ts";
+import {
+  bin, compileFixtureForOldNode, driverSkip, lane, node24, otherNode, root, type Running, runChild, spawnServer, type Startable, startServers, stopServers,
+} from "./_servers.ts";
 import { startWsServer } from "./_ws_server.ts";
 import { certificateAuthority } from "./_ca.ts";
 
-const g = globalThis as { Deno?: unknown; Bun?: unknown };
-const nodeMajor = Number(globalThis.process?.versions?.node?.split(".")[0]);
-const driverSkip = g.Deno ? "the interop driver runs under Node 24; it starts Deno itself"
-  : g.Bun ? "the interop driver runs under Node 24; it starts Bun itself"
-  : nodeMajor < 22 ? `the interop driver runs under Node 24 (for its global WebSocket); this is Node ${nodeMajor}, which it starts as a server`
-  : false;
-
-const CHROMIUM = "/usr/bin/chromium";
 const fixture = join(root, "tests/interop/fixture_server.ts");
 const peerMain = join(root, "tests/interop/_peer_main.ts");
 const has = (file: string) => existsSync(join(root, file));
@@ -37,13 +32,10 @@ const old = otherNode();
 
 /** A skip reason, or true when the server can. */
 type Cap = true | string;
-interface Server {
-  name: string;
+interface Server extends Startable {
   /** wsflow servers get the whole table; foreign ones only what wsflow's client can check. */
   wsflow: boolean;
   scheme: "ws" | "wss";
-  unavailable?: string;
-  start(): Promise<Running>;
   /** "ok" when ping() works; "NotSupportedError" when it rejects so (and says so); else a skip reason. */
   serverPing: "ok" | "NotSupportedError" | string;
   fragmentsOut: Cap;
@@ -143,7 +135,6 @@ const allServers: Server[] = [
 const servers = allServers.filter((s) => s.name.includes(process.env.INTEROP_ONLY ?? ""));
 
 // How each peer runs the shared script, or why it cannot run here.
-const chromiumMissing = existsSync(CHROMIUM) ? undefined : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
 const secureEnv = () => ({ NODE_EXTRA_CA_CERTS: caFile, DENO_CERT: caFile });
 function scriptPeer(server: Server, peer: string, input: PeerInput, chromium: () => Promise<Observations>): Promise<Observations> {
   const wss = server.scheme === "wss";
@@ -158,28 +149,18 @@ function scriptPeer(server: Server, peer: string, input: PeerInput, chromium: ()
     }
     case "Node 24 WebSocket":
       // Node's WebSocket takes no CA: over wss, it runs in a Node 24 child with NODE_EXTRA_CA_CERTS.
-      return wss ? runChildPeer(node24, [peerMain], input, secureEnv()) : runPeer(input, globalThis.WebSocket);
+      return wss ? runChild<Observations>(node24, [peerMain], input, { env: secureEnv() }) : runPeer(input, globalThis.WebSocket);
     case "wsflow WebSocketStream":
       return runPeer({ ...input, api: "WebSocketStream" }, WebSocketStream, wss ? { tls: { ca } } : {});
     case "Deno WebSocket":
-      return runChildPeer(bin("deno"), ["run", "-A", peerMain], input, wss ? secureEnv() : {});
+      return runChild<Observations>(bin("deno"), ["run", "-A", peerMain], input, { env: wss ? secureEnv() : {} });
     case "Deno WebSocketStream":
-      return runChildPeer(bin("deno"), ["run", "-A", "--unstable-net", peerMain], { ...input, api: "WebSocketStream" }, wss ? secureEnv() : {});
+      return runChild<Observations>(bin("deno"), ["run", "-A", "--unstable-net", peerMain], { ...input, api: "WebSocketStream" }, { env: wss ? secureEnv() : {} });
     case "Bun WebSocket":
-      return runChildPeer(bin("bun"), [peerMain], input, wss ? secureEnv() : {});
+      return runChild<Observations>(bin("bun"), [peerMain], input, { env: wss ? secureEnv() : {} });
     default:
       return chromium();
   }
-}
-
-/** A queue that runs its jobs one at a time, after `ready`. */
-function lane(ready: Promise<unknown>) {
-  let tail: Promise<unknown> = ready;
-  return <T>(job: () => Promise<T>): Promise<T> => {
-    const result = tail.then(job, job);
-    tail = result.catch(() => {});
-    return result;
-  };
 }
 
 const expected: Record<string, unknown> = {
@@ -202,13 +183,12 @@ function skipFor(server: Server, peer: string, behaviour: string): string | fals
   return false;
 }
 
-describe("interop", { skip: driverSkip }, () => {
-  const running = new Map<string, Running>();
-  const started = new Map<string, Promise<Running>>();
+describe("interop", { skip: driverSkip("the interop driver", " (for its global WebSocket)") }, () => {
+  let started = new Map<string, Promise<Running>>();
   const runs = new Map<string, Promise<Observations>>();
   const heartbeats = new Map<string, Promise<Awaited<ReturnType<typeof silentPeer>>>>();
   let browser: import("playwright-core").Browser | undefined;
-  
+
   const base = (server: Server, port: number) => `${server.scheme}://127.0.0.1:${port}`;
   const httpBase = (server: Server, port: number) => `${server.scheme === "wss" ? "https" : "http"}://127.0.0.1:${port}`;
 
@@ -219,20 +199,8 @@ describe("interop", { skip: driverSkip }, () => {
     writeFileSync(caFile, ca);
     writeFileSync(join(tmp, "cert.pem"), cert);
     writeFileSync(join(tmp, "key.pem"), key);
-    for (const server of servers) {
-      if (server.unavailable) continue;
-      const start = server.start();
-      start.catch(() => {});
-      started.set(server.name, start);
-    }
-    if (!chromiumMissing) {
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        timeout: 30_000,
-      });
-    }
+    started = startServers(servers);
+    browser = await launchChromium();
     // Heartbeat probes go first, on quiet servers. Then the scripted runs go through two lanes
     // (this machine may have two cores): in-process peers one at a time, child processes and
     // Chromium one at a time, so timeouts measure wsflow, not an overloaded machine.
@@ -254,17 +222,9 @@ describe("interop", { skip: driverSkip }, () => {
         if (peer.startsWith("Chromium") && !browser) continue;
         const chromium = async () => {
           const { port } = await start;
-          const context = await browser!.newContext({ ignoreHTTPSErrors: true });
-          try {
-            const page = await context.newPage();
-            await page.goto(`${httpBase(server, port)}/page`, { timeout: 10_000 });
-            const api: PeerInput["api"] = peer.endsWith("WebSocketStream") ? "WebSocketStream" : "WebSocket";
-            if (!(await page.evaluate((name) => name in globalThis, api))) throw new Error(`Chromium has no ${api}`);
-            const input: PeerInput = { api, base: base(server, port), id: peer, behaviours: [...behaviours] };
-            return await page.evaluate(runPeer as (input: PeerInput) => Promise<Observations>, input);
-          } finally {
-            await context.close().catch(() => {});
-          }
+          const api: PeerInput["api"] = peer.endsWith("WebSocketStream") ? "WebSocketStream" : "WebSocket";
+          const input: PeerInput = { api, base: base(server, port), id: peer, behaviours: [...behaviours] };
+          return await runInChromium(browser!, `${httpBase(server, port)}/page`, runPeer, input);
         };
         const inside = ["ws", "wsflow WebSocketStream"].includes(peer) || (peer === "Node 24 WebSocket" && server.scheme === "ws");
         const run = (inside ? inProcess : outOfProcess)(() =>
@@ -282,16 +242,11 @@ describe("interop", { skip: driverSkip }, () => {
     await Promise.allSettled([...runs.values()]);
     await browser?.close().catch(() => {});
     browser = undefined;
-    await Promise.allSettled([...started.values()].map((s) => s.then((r) => r.stop())));
+    await stopServers(started);
     oldFixture?.cleanup();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const within = <T>(promise: Promise<T>, ms: number, what: string) => {
-    let timer: ReturnType<typeof setTimeout>;
-    return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))])
-      .finally(() => clearTimeout(timer));
-  };
   // GET with the test CA (Node's fetch takes none), bounded.
   function getJson(url: string): Promise<unknown> {
     return within(new Promise((resolve, reject) => {
