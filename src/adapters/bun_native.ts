@@ -6,6 +6,7 @@ import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } fro
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
 import { _readAll } from "../core/bytes.ts";
+import { _MessageReadable } from "../streams/direct_pipe.ts";
 import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
@@ -23,7 +24,8 @@ export class _NativeConnection implements _ConnectionLike {
   #ws: BunServerWebSocket<_NativeConnection> | undefined;
   #opened!: () => void;
   readonly #open: Promise<void>;
-  #reads!: ReadableStreamDefaultController<WebSocketMessage>;
+  readonly #readable: _MessageReadable;
+  readonly #reads: ReadableStreamDefaultController<WebSocketMessage>;
   #writes!: WritableStreamDefaultController;
   #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
   #rejectClosed!: (error: WebSocketError) => void;
@@ -51,15 +53,16 @@ export class _NativeConnection implements _ConnectionLike {
       this.#rejectClosed = reject;
     });
     this.closed.catch(() => {});
-    this.readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => void (this.#reads = controller),
+    const readable = new _MessageReadable({
       pull: this.#pull.pull,
       cancel: (reason) => {
         this.#readableDone = true;
         this.#resume();
         this.close(..._closeFor(reason));
       },
-    }, { highWaterMark: this.#streamMessages ? 1 : 1024, size: _messageWeight });
+    }, this.#streamMessages ? 1 : 1024, _messageWeight);
+    this.readable = this.#readable = readable;
+    this.#reads = readable._controller;
     ({ writable: this.writable, controller: this.#writes } = _messageWritable(
       (chunk) => this.#write(chunk),
       (code, reason) => this.close(code, reason),
@@ -174,7 +177,9 @@ export class _NativeConnection implements _ConnectionLike {
       return this.#ws!.close(1009, "");
     }
     const data = typeof message === "string" || message.constructor === Uint8Array ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-    this.#reads.enqueue(this.#streamMessages ? oneChunkMessage(data) : data);
+    const received = this.#streamMessages ? oneChunkMessage(data) : data;
+    if (this.#readable._deliver(received)) return;
+    this.#reads.enqueue(received);
     if ((this.#reads.desiredSize ?? 1) <= 0 && !this.#closeRequest && this.#ws!.pause) {
       this.#paused = true;
       this.#ws!.pause();

@@ -3,6 +3,7 @@
 import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
+import { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "./surface.ts";
 import type { _Transport } from "./transport.ts";
@@ -31,7 +32,8 @@ export class _Connection {
 
   readonly #transport: _Transport;
   readonly #pieces: _PieceReader | undefined;
-  #readController!: ReadableStreamDefaultController<WebSocketMessage>;
+  readonly #readable: _MessageReadable;
+  readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #writeController: WritableStreamDefaultController;
   #resolveClosed!: (result: CloseResult) => void;
   #rejectClosed!: (error: WebSocketError) => void;
@@ -61,15 +63,16 @@ export class _Connection {
     });
     this.closed.catch(() => {});
     // Whole messages queue up to about 1 MiB or 1024 of them; at most one message stream waits.
-    this.readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => void (this.#readController = controller),
+    const readable = new _MessageReadable({
       pull: this.#pull.pull,
       cancel: (reason) => {
         this.#readableDone = true;
         this.#flow();
         this.close(..._closeFor(reason));
       },
-    }, { highWaterMark: options.streamMessages ? 1 : 1024, size: _messageWeight });
+    }, options.streamMessages ? 1 : 1024, _messageWeight);
+    this.readable = this.#readable = readable;
+    this.#readController = readable._controller;
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
       (chunk) => this.#write(chunk),
@@ -187,11 +190,11 @@ export class _Connection {
   #handle(event: SessionEvent): void {
     switch (event.type) {
       case "message":
-        if (!this.#readableDone) this.#readController.enqueue(event.data);
+        if (!this.#readableDone) this.#enqueue(event.data);
         return;
       case "piece": {
         const stream = this.#pieces!.push(event);
-        if (stream && !this.#readableDone) this.#readController.enqueue(stream as unknown as WebSocketMessage);
+        if (stream && !this.#readableDone) this.#enqueue(stream as unknown as WebSocketMessage);
         return;
       }
       case "pong":
@@ -209,6 +212,11 @@ export class _Connection {
         void this.#transport.end().finally(() => this.#transportEnded());
         return;
     }
+  }
+
+  // A received message goes to the readable's queue, or straight to where the readable is piped.
+  #enqueue(message: WebSocketMessage): void {
+    if (!this.#readable._deliver(message)) this.#readController.enqueue(message);
   }
 
   #endStreams(event: Closed): void {

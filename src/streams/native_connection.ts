@@ -5,6 +5,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 import { _readAll } from "../core/bytes.ts";
+import { _MessageReadable } from "./direct_pipe.ts";
 import { _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
@@ -49,7 +50,8 @@ export class _NativeConnection implements _ConnectionLike {
 
   readonly #socket: _NativeSocket;
   readonly #options: _NativeConnectionOptions;
-  #readController!: ReadableStreamDefaultController<WebSocketMessage>;
+  readonly #readable: _MessageReadable;
+  readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   #writeController!: WritableStreamDefaultController;
   #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
   #rejectClosed!: (error: WebSocketError) => void;
@@ -78,13 +80,14 @@ export class _NativeConnection implements _ConnectionLike {
       this.#rejectClosed = reject;
     });
     this.closed.catch(() => {});
-    this.readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => void (this.#readController = controller),
+    const readable = new _MessageReadable({
       cancel: (reason) => {
         this.#readableDone = true;
         this.close(..._closeFor(reason));
       },
-    }, { highWaterMark: 1024, size: _messageWeight });
+    }, 1024, _messageWeight);
+    this.readable = this.#readable = readable;
+    this.#readController = readable._controller;
     ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
       (chunk) => this.#write(chunk),
       (code, reason) => this.close(code, reason),
@@ -133,7 +136,7 @@ export class _NativeConnection implements _ConnectionLike {
   #enqueue(message: WebSocketMessage): void {
     if (this.#readableDone) return;
     try {
-      this.#readController.enqueue(message);
+      if (!this.#readable._deliver(message)) this.#readController.enqueue(message);
     } catch { /* closed meanwhile */ }
   }
 

@@ -1,6 +1,7 @@
 // The pieces of the WHATWG surface that every connection shares: the codec's and the
 // message-level adapters' alike.
 import { WebSocketError } from "../core/websocket_error.ts";
+import { _directTarget } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 
 /**
@@ -23,7 +24,8 @@ export function _closeFor(reason: unknown): [code: number, reason: string] {
 /**
  * @internal A connection's writable: `write` sends one message; closing it closes with 1000,
  * aborting it with the reason's code; `queued` is called as each write is queued, so a
- * `close()` can wait until everything written before it has gone out.
+ * `close()` can wait until everything written before it has gone out. A wsflow readable piped
+ * into it sends through `write` directly.
  */
 export function _messageWritable(
   write: (chunk: WebSocketSendable) => Promise<void> | undefined,
@@ -42,6 +44,10 @@ export function _messageWritable(
       queued();
       return 1;
     },
+  });
+  _directTarget(writable, (message) => {
+    queued();
+    return write(message);
   });
   return { writable, controller };
 }

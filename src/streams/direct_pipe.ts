@@ -1,0 +1,139 @@
+// `readable.pipeTo(writable)` between wsflow connections without the streams in between: the
+// echo, proxy and fan-in idiom. Each message goes from the connection that received it straight
+// to the connection that sends it, while the readable's queue is empty and the writable is
+// under its high-water mark; otherwise the pipe reads and waits as `pipeTo` does, so
+// backpressure, order, locks and how the pipe ends stay those of the WHATWG algorithm.
+import type { WebSocketMessage } from "./types.ts";
+
+/** @internal Sends one message now; a promise when the sender must wait before the next one. */
+export type _DirectSend = (message: WebSocketMessage) => Promise<void> | undefined;
+
+const targets = new WeakMap<WritableStream, _DirectSend>();
+
+/** @internal Marks `writable` as a connection's writable that a piped readable may send to directly. */
+export function _directTarget(writable: WritableStream, send: _DirectSend): void {
+  targets.set(writable, send);
+}
+
+/**
+ * @internal A connection's readable. The connection hands each received message to
+ * `_deliver()`: `true` means it went straight to a pipe's destination, `false` that the
+ * connection enqueues it as usual.
+ */
+export class _MessageReadable extends ReadableStream<WebSocketMessage> {
+  /** @internal The controller, for the connection that feeds this readable. */
+  readonly _controller: ReadableStreamDefaultController<WebSocketMessage>;
+  readonly #highWaterMark: number;
+  #route: _DirectSend | undefined;
+  #blocked: ((wait: { wait: Promise<void> }) => void) | undefined;
+
+  constructor(source: Omit<UnderlyingDefaultSource<WebSocketMessage>, "start">, highWaterMark: number, size: (message: WebSocketMessage) => number) {
+    let controller!: ReadableStreamDefaultController<WebSocketMessage>;
+    super({ ...source, start: (c) => void (controller = c) }, { highWaterMark, size });
+    this._controller = controller;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  /** @internal Hands a received message to the pipe's destination, if a pipe takes it now. */
+  _deliver(message: WebSocketMessage): boolean {
+    const send = this.#route;
+    if (send === undefined) return false;
+    let wait: Promise<void> | undefined;
+    try {
+      wait = send(message);
+    } catch (error) {
+      wait = Promise.reject(error);
+    }
+    if (wait !== undefined) {
+      // The destination must drain (or failed): the next messages queue until it has.
+      this.#route = undefined;
+      this.#blocked!({ wait });
+    }
+    return true;
+  }
+
+  /**
+   * Pipes to `destination`, as `ReadableStream.prototype.pipeTo` does. To a wsflow connection's
+   * writable with no options, each message skips both streams' queues whenever the readable's
+   * queue is empty and the destination is under its high-water mark.
+   *
+   * @example
+   * ```ts ignore
+   * import { upgradeWebSocket } from "@wsflow/wsflow";
+   *
+   * Deno.serve(async (request) => {
+   *   const { socket, response } = await upgradeWebSocket(request);
+   *   socket!.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+   *   return response;
+   * });
+   * ```
+   */
+  override pipeTo(destination: WritableStream<WebSocketMessage>, options?: StreamPipeOptions): Promise<void> {
+    const send = targets.get(destination);
+    if (send === undefined || this.locked || destination.locked || (options && (options.preventAbort || options.preventCancel || options.preventClose || options.signal))) {
+      return super.pipeTo(destination, options);
+    }
+    return this.#pipeDirect(destination, send);
+  }
+
+  async #pipeDirect(destination: WritableStream<WebSocketMessage>, send: _DirectSend): Promise<void> {
+    const reader = this.getReader();
+    const writer = destination.getWriter();
+    let ended = false;
+    let failed: { error: unknown } | undefined; // the destination's failure
+    let wake: (() => void) | undefined;
+    const stop = () => {
+      this.#route = undefined;
+      wake?.();
+    };
+    const destinationFailed = (error: unknown): never => {
+      failed ??= { error };
+      throw error;
+    };
+    void reader.closed.then(() => (ended = true), () => (ended = true)).then(stop);
+    void writer.closed.then(() => destinationFailed(new TypeError("Cannot pipe: the destination closed"))).catch(destinationFailed).catch(stop);
+    try {
+      // A write the destination was given before the pipe goes out first.
+      await writer.ready.catch(destinationFailed);
+      for (;;) {
+        // The queue first (messages that came before the pipe, or while it waited), in order.
+        while (failed === undefined && (ended || this.#queued())) {
+          const { value, done } = await reader.read();
+          if (done) return await writer.close();
+          await _send(send, value).catch(destinationFailed);
+        }
+        if (failed !== undefined) throw failed.error;
+        // Then straight through, until the destination must drain or either side ends.
+        const blocked = await new Promise<{ wait: Promise<void> } | undefined>((resolve) => {
+          wake = () => resolve(undefined);
+          this.#blocked = resolve;
+          this.#route = send;
+        });
+        wake = this.#blocked = undefined;
+        if (blocked !== undefined) await blocked.wait.catch(destinationFailed);
+      }
+    } catch (error) {
+      this.#route = undefined;
+      // Forward a failure of the source to the destination, and back from the destination.
+      if (failed?.error === error) await reader.cancel(error).catch(() => {});
+      else await writer.abort(error).catch(() => {});
+      throw error;
+    } finally {
+      reader.releaseLock();
+      writer.releaseLock();
+    }
+  }
+
+  #queued(): boolean {
+    const size = this._controller.desiredSize;
+    return size !== null && size !== this.#highWaterMark;
+  }
+}
+
+function _send(send: _DirectSend, message: WebSocketMessage): Promise<void> {
+  try {
+    return send(message) ?? Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
