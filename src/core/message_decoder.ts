@@ -194,7 +194,9 @@ export class MessageDecoder {
   }
 
   // Keeps a binary piece until the message ends. Views into socket chunks are kept only when
-  // they cover at least half their chunk, so tiny fragments never pin many whole chunks; small
+  // they cover at least an eighth of their chunk, so what is pinned stays within 8 times what
+  // was received and tiny fragments never pin many whole chunks (the first piece of a large
+  // frame, which starts mid-chunk, is kept as a view and copied once, at the join); small
   // pieces are copied into an accumulator of 8 or 64 KiB. Memory grows with the bytes received, never
   // with the length a header claims, and the message is joined once, at the end.
   // The last piece is kept as a view whatever its size: the message is joined at once, so it
@@ -213,7 +215,7 @@ export class MessageDecoder {
       return;
     }
     this.#flushTail();
-    this.#pieces.push(last || n * 2 >= payload.buffer.byteLength ? payload : payload.slice());
+    this.#pieces.push(last || n * 8 >= payload.buffer.byteLength ? payload : payload.slice());
   }
 
   #flushTail(): void {
