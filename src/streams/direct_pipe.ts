@@ -38,12 +38,7 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   _deliver(message: WebSocketMessage): boolean {
     const send = this.#route;
     if (send === undefined) return false;
-    let wait: Promise<void> | undefined;
-    try {
-      wait = send(message);
-    } catch (error) {
-      wait = Promise.reject(error);
-    }
+    const wait = _trySend(send, message);
     if (wait !== undefined) {
       // The destination must drain (or failed): the next messages queue until it has.
       this.#route = undefined;
@@ -100,7 +95,7 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
         while (failed === undefined && (ended || this.#queued())) {
           const { value, done } = await reader.read();
           if (done) return await writer.close();
-          await _send(send, value).catch(destinationFailed);
+          await _trySend(send, value)?.catch(destinationFailed);
         }
         if (failed !== undefined) throw failed.error;
         // Then straight through, until the destination must drain or either side ends.
@@ -130,9 +125,10 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   }
 }
 
-function _send(send: _DirectSend, message: WebSocketMessage): Promise<void> {
+// A send that threw is a failed send: as a rejected promise, so both lanes handle it alike.
+function _trySend(send: _DirectSend, message: WebSocketMessage): Promise<void> | undefined {
   try {
-    return send(message) ?? Promise.resolve();
+    return send(message);
   } catch (error) {
     return Promise.reject(error);
   }
