@@ -20,10 +20,11 @@
 //    waits for its echo, so on the server both zlib contexts exist (inflate from the client's
 //    compressed message, deflate from the compressed echo; ws and wsflow both create them on
 //    first use), then everything idles and the server measures again.
-// 3. bytes per connection = (after - baseline) / N for rss, heapUsed, external and arrayBuffers
+// 3. bytes per connection = (after - baseline) / N for rss, heapTotal, heapUsed, external and arrayBuffers
 //    from process.memoryUsage() after forced full GCs, as the server reports it over IPC.
 //
-// What the columns see: zlib's own buffers (deflate: 2^(windowBits+2) + 2^(memLevel+9) bytes,
+// What the columns see: heapTotal is the V8 heap V8 keeps committed (heapUsed plus free space
+// between GCs).  zlib's own buffers (deflate: 2^(windowBits+2) + 2^(memLevel+9) bytes,
 // 256 KiB at 15/8; inflate: 2^windowBits, 32 KiB, plus a few KiB of state) are malloc'd by zlib
 // and, on Node 20, appear only in rss, not in `external`. `external` and `arrayBuffers` hold
 // Buffers and ArrayBuffers (e.g. each node:zlib stream's 16 KiB output buffer). rss is the
@@ -87,7 +88,7 @@ async function measure(server: ChildProcess): Promise<Measure> {
   return (await reply) as unknown as Measure;
 }
 
-const FIELDS = ["rss", "heapUsed", "external", "arrayBuffers"] as const;
+const FIELDS = ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"] as const;
 type Field = (typeof FIELDS)[number];
 type PerConnection = Record<Field, number>;
 
@@ -185,13 +186,13 @@ const results = configs.map((c, i) => {
 });
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-const table = new Table([8, 8, 12, 12, 12, 13, 24], 2);
+const table = new Table([8, 8, 12, 12, 12, 12, 13, 24], 2);
 if (json) {
   for (const row of results) console.log(JSON.stringify(row));
 } else {
-  console.log(table.head(["server", "deflate", "rss", "heapUsed", "external", "arrayBuffers", "rss per round"]));
+  console.log(table.head(["server", "deflate", "rss", "heapTotal", "heapUsed", "external", "arrayBuffers", "rss per round"]));
   for (const r of results) {
-    console.log(table.line([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")]));
+    console.log(table.line([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapTotal), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")]));
   }
 }
 info("");

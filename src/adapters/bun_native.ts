@@ -7,7 +7,7 @@ import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/webso
 import type { BunServerWebSocket } from "./bun_types.ts";
 import { _readAll } from "../core/bytes.ts";
 import { _MessageReadable } from "../streams/direct_pipe.ts";
-import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "../streams/surface.ts";
+import { _bufferedBound, _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -37,6 +37,9 @@ export class _NativeConnection implements _ConnectionLike {
     return this.#paused;
   });
   #drained: (() => void) | undefined;
+  // At most what Bun buffers: getBufferedAmount() when last read, plus every byte sent since.
+  // While it is under the high-water mark, a write need not ask Bun.
+  #buffered = 0;
   #written = 0;
   #sent = 0;
   #closeRequest: { code: number | undefined; reason: string } | undefined;
@@ -114,16 +117,19 @@ export class _NativeConnection implements _ConnectionLike {
   #write(written: WebSocketSendable): Promise<void> | undefined {
     const chunk = _isOutgoingMessage(written) ? written.data : written;
     const ws = this.#ws;
-    if (ws && !this.#done && !(chunk instanceof ReadableStream) && ws.getBufferedAmount() <= WRITE_HIGH_WATER) {
+    if (ws && !this.#done && !(chunk instanceof ReadableStream) && (this.#buffered <= WRITE_HIGH_WATER || (this.#buffered = ws.getBufferedAmount()) <= WRITE_HIGH_WATER)) {
       let result: number;
+      let data: string | Uint8Array;
       try {
-        result = ws.send(typeof chunk === "string" ? chunk : toBytes(chunk));
+        data = typeof chunk === "string" ? chunk : toBytes(chunk);
+        result = ws.send(data);
       } catch (error) {
         this.#sent++;
         void this.#maybeClose();
         throw error;
       }
       if (result > 0) {
+        this.#buffered += _bufferedBound(data);
         this.#sent++;
         if (this.#closeRequest) void this.#maybeClose();
         return undefined;
@@ -142,12 +148,13 @@ export class _NativeConnection implements _ConnectionLike {
       for (;;) {
         const ws = this.#ws!;
         if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
-        if (ws.getBufferedAmount() > WRITE_HIGH_WATER) {
+        if ((this.#buffered = ws.getBufferedAmount()) > WRITE_HIGH_WATER) {
           await this.#drain();
           continue;
         }
         // -1: queued under backpressure; 0: dropped (closed, or over backpressureLimit): try again.
         const result = ws.send(data);
+        this.#buffered += _bufferedBound(data);
         if (result > 0) return;
         await this.#drain();
         if (result < 0) return;
@@ -189,6 +196,7 @@ export class _NativeConnection implements _ConnectionLike {
 
   /** @internal Bun's `drain`. */
   _drain(): void {
+    this.#buffered = this.#ws?.getBufferedAmount() ?? 0;
     const drained = this.#drained;
     this.#drained = undefined;
     drained?.();

@@ -59,8 +59,9 @@ export interface PerMessageDeflateInit {
    * How long, in milliseconds, a connection may go without a compressed message before its zlib
    * contexts (about 300 KiB of zlib state per connection) are freed; only the last window of data
    * each way is kept (at most 2^windowBits bytes, 32 KiB), and the next message rebuilds the
-   * context from it, compressing exactly as well. A {@linkcode Session} calls
-   * {@linkcode PerMessageDeflate.idleCheck} on this period; `Infinity` never frees them.
+   * context from it, compressing exactly as well. A {@linkcode Session} frees them this long
+   * after the last compressed message either way (a driver of its own can call
+   * {@linkcode PerMessageDeflate.idleCheck} on this period); `Infinity` never frees them.
    * @default {1000}
    */
   releaseIdleAfter?: number;

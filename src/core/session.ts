@@ -70,7 +70,8 @@ export class Session {
   #eventIndex = 0;
   #lastReceived = 0;
   #lastNow = 0;
-  #deflateCheckAt: number | undefined;
+  // When a compressed message last went through permessage-deflate (either way).
+  #deflateUsedAt = 0;
   #heartbeatSentAt: number | undefined;
   #closeDeadline: number | undefined;
   #transportDeadline: number | undefined;
@@ -162,6 +163,7 @@ export class Session {
     let rsv1 = false;
     let data = payload;
     if (this.#deflate) {
+      if (options.now !== undefined) this.#lastNow = options.now;
       const compressed = this.#compress(() => this.#deflate!.compress(payload, options.compress ?? true));
       if (!compressed) return;
       ({ payload: data, rsv1 } = compressed);
@@ -176,11 +178,12 @@ export class Session {
    *
    * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
    */
-  sendPiece(data: Uint8Array, options: { binary: boolean; last: boolean }): void {
+  sendPiece(data: Uint8Array, options: { binary: boolean; last: boolean; now?: number }): void {
     this.#guard("send a message piece", "open", "closingRemote");
     const first = !this.#sending;
     const opcode = first ? (options.binary ? 0x2 : 0x1) : 0x0;
     this.#sending = !options.last;
+    if (options.now !== undefined) this.#lastNow = options.now;
     // A message sent in pieces is compressed whole when deflate is on: every piece, RSV1 first.
     const payload = this.#deflate ? this.#compress(() => this.#deflate!.compressPiece(data, options.last)) : data;
     if (!payload) return;
@@ -249,12 +252,12 @@ export class Session {
     return check === undefined || (deadline !== undefined && deadline < check) ? deadline : check;
   }
 
-  // While permessage-deflate holds a zlib context, it is checked for idleness every
-  // `releaseIdleAfter` ms (see PerMessageDeflate.idleCheck); no context, no deadline.
+  // While permessage-deflate holds a zlib context, it is freed `releaseIdleAfter` ms after the
+  // last message that went through it; no context, no deadline.
   #deflateCheck(): number | undefined {
     const deflate = this.#deflate;
-    if (!deflate?.holding || this.#state === "closed" || deflate.releaseIdleAfter === Infinity) return this.#deflateCheckAt = undefined;
-    return this.#deflateCheckAt ??= this.#lastNow + deflate.releaseIdleAfter;
+    if (!deflate?.holding || this.#state === "closed" || deflate.releaseIdleAfter === Infinity) return undefined;
+    return this.#deflateUsedAt + deflate.releaseIdleAfter;
   }
 
   #protocolDeadline(): number | undefined {
@@ -278,10 +281,10 @@ export class Session {
   handleTimeout(now: number): void {
     this.#lastNow = now;
     const deflate = this.#deflate;
-    if (deflate && this.#deflateCheckAt !== undefined && now >= this.#deflateCheckAt) {
-      deflate.idleCheck();
-      this.#deflateCheckAt = deflate.holding ? now + deflate.releaseIdleAfter : undefined;
-    }
+    const check = this.#deflateCheck();
+    // Idle for releaseIdleAfter: free the contexts, unless a message is half through (then the
+    // check comes round again a full period later).
+    if (check !== undefined && now >= check && !deflate!.release()) this.#deflateUsedAt = now;
     const deadline = this.#protocolDeadline();
     if (deadline === undefined || now < deadline) return;
     switch (this.#state) {
@@ -325,7 +328,11 @@ export class Session {
 
   #data(frame: FramePart): void {
     // permessage-deflate (RFC 7692) inflates a compressed frame before the message layer.
-    const part = this.#deflate ? this.#deflate.receive(frame) : frame;
+    let part: FramePart | ProtocolError | undefined = frame;
+    if (this.#deflate) {
+      this.#deflateUsedAt = this.#lastNow;
+      part = this.#deflate.receive(frame);
+    }
     if (part instanceof ProtocolError) return this.#fail(part);
     if (part === undefined) return;
     const messages = this.#messages;
@@ -392,6 +399,7 @@ export class Session {
 
   // Compression failing is our internal error: fail with 1011 and an empty reason.
   #compress<T>(compress: () => T): T | undefined {
+    this.#deflateUsedAt = this.#lastNow;
     try {
       return compress();
     } catch (error) {

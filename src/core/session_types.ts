@@ -44,6 +44,13 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
 export interface SendOptions {
   /** With permessage-deflate negotiated, `false` sends this message uncompressed. @default {true} */
   compress?: boolean;
+  /**
+   * The current time, on the clock of `receive` and `handleTimeout`: with permessage-deflate it
+   * dates the message, so idle zlib contexts are freed `releaseIdleAfter` ms after the last one.
+   * Without it the session takes the last time it was given, which on a connection that only
+   * sends can be long past. @default {the last `now` the session was given}
+   */
+  now?: number;
 }
 
 /** What a {@linkcode Session} reports, in order. */

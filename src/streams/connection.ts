@@ -31,6 +31,7 @@ export class _Connection {
   readonly session: Session;
 
   readonly #transport: _Transport;
+  readonly #deflating: boolean;
   readonly #pieces: _PieceReader | undefined;
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
@@ -55,6 +56,7 @@ export class _Connection {
 
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
+    this.#deflating = options.deflate !== undefined;
     this.session = new Session({ ...options, now: now() });
     this.session.open(now());
     this.closed = new Promise((resolve, reject) => {
@@ -117,8 +119,9 @@ export class _Connection {
   #write(chunk: WebSocketSendable): Promise<void> | undefined {
     if (chunk instanceof ReadableStream) return this.#countSent(this.#writeStream(chunk));
     try {
-      if (_isOutgoingMessage(chunk)) this.session.send(chunk.data, { compress: chunk.compress });
-      else this.session.send(chunk);
+      // With permessage-deflate, each message is dated, so idle contexts are freed on time.
+      if (_isOutgoingMessage(chunk)) this.session.send(chunk.data, { compress: chunk.compress, now: this.#deflating ? now() : undefined });
+      else this.session.send(chunk, this.#deflating ? { now: now() } : undefined);
       this.#process();
     } catch (error) {
       this.#sent++;
@@ -148,13 +151,13 @@ export class _Connection {
       const { value, done } = await reader.read();
       if (done) break;
       if (last) {
-        this.session.sendPiece(last, { binary: true, last: false });
+        this.session.sendPiece(last, { binary: true, last: false, now: now() });
         this.#process();
         if (!this.#underWaterMark) await this.#drained();
       }
       last = value;
     }
-    this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true });
+    this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true, now: now() });
     this.#process();
     if (!this.#underWaterMark) await this.#drained();
   }

@@ -6,7 +6,7 @@ import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } fro
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 import { _readAll } from "../core/bytes.ts";
 import { _MessageReadable } from "./direct_pipe.ts";
-import { _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
+import { _bufferedBound, _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -63,6 +63,10 @@ export class _NativeConnection implements _ConnectionLike {
   #closeSent = false;
   #done = false;
   #readableDone = false;
+  // At most what the socket buffers: bufferedAmount when last read, plus every byte sent since.
+  // While it is under the high-water mark, a write need not ask the socket (on Deno, a call
+  // into the runtime per message).
+  #buffered = 0;
 
   constructor(socket: _NativeSocket, options: _NativeConnectionOptions) {
     this.#socket = socket;
@@ -152,7 +156,9 @@ export class _NativeConnection implements _ConnectionLike {
       this.#wrote();
       throw error;
     }
-    if (this.#socket.bufferedAmount > (this.#options.highWaterMark ?? HIGH_WATER_MARK)) return this.#drained().finally(() => this.#wrote());
+    const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
+    this.#buffered += _bufferedBound(chunk);
+    if (this.#buffered > limit && (this.#buffered = this.#socket.bufferedAmount) > limit) return this.#drained().finally(() => this.#wrote());
     this.#wrote();
     return undefined;
   }
@@ -183,7 +189,7 @@ export class _NativeConnection implements _ConnectionLike {
   async #drained(): Promise<void> {
     const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
     const interval = this.#options.drainInterval ?? 5;
-    while (!this.#done && this.#socket.bufferedAmount > limit) {
+    while (!this.#done && (this.#buffered = this.#socket.bufferedAmount) > limit) {
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
   }

@@ -14,6 +14,14 @@ export function _messageWeight(message: WebSocketMessage): number {
 }
 
 /**
+ * @internal The most bytes sending `data` adds to a socket's buffered amount: a string's UTF-8
+ * form is at most 3 bytes per UTF-16 code unit.
+ */
+export function _bufferedBound(data: string | BufferSource | ArrayBufferView): number {
+  return typeof data === "string" ? data.length * 3 : data.byteLength;
+}
+
+/**
  * @internal The close a `readable.cancel(reason)` or `writable.abort(reason)` asks for: a
  * `WebSocketError`'s code and reason, else 1000.
  */

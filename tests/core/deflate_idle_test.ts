@@ -177,23 +177,38 @@ describe("Session: the idle check is one more deadline", () => {
     return undefined;
   };
 
-  test("no context, no deadline; a context makes one; two quiet periods free it", () => {
+  test("no context, no deadline; a context makes one; it is freed releaseIdleAfter after its last message", () => {
     const { engines, server, client, deliver } = sessions(1000);
     assert.equal(server.nextDeadline(), undefined);
-    server.send("x".repeat(100));
-    deliver(server, client, 5);
+    server.send("x".repeat(100), { now: 100 });
+    deliver(server, client, 105);
     assert.equal(messageOf(client), "x".repeat(100));
-    assert.equal(server.nextDeadline(), 1000);
-    server.handleTimeout(1000);
-    assert.equal(engines.alive, 1, "used since the context was made: kept");
-    assert.equal(server.nextDeadline(), 2000);
-    server.handleTimeout(2000);
+    assert.equal(server.nextDeadline(), 1100);
+    server.send("x".repeat(100), { now: 700 });
+    deliver(server, client, 705);
+    assert.equal(messageOf(client), "x".repeat(100));
+    assert.equal(server.nextDeadline(), 1700, "the deadline moves with each message");
+    server.handleTimeout(1100);
+    assert.equal(engines.alive, 1, "used 400 ms ago: kept");
+    server.handleTimeout(1700);
     assert.equal(engines.alive, 0);
     assert.equal(server.nextDeadline(), undefined);
-    server.send("x".repeat(100));
-    deliver(server, client, 2500);
-    assert.equal(messageOf(client), "x".repeat(100));
+    server.send("x".repeat(100), { now: 2500 });
+    deliver(server, client, 2505);
+    assert.equal(messageOf(client), "x".repeat(100), "rebuilt from the kept window, the peer still inflates");
     assert.equal(engines.made, 2);
+  });
+
+  test("a received compressed message dates the context by receive's clock", () => {
+    const { engines, server, client, deliver } = sessions(1000);
+    client.send("y".repeat(100));
+    deliver(client, server, 300);
+    assert.equal(messageOf(server), "y".repeat(100));
+    assert.equal(server.nextDeadline(), 1300);
+    server.handleTimeout(1299);
+    assert.equal(engines.alive, 1);
+    server.handleTimeout(1300);
+    assert.equal(engines.alive, 0);
   });
 
   test("Infinity never frees", () => {

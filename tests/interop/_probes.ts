@@ -1,6 +1,6 @@
 // The interop checks that need more than the WHATWG interface: a silent raw TCP peer for the
-// heartbeat, backpressure from a slow reader seen by ws and by wsflow's client, ws's own ping
-// and fragments, and ws's view of a rejected upgrade.
+// heartbeat, backpressure from a slow reader seen by ws and by wsflow's client, a ws client that
+// stops reading a server's writes, ws's own ping and fragments, and ws's view of a rejected upgrade.
 import { connect } from "node:net";
 import WebSocket from "ws";
 import { WebSocketStream } from "../../mod.ts";
@@ -148,6 +148,43 @@ export async function wsRejection(base: string, options: WebSocket.ClientOptions
       5000,
       "the refusal",
     );
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** What a ws client that stopped reading saw of the server's 64 x 1 MiB writes to it. */
+export interface SlowClient {
+  /** The server's writes resolved 800 ms after the client stopped reading (of 64). */
+  resolvedWhilePaused: number;
+  /** Messages received once the client read again, and whether each held its index. */
+  received: number;
+  intact: boolean;
+}
+
+/**
+ * Opens /flood?count=64, stops reading at once (ws's `pause()`: the socket is no longer read),
+ * asks over HTTP how many of the server's writes have resolved 800 ms later, then reads all 64.
+ */
+export async function wsSlowClient(base: string, httpBase: string, getJson: (url: string) => Promise<unknown>, options: WebSocket.ClientOptions = {}): Promise<SlowClient> {
+  const id = `flood-${Math.random().toString(36).slice(2)}`;
+  const ws = new WebSocket(`${base}/flood?id=${id}&count=64`, options);
+  try {
+    let received = 0;
+    let intact = true;
+    const all = new Promise<void>((resolve) =>
+      ws.on("message", (data: Buffer) => {
+        if (data.length !== MiB || data[0] !== (received & 255) || data[MiB - 1] !== (received & 255)) intact = false;
+        if (++received === 64) resolve();
+      })
+    );
+    ws.once("open", () => ws.pause());
+    await opened(ws);
+    await sleep(800);
+    const progress = await getJson(`${httpBase}/floods/${id}`) as { resolved: number } | null;
+    ws.resume();
+    await within(all, 20_000, "the 64 messages");
+    return { resolvedWhilePaused: progress?.resolved ?? -1, received, intact };
   } finally {
     ws.terminate();
   }

@@ -16,6 +16,8 @@
 //   /auth?token=T&delay=MS   waits MS ms; 401 with headers unless T is "good", else echoes
 //   /closes/X                JSON of how connection X closed (waits up to 3 s for it)
 //   /extensions              sends the negotiated Sec-WebSocket-Extensions as a text message, then echoes
+//   /flood?id=X&count=N      writes N binary messages of 1 MiB (each filled with its index), each
+//                            write awaited; /floods/X says how many writes have resolved so far
 // With ?deflate=1 on any route, the upgrade accepts permessage-deflate (threshold 0).
 import process from "node:process";
 import { readFileSync } from "node:fs";
@@ -33,6 +35,8 @@ const heartbeatMs = Number(flag("--heartbeat") ?? 200);
 const tlsFiles = flag("--tls")?.split(",");
 
 const closes = new CloseRecords();
+// /flood's progress: how many of its writes have resolved, by id.
+const floods = new Map<string, { resolved: number }>();
 
 function record(id: string | null, socket: WebSocketStream): void {
   if (!id) return;
@@ -106,6 +110,17 @@ async function route(url: URL, socket: WebSocketStream): Promise<void> {
       writer.releaseLock();
       return echo();
     }
+    case "/flood": {
+      const progress = { resolved: 0 };
+      floods.set(url.searchParams.get("id") ?? "", progress);
+      const writer = writable.getWriter();
+      for (let i = 0; i < Number(url.searchParams.get("count") ?? 0); i++) {
+        await writer.write(new Uint8Array(1024 * 1024).fill(i & 255));
+        progress.resolved++;
+      }
+      writer.releaseLock();
+      return echo();
+    }
     default:
       return echo();
   }
@@ -116,6 +131,7 @@ async function handler(request: Request): Promise<Response> {
   if (url.pathname === "/page") {
     return new Response("<!doctype html><title>wsflow interop</title><p>interop", { headers: { "content-type": "text/html" } });
   }
+  if (url.pathname.startsWith("/floods/")) return Response.json(floods.get(decodeURIComponent(url.pathname.slice("/floods/".length))) ?? null);
   const early = await beforeUpgrade(url, closes); // /closes/X, or a refused /auth, after an await
   if (early) return early;
   const heartbeat = url.pathname === "/heartbeat" ? { interval: heartbeatMs, timeout: heartbeatMs } : undefined;

@@ -18,7 +18,7 @@ import WebSocket from "ws";
 import { WebSocketStream } from "../../mod.ts";
 import { chromiumMissing, launchChromium, runInChromium } from "./_chromium.ts";
 import { type Observations, PEER_BEHAVIOURS, type PeerInput, runPeer, within } from "./_peer.ts";
-import { silentPeer, wsBackpressure, wsflowBackpressure, wsflowFragmentsAndPing, wsFragments, wsPing, wsRejection } from "./_probes.ts";
+import { silentPeer, wsBackpressure, wsSlowClient, wsflowBackpressure, wsflowFragmentsAndPing, wsFragments, wsPing, wsRejection } from "./_probes.ts";
 import {
   bin, compileFixtureForOldNode, driverSkip, lane, node24, otherNode, root, type Running, runChild, spawnServer, type Startable, startServers, stopServers,
 } from "./_servers.ts";
@@ -321,6 +321,13 @@ describe("interop", { skip: driverSkip("the interop driver", " (for its global W
         const result = await wsflowBackpressure(base(server, await port(server)), wsflowOpts());
         assert.ok(result.heldBackMiB >= 24, `only ${result.heldBackMiB} MiB of writes pending while the server did not read`);
         assert.deepEqual(result.summary, { messages: 64, bytes: 64 << 20, intact: true });
+      });
+      test(`${server.name} × ws: the server's writes wait while the client does not read`, { skip: unavailable || !server.peers.includes("ws") }, async (t) => {
+        const p = await port(server);
+        const result = await wsSlowClient(base(server, p), httpBase(server, p), getJson, wsOpts());
+        t.diagnostic(`${result.resolvedWhilePaused} of 64 writes resolved while the client read nothing`);
+        assert.ok(result.resolvedWhilePaused >= 0 && result.resolvedWhilePaused <= 16, `${result.resolvedWhilePaused} of 64 writes of 1 MiB resolved while the client read nothing`);
+        assert.deepEqual({ received: result.received, intact: result.intact }, { received: 64, intact: true });
       });
       test(`${server.name} × silent TCP peer: heartbeat kills a dead peer`, { skip: unavailable || (server.heartbeat !== true && server.heartbeat) || (server.scheme === "wss" && "a raw TCP peer does not speak TLS") }, async (t) => {
         const result = await within(heartbeats.get(server.name)!, server.heartbeatBound + 25_000, "the heartbeat probe");
