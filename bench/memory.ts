@@ -22,6 +22,9 @@
 //    first use), then everything idles and the server measures again.
 // 3. bytes per connection = (after - baseline) / N for rss, heapTotal, heapUsed, external and arrayBuffers
 //    from process.memoryUsage() after forced full GCs, as the server reports it over IPC.
+//    "opening" is how long the connections took to open and exchange their message (in all
+//    waves): when it is longer than releaseIdleAfter, the first connections' contexts are freed
+//    (and their memory reused) before the last ones open.
 //
 // What the columns see: heapTotal is the V8 heap V8 keeps committed (heapUsed plus free space
 // between GCs).  zlib's own buffers (deflate: 2^(windowBits+2) + 2^(memLevel+9) bytes,
@@ -100,7 +103,7 @@ async function snapshot(server: ChildProcess, path: string): Promise<void> {
   await reply;
 }
 
-async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean, snapshots?: string): Promise<PerConnection> {
+async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean, snapshots?: string): Promise<PerConnection & { openMs: number }> {
   const serverProcess = fork(here(`memory_server${ext}`), ["--server", server, "--compression", compression ? (keep ? "keep" : "on") : "off"], {
     execArgv: ["--expose-gc"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -138,15 +141,18 @@ async function run(server: "wsflow" | "ws", compression: boolean, keep: boolean,
     const before = await settle(0);
     const name = `${snapshots}/${server}-${compression ? "deflate" : "plain"}`;
     if (snapshots) await snapshot(serverProcess, `${name}-before.heapsnapshot`);
+    let openMs = 0; // time spent opening connections (and exchanging their message)
     for (let wave = 1, open = 0; wave <= WAVES; wave++) {
       const total = Math.round((CONNECTIONS * wave) / WAVES);
+      const opening = performance.now();
       await openClients(total, total - open);
+      openMs += performance.now() - opening;
       open = total;
       await sleep(IDLE_MS); // idle
     }
     const after = await settle(CONNECTIONS);
     if (snapshots) await snapshot(serverProcess, `${name}-after.heapsnapshot`);
-    const per = {} as PerConnection;
+    const per = { openMs } as PerConnection & { openMs: number };
     for (const field of FIELDS) per[field] = (after.usage[field] - before.usage[field]) / CONNECTIONS;
     return per;
   } finally {
@@ -172,7 +178,7 @@ const configs = [
   // wsflow keeping its zlib contexts for the connection's life, as ws does (releaseIdleAfter: Infinity).
   { server: "wsflow", compression: true, keep: true },
 ] as const;
-const samples = configs.map(() => [] as PerConnection[]);
+const samples = configs.map(() => [] as (PerConnection & { openMs: number })[]);
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate the order, so neither library always runs on a fresher machine.
   const order = round % 2 ? [...configs.keys()].reverse() : [...configs.keys()];
@@ -182,17 +188,18 @@ const results = configs.map((c, i) => {
   const row = { server: c.server, compression: c.compression, kept_contexts: "keep" in c, connections: CONNECTIONS, rounds: ROUNDS, idle_ms: IDLE_MS } as Record<string, unknown>;
   for (const field of FIELDS) row[field] = Math.round(median(samples[i].map((s) => s[field])));
   row.rss_samples = samples[i].map((s) => Math.round(s.rss));
+  row.open_ms = Math.round(median(samples[i].map((s) => s.openMs)));
   return row as { server: string; compression: boolean } & PerConnection & Record<string, unknown>;
 });
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-const table = new Table([8, 8, 12, 12, 12, 12, 13, 24], 2);
+const table = new Table([8, 8, 12, 12, 12, 12, 13, 9, 24], 2);
 if (json) {
   for (const row of results) console.log(JSON.stringify(row));
 } else {
-  console.log(table.head(["server", "deflate", "rss", "heapTotal", "heapUsed", "external", "arrayBuffers", "rss per round"]));
+  console.log(table.head(["server", "deflate", "rss", "heapTotal", "heapUsed", "external", "arrayBuffers", "opening", "rss per round"]));
   for (const r of results) {
-    console.log(table.line([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapTotal), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")]));
+    console.log(table.line([r.server, r.kept_contexts ? "kept" : r.compression ? "yes" : "no", kib(r.rss), kib(r.heapTotal), kib(r.heapUsed), kib(r.external), kib(r.arrayBuffers), `${((r.open_ms as number) / 1000).toFixed(1)} s`, (r.rss_samples as number[]).map((n) => (n / 1024).toFixed(0)).join(" / ")]));
   }
 }
 info("");
