@@ -7,9 +7,11 @@
  */
 
 import { _parseList, _TOKEN } from "./http_head.ts";
+import { _sha1 } from "./sha1.ts";
 import { WebSocketError } from "./websocket_error.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const _textEncoder = new TextEncoder();
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
 const RESERVED = ["upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"];
 
@@ -24,9 +26,13 @@ const RESERVED = ["upgrade", "connection", "sec-websocket-key", "sec-websocket-v
  * console.log(await computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==")); // s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
  * ```
  */
-export async function computeAcceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
-  return _base64(new Uint8Array(digest));
+export function computeAcceptKey(key: string): Promise<string> {
+  return Promise.resolve(_acceptKey(key));
+}
+
+// computeAcceptKey without the promise, for the handshake itself.
+function _acceptKey(key: string): string {
+  return _base64(_sha1(_textEncoder.encode(key + GUID)));
 }
 
 /** Options of {@linkcode acceptUpgrade}. */
@@ -165,7 +171,7 @@ export async function acceptUpgrade(request: Request, options: AcceptOptions = {
   const response = _callerHeaders(options.headers, "Cannot accept upgrade");
   response.set("Upgrade", "websocket");
   response.set("Connection", "Upgrade");
-  response.set("Sec-WebSocket-Accept", await computeAcceptKey(key));
+  response.set("Sec-WebSocket-Accept", _acceptKey(key));
   if (protocol) response.set("Sec-WebSocket-Protocol", protocol);
   if (extensions) response.set("Sec-WebSocket-Extensions", extensions);
   return { ok: true, status: 101, headers: response, protocol, extensions, key };
@@ -347,7 +353,7 @@ export async function checkServerResponse(
   if (status !== 101) _fail(`the server answered ${status} instead of 101`);
   if ((headers.get("upgrade") ?? "").toLowerCase() !== "websocket") _fail("the Upgrade header is not websocket");
   if (!_hasToken(headers.get("connection"), "upgrade")) _fail("the Connection header does not contain upgrade");
-  if (headers.get("sec-websocket-accept") !== await computeAcceptKey(handshake.key)) {
+  if (headers.get("sec-websocket-accept") !== _acceptKey(handshake.key)) {
     _fail("Sec-WebSocket-Accept does not match the key");
   }
   const protocol = headers.get("sec-websocket-protocol") ?? "";
