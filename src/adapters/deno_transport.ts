@@ -12,15 +12,52 @@ const READ_SIZE = _READ_SIZE;
 const MIN_READ = 16 * 1024;
 /** Bytes queued or being written above which `write()` reports backpressure. */
 const HIGH_WATER_MARK = 1024 * 1024;
+/** Flushes up to this size are copied into a reused buffer (Deno.Conn has no writev). */
+const JOIN_SIZE = 64 * 1024;
+/** What the spare join buffers may hold in all, for all connections of the process. */
+const SPARE_BYTES = 4 * 1024 * 1024;
+// Spare join buffers by size class: spares[c] holds buffers of 2^(c + 10) bytes (1 to 64 KiB).
+const spares: Uint8Array[][] = [[], [], [], [], [], [], []];
+let spareBytes = 0;
+
+// A flush's chunks in one buffer (the session's output: frame headers and payloads; a single
+// chunk is a buffer of the session's own and goes as is). Up to JOIN_SIZE they are copied into a
+// spare buffer of the next power-of-two size (no allocation, no zeroing), which goes back to the
+// spares once its write is done: a connection has at most one write out, so the spares match
+// how many connections write at once.
+function _join(chunks: Uint8Array[]): { bytes: Uint8Array; join?: Uint8Array } {
+  if (chunks.length === 1) return { bytes: chunks[0] };
+  let total = 0;
+  for (const chunk of chunks) total += chunk.byteLength;
+  if (total > JOIN_SIZE) return { bytes: _concat(chunks, total) };
+  const c = Math.max(0, 32 - Math.clz32(total - 1) - 10);
+  const spare = spares[c].pop();
+  if (spare) spareBytes -= spare.length;
+  const join = spare ?? new Uint8Array(1024 << c);
+  let at = 0;
+  for (const chunk of chunks) {
+    join.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { bytes: join.subarray(0, total), join };
+}
+
+// A join buffer whose write is done goes back to the spares, if they have room.
+function _spare(join: Uint8Array | undefined): void {
+  if (!join || spareBytes + join.length > SPARE_BYTES) return;
+  spareBytes += join.length;
+  spares[31 - Math.clz32(join.length) - 10].push(join);
+}
 
 /**
  * @internal Wraps an accepted or connected Deno TCP/TLS connection.
  *
  * Bytes handed out are never written again (the frame decoder unmasks in place and keeps views
  * into the chunks it was given): each read goes into the unused tail of a 64 KiB slab, and a
- * fresh slab is allocated when less than 16 KiB is left. Writes go out in order, one at a time; a flush with
- * several chunks is joined into one write, and chunks queued while a write is out go together in
- * the next. `write()` is false while more than 1 MiB is queued or in flight.
+ * fresh slab is allocated when less than 16 KiB is left. Writes go out in order, one at a time; a
+ * flush with several chunks is joined into one write (in a reused buffer up to 64 KiB), and
+ * flushes queued while a write is out go together in the next. `write()` is false while more
+ * than 1 MiB is queued or in flight.
  *
  * @param conn The connection; nothing may read from it (`conn.read` or `conn.readable`) but
  *   this transport once it is started.
@@ -33,7 +70,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   let paused = false;
   let reading = false;
 
-  let queue: Uint8Array[] = [];
+  let queue: { bytes: Uint8Array; join?: Uint8Array }[] = [];
   let inFlight = 0; // bytes queued or being written
   let writing = false;
   let failed = false;
@@ -90,8 +127,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     writing = true;
     try {
       while (queue.length > 0) {
-        let bytes = _concat(queue);
+        // Flushes queued while a write was out go together in the next one.
+        const flushes = queue;
         queue = [];
+        let bytes = flushes.length === 1 ? flushes[0].bytes : _concat(flushes.map((flush) => flush.bytes));
+        const join = flushes.length === 1 ? flushes[0].join : undefined;
+        if (flushes.length > 1) for (const flush of flushes) _spare(flush.join);
         while (bytes.length > 0) {
           const n = await conn.write(bytes);
           inFlight -= n;
@@ -102,6 +143,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
             wake(waiters);
           }
         }
+        _spare(join);
       }
     } catch {
       // The peer is gone or the connection was closed: what is left will never go out.
@@ -137,9 +179,9 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     write(chunks) {
       if (failed || closed) return true;
       if (chunks.length === 0) return inFlight < HIGH_WATER_MARK;
-      const bytes = _concat(chunks);
-      inFlight += bytes.length;
-      queue.push(bytes);
+      const flush = _join(chunks);
+      inFlight += flush.bytes.length;
+      queue.push(flush);
       if (!writing) void writeLoop();
       return inFlight < HIGH_WATER_MARK;
     },

@@ -468,4 +468,39 @@ describe("_denoTransport", { timeout: 10_000 }, () => {
     assert.equal(conn.written.length, 11 + (1 << 20));
     assert.deepEqual(conn.calls, [`closeWrite after ${11 + (1 << 20)} bytes`, "close"]);
   });
+
+  test("flushes of several chunks, joined in reused buffers, keep their bytes while other connections write", async () => {
+    // Three connections write at once, their writes held until each one's gate opens; every
+    // flush is a header and a payload, 1 byte to 70,000 (past the 64 KiB of a reused buffer).
+    let x = 5;
+    const next = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 8;
+    const peers = [0, 1, 2].map(() => {
+      const conn = new FakeConn();
+      const transport = _denoTransport(conn);
+      transport.start(() => {}, () => {});
+      let open!: () => void;
+      conn.gate = new Promise((r) => (open = r));
+      return { conn, transport, open, expected: [] as number[] };
+    });
+    for (let round = 0; round < 40; round++) {
+      for (const peer of peers) {
+        const header = Uint8Array.from({ length: 1 + (next() % 10) }, () => next() & 0xff);
+        const payload = Uint8Array.from({ length: 1 + (next() % 70_000) }, () => next() & 0xff);
+        peer.transport.write([header, payload]);
+        peer.expected.push(...header, ...payload);
+        // The caller may reuse its buffers once write() returns.
+        header.fill(0xee);
+        payload.fill(0xee);
+      }
+      if (round === 10) peers[1].open();
+      if (round === 20) peers[0].open();
+      await delay(0);
+    }
+    peers[2].open();
+    await Promise.all(peers.map((peer) => peer.transport.end()));
+    for (const [i, peer] of peers.entries()) {
+      assert.equal(peer.conn.written.length, peer.expected.length, `connection ${i}: byte count`);
+      assert.ok(peer.conn.written.every((b, at) => b === peer.expected[at]), `connection ${i}: bytes differ`);
+    }
+  });
 });
