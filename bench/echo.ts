@@ -23,7 +23,9 @@
 // busy everything else on the machine was (noise). The `tcp` row is a raw TCP echo (no
 // WebSocket work at all): the most the generator can drive, so the headroom the footer reports
 // is that ceiling over the fastest WebSocket server. The `tcp-node` row is the same raw echo on
-// Node's net module: the floor of any Node server's cost per message, shown as a ratio over ws.
+// Node's net module: the floor of any Node server's cost per message, shown as a ratio over ws;
+// `tcp-upgrade-node` the same on a socket from node:http's `upgrade` event, as WebSocket servers
+// on Node get theirs.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -90,6 +92,7 @@ const nodeServer = (extra: string[], profile = false) => [
 const SPECS: ServerSpec[] = [
   { id: "tcp", name: "tcp echo", runtime: "bun", path: "ceiling", family: "bun", cmd: bunServer(["--server", "tcp"]) },
   { id: "tcp-node", name: "tcp echo", runtime: "node", path: "floor", family: "node", cmd: nodeServer(["--server", "tcp"], true) },
+  { id: "tcp-upgrade-node", name: "upgrade", runtime: "node", path: "floor", family: "node", cmd: nodeServer(["--server", "upgrade"], true) },
   { id: "ws-node", name: "ws", runtime: "node", path: "ws", family: "node", cmd: nodeServer(["--server", "ws"], true) },
   {
     id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", family: "node", ref: "ws-node",
@@ -372,12 +375,16 @@ for (const [verdict, label, detail] of verdicts) info(`${verdict.padEnd(4)}  ${l
 
 // What no WebSocket server on node:net can beat: the same Node echoing raw bytes, no WebSocket
 // work at all (the `tcp-node` row), as a ratio over ws.
-const floors = all.flatMap(([size, conns]) => {
-  const floor = get("tcp-node", size, conns);
-  const ws = get("ws-node", size, conns);
-  return floor?.msgs && ws?.msgs ? [`${sizeName(size)} x${conns} ${(floor.msgs / ws.msgs).toFixed(2)}x`] : [];
-});
+const floorOverWs = (id: string) =>
+  all.flatMap(([size, conns]) => {
+    const floor = get(id, size, conns);
+    const ws = get("ws-node", size, conns);
+    return floor?.msgs && ws?.msgs ? [`${sizeName(size)} x${conns} ${(floor.msgs / ws.msgs).toFixed(2)}x`] : [];
+  });
+const floors = floorOverWs("tcp-node");
 if (floors.length) info(`Node floor, a raw TCP echo on the same Node over ws: ${floors.join(", ")}`);
+const upgradeFloors = floorOverWs("tcp-upgrade-node");
+if (upgradeFloors.length) info(`Node floor on http upgrade sockets, the same raw echo over ws: ${upgradeFloors.join(", ")}`);
 
 // The load generator's headroom, two ways: the TCP echo ceiling over the fastest WebSocket server
 // per cell, and the generator's own CPU per round trip against each server's (on an otherwise

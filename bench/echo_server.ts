@@ -4,6 +4,7 @@
 //   <runtime> echo_server.(ts|js) --server wsflow [--mode codec|native] [--loop pipe|manual]
 //   <runtime> echo_server.(ts|js) --server ws          (the ws package, Node)
 //   <runtime> echo_server.(ts|js) --server native      (Deno.serve + Deno.upgradeWebSocket, or Bun.serve)
+//   node echo_server.js --server upgrade               (raw echo on an http upgrade socket: Node's floor)
 //   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
 import process from "node:process";
 import { option } from "./_util.ts";
@@ -120,6 +121,18 @@ if (SERVER === "wsflow") {
     },
   });
   listening(listener.port);
+} else if (SERVER === "upgrade") {
+  // Not WebSocket either: the raw echo on a socket from node:http's `upgrade` event, as every
+  // WebSocket server on Node gets its sockets (after a 101, every byte goes straight back).
+  const { createServer } = await import("node:http");
+  const server = createServer();
+  server.on("upgrade", (_request, socket: import("node:net").Socket) => {
+    socket.setNoDelay(true);
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    socket.on("data", (chunk: Buffer) => socket.write(chunk));
+    socket.on("error", () => {});
+  });
+  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
 } else if (SERVER === "tcp") {
   // Not WebSocket: after a canned 101 it sends every byte straight back (the client's masked
   // frames), the cheapest possible peer, to show what the load generator can drive.
