@@ -6,8 +6,8 @@ import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } fro
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
 import type { BunServerWebSocket } from "./bun_types.ts";
 import { _readAll } from "../core/bytes.ts";
-import { _MessageReadable } from "../streams/direct_pipe.ts";
-import { _bufferedBound, _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "../streams/surface.ts";
+import type { _MessageReadable } from "../streams/direct_pipe.ts";
+import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -26,9 +26,7 @@ export class _NativeConnection implements _ConnectionLike {
   readonly #open: Promise<void>;
   readonly #readable: _MessageReadable;
   readonly #reads: ReadableStreamDefaultController<WebSocketMessage>;
-  #writes!: WritableStreamDefaultController;
-  #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
-  #rejectClosed!: (error: WebSocketError) => void;
+  readonly #surface: _Surface<WebSocketStreamCloseInfo>;
   #done = false;
   #readableDone = false;
   #paused = false;
@@ -51,26 +49,21 @@ export class _NativeConnection implements _ConnectionLike {
     this.#maxMessageSize = options.maxMessageSize;
     this.#streamMessages = options.streamMessages ?? false;
     this.#open = new Promise((resolve) => (this.#opened = resolve));
-    this.closed = new Promise((resolve, reject) => {
-      this.#resolveClosed = resolve;
-      this.#rejectClosed = reject;
-    });
-    this.closed.catch(() => {});
-    const readable = new _MessageReadable({
+    const surface = this.#surface = _connectionSurface<WebSocketStreamCloseInfo>({
+      streamMessages: this.#streamMessages,
       pull: this.#pull.pull,
-      cancel: (reason) => {
+      cancelled: () => {
         this.#readableDone = true;
         this.#resume();
-        this.close(..._closeFor(reason));
       },
-    }, this.#streamMessages ? 1 : 1024, _messageWeight);
-    this.readable = this.#readable = readable;
-    this.#reads = readable._controller;
-    ({ writable: this.writable, controller: this.#writes } = _messageWritable(
-      (chunk) => this.#write(chunk),
-      (code, reason) => this.close(code, reason),
-      () => this.#written++,
-    ));
+      write: (chunk) => this.#write(chunk),
+      close: (code, reason) => this.close(code, reason),
+      queued: () => this.#written++,
+    });
+    this.readable = this.#readable = surface.readable;
+    this.writable = surface.writable;
+    this.closed = surface.closed;
+    this.#reads = surface.readable._controller;
   }
 
   /** Sends a ping with a 4-byte id; resolves with the round-trip time when its pong arrives. */
@@ -222,17 +215,12 @@ export class _NativeConnection implements _ConnectionLike {
         ? WebSocketError._from("Cannot receive message: it is over maxMessageSize", 1009, "")
         : WebSocketError._from(`Cannot keep connection: ${reason || "it closed without a closing handshake"}`, 1006, "");
     }
-    try {
-      if (error) this.#reads.error(error);
-      else this.#reads.close();
-    } catch { /* already closed */ }
-    this.#writes.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
+    this.#surface.endStreams(error, code, reason);
     this._drain();
     this.#opened(); // a connection that never opened
     for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", code, reason));
     this.#pings.clear();
-    if (error) this.#rejectClosed(error);
-    else this.#resolveClosed({ closeCode: code, reason });
+    this.#surface.settle(error, { closeCode: code, reason });
   }
 }
 

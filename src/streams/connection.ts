@@ -3,9 +3,9 @@
 import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _MessageReadable } from "./direct_pipe.ts";
+import type { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
-import { _closeFor, _messageWeight, _messageWritable, _pullWhilePaused } from "./surface.ts";
+import { _connectionSurface, _pullWhilePaused, type _Surface } from "./surface.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -35,9 +35,7 @@ export class _Connection {
   readonly #pieces: _PieceReader | undefined;
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
-  readonly #writeController: WritableStreamDefaultController;
-  #resolveClosed!: (result: CloseResult) => void;
-  #rejectClosed!: (error: WebSocketError) => void;
+  readonly #surface: _Surface<CloseResult>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #written = 0;
@@ -59,28 +57,22 @@ export class _Connection {
     this.#deflating = options.deflate !== undefined;
     this.session = new Session({ ...options, now: now() });
     this.session.open(now());
-    this.closed = new Promise((resolve, reject) => {
-      this.#resolveClosed = resolve;
-      this.#rejectClosed = reject;
-    });
-    this.closed.catch(() => {});
-    // Whole messages queue up to about 1 MiB or 1024 of them; at most one message stream waits.
-    const readable = new _MessageReadable({
+    const surface = this.#surface = _connectionSurface<CloseResult>({
+      streamMessages: options.streamMessages,
       pull: this.#pull.pull,
-      cancel: (reason) => {
+      cancelled: () => {
         this.#readableDone = true;
         this.#flow();
-        this.close(..._closeFor(reason));
       },
-    }, options.streamMessages ? 1 : 1024, _messageWeight);
-    this.readable = this.#readable = readable;
-    this.#readController = readable._controller;
+      write: (chunk) => this.#write(chunk),
+      close: (code, reason) => this.close(code, reason),
+      queued: () => this.#written++,
+    });
+    this.readable = this.#readable = surface.readable;
+    this.writable = surface.writable;
+    this.closed = surface.closed;
+    this.#readController = surface.readable._controller;
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
-    ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
-      (chunk) => this.#write(chunk),
-      (code, reason) => this.close(code, reason),
-      () => this.#written++,
-    ));
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
     transport.start((chunk) => {
@@ -224,12 +216,8 @@ export class _Connection {
 
   #endStreams(event: Closed): void {
     const error = event.wasClean ? undefined : _closeError(event);
-    try {
-      if (error) this.#readController.error(error);
-      else this.#readController.close();
-    } catch { /* already closed or errored */ }
+    this.#surface.endStreams(error, event.code, event.reason);
     this.#pieces?.end(error ?? WebSocketError._from("Cannot read message: the connection closed inside it", event.code, event.reason));
-    this.#writeController.error(error ?? WebSocketError._from("Cannot send: the connection is closed", event.code, event.reason));
     for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", event.code, event.reason));
     this.#pings.clear();
     this.#pull.paused();
@@ -252,8 +240,7 @@ export class _Connection {
     if (!final || !this.#transportDone) return;
     clearTimeout(this.#timer);
     this.#timerAt = -Infinity;
-    if (final.wasClean) this.#resolveClosed({ closeCode: final.code, reason: final.reason });
-    else this.#rejectClosed(_closeError(final));
+    this.#surface.settle(final.wasClean ? undefined : _closeError(final), { closeCode: final.code, reason: final.reason });
   }
 
   // One timer for the session's next deadline. A later deadline (the heartbeat moves with every

@@ -5,8 +5,8 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 import { _readAll } from "../core/bytes.ts";
-import { _MessageReadable } from "./direct_pipe.ts";
-import { _bufferedBound, _closeFor, _messageWeight, _messageWritable } from "./surface.ts";
+import type { _MessageReadable } from "./direct_pipe.ts";
+import { _bufferedBound, _connectionSurface, type _Surface } from "./surface.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -52,9 +52,7 @@ export class _NativeConnection implements _ConnectionLike {
   readonly #options: _NativeConnectionOptions;
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
-  #writeController!: WritableStreamDefaultController;
-  #resolveClosed!: (info: WebSocketStreamCloseInfo) => void;
-  #rejectClosed!: (error: WebSocketError) => void;
+  readonly #surface: _Surface<WebSocketStreamCloseInfo>;
   readonly #open: Promise<void>;
   #blobs: Promise<void> | undefined;
   #written = 0;
@@ -79,24 +77,16 @@ export class _NativeConnection implements _ConnectionLike {
         socket.addEventListener("close", () => resolve());
       })
       : Promise.resolve();
-    this.closed = new Promise((resolve, reject) => {
-      this.#resolveClosed = resolve;
-      this.#rejectClosed = reject;
+    const surface = this.#surface = _connectionSurface<WebSocketStreamCloseInfo>({
+      cancelled: () => void (this.#readableDone = true),
+      write: (chunk) => this.#write(chunk),
+      close: (code, reason) => this.close(code, reason),
+      queued: () => this.#written++,
     });
-    this.closed.catch(() => {});
-    const readable = new _MessageReadable({
-      cancel: (reason) => {
-        this.#readableDone = true;
-        this.close(..._closeFor(reason));
-      },
-    }, 1024, _messageWeight);
-    this.readable = this.#readable = readable;
-    this.#readController = readable._controller;
-    ({ writable: this.writable, controller: this.#writeController } = _messageWritable(
-      (chunk) => this.#write(chunk),
-      (code, reason) => this.close(code, reason),
-      () => this.#written++,
-    ));
+    this.readable = this.#readable = surface.readable;
+    this.writable = surface.writable;
+    this.closed = surface.closed;
+    this.#readController = surface.readable._controller;
     socket.addEventListener("message", (event) => this.#receive(event.data));
     socket.addEventListener("close", (event) => this.#ended(event));
     socket.addEventListener("error", () => {}); // the close event that follows says how it ended
@@ -201,15 +191,8 @@ export class _NativeConnection implements _ConnectionLike {
       const error = event.wasClean
         ? undefined
         : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${event.code})`, event.code, event.reason);
-      try {
-        if (error) this.#readController.error(error);
-        else this.#readController.close();
-      } catch { /* already closed or errored */ }
-      try {
-        this.#writeController.error(error ?? WebSocketError._from("Cannot send: the connection is closed", event.code, event.reason));
-      } catch { /* already errored */ }
-      if (error) this.#rejectClosed(error);
-      else this.#resolveClosed({ closeCode: event.code, reason: event.reason });
+      this.#surface.endStreams(error, event.code, event.reason);
+      this.#surface.settle(error, { closeCode: event.code, reason: event.reason });
     };
     // Messages whose Blobs are still being read come before the end.
     if (this.#blobs) void this.#blobs.then(finish);

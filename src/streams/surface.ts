@@ -1,7 +1,7 @@
 // The pieces of the WHATWG surface that every connection shares: the codec's and the
 // message-level adapters' alike.
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _directTarget } from "./direct_pipe.ts";
+import { _directTarget, _MessageReadable } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 
 /**
@@ -74,6 +74,64 @@ export function _pullWhilePaused(flow: () => boolean): { pull: () => Promise<voi
       const resolve = release;
       release = undefined;
       resolve?.();
+    },
+  };
+}
+
+/** @internal What a connection hands its WebSocketStream: built alike by every kind of connection. */
+export interface _Surface<T> {
+  readable: _MessageReadable;
+  writable: WritableStream<WebSocketSendable>;
+  closed: Promise<T>;
+  /** Ends both streams: the readable closes (or errors with `error`), writes fail from now on. */
+  endStreams(error: WebSocketError | undefined, code: number, reason: string): void;
+  /** Settles `closed`: rejected with `error`, else resolved with `info`. */
+  settle(error: WebSocketError | undefined, info: T): void;
+}
+
+/**
+ * @internal A connection's readable, writable and `closed`. Whole messages queue in the readable
+ * up to about 1 MiB or 1024 of them (with `streamMessages`, one message stream at a time);
+ * cancelling it calls `cancelled`, then closes with the reason's code. `closed` rejecting
+ * unobserved is not reported.
+ */
+export function _connectionSurface<T>(connection: {
+  streamMessages?: boolean;
+  pull?: () => Promise<void> | undefined;
+  cancelled: () => void;
+  write: (chunk: WebSocketSendable) => Promise<void> | undefined;
+  close: (code: number | undefined, reason: string) => void;
+  queued: () => void;
+}): _Surface<T> {
+  let resolveClosed!: (value: T) => void;
+  let rejectClosed!: (error: WebSocketError) => void;
+  const closed = new Promise<T>((resolve, reject) => {
+    resolveClosed = resolve;
+    rejectClosed = reject;
+  });
+  closed.catch(() => {});
+  const readable = new _MessageReadable({
+    ...(connection.pull ? { pull: connection.pull } : {}),
+    cancel: (reason) => {
+      connection.cancelled();
+      connection.close(..._closeFor(reason));
+    },
+  }, connection.streamMessages ? 1 : 1024, _messageWeight);
+  const { writable, controller } = _messageWritable(connection.write, connection.close, connection.queued);
+  return {
+    readable,
+    writable,
+    closed,
+    endStreams(error, code, reason) {
+      try {
+        if (error) readable._controller.error(error);
+        else readable._controller.close();
+      } catch { /* already closed or errored */ }
+      controller.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
+    },
+    settle(error, info) {
+      if (error) rejectClosed(error);
+      else resolveClosed(info);
     },
   };
 }
