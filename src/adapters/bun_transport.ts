@@ -1,6 +1,7 @@
 // A Bun TCP socket as a push-based _Transport: Bun's `data` chunks go straight to the Session,
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
+import { _byteLength, _copyInto } from "../core/bytes.ts";
 import type { _Transport } from "../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./bun_types.ts";
 
@@ -107,8 +108,7 @@ export class _BunTransport implements _Transport, _BunRoute {
   // Writes chunks with nothing pending before them: joined in one write when small, else one
   // write each (no copy of a large message). What the socket does not take becomes pending.
   #send(chunks: Uint8Array[]): void {
-    let size = 0;
-    for (const chunk of chunks) size += chunk.byteLength;
+    const size = _byteLength(chunks);
     if (chunks.length > 1 && size <= SCRATCH_BYTES) {
       const joined = join(chunks, size);
       const written = this.#socket.write(joined, 0, size);
@@ -215,10 +215,5 @@ export class _BunTransport implements _Transport, _BunRoute {
 // caller must not keep past its synchronous write.
 function join(chunks: Uint8Array[], size: number): Uint8Array {
   if (scratch.byteLength < size) scratch = new Uint8Array(Math.min(SCRATCH_BYTES, Math.max(size, 4096, scratch.byteLength * 2)));
-  let offset = 0;
-  for (const chunk of chunks) {
-    scratch.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return scratch;
+  return _copyInto(chunks, scratch);
 }

@@ -1,7 +1,7 @@
 // A Deno.Conn as a _Transport, over its direct read/write API rather than its web streams: each
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
-import { _concat } from "../core/bytes.ts";
+import { _byteLength, _concat, _copyInto } from "../core/bytes.ts";
 import type { _Transport } from "../streams/transport.ts";
 import type { _DenoConn } from "./deno_runtime.ts";
 
@@ -27,18 +27,12 @@ let spareBytes = 0;
 // how many connections write at once.
 function _join(chunks: Uint8Array[]): { bytes: Uint8Array; join?: Uint8Array } {
   if (chunks.length === 1) return { bytes: chunks[0] };
-  let total = 0;
-  for (const chunk of chunks) total += chunk.byteLength;
+  const total = _byteLength(chunks);
   if (total > JOIN_SIZE) return { bytes: _concat(chunks, total) };
   const c = Math.max(0, 32 - Math.clz32(total - 1) - 10);
   const spare = spares[c].pop();
   if (spare) spareBytes -= spare.length;
-  const join = spare ?? new Uint8Array(1024 << c);
-  let at = 0;
-  for (const chunk of chunks) {
-    join.set(chunk, at);
-    at += chunk.byteLength;
-  }
+  const join = _copyInto(chunks, spare ?? new Uint8Array(1024 << c));
   return { bytes: join.subarray(0, total), join };
 }
 

@@ -2,19 +2,28 @@
 
 const EMPTY = new Uint8Array(0);
 
-/** @internal Joins byte arrays into one; a single array is returned as is. */
-export function _concat(chunks: Uint8Array[], size?: number): Uint8Array {
-  if (chunks.length === 0) return EMPTY;
-  if (chunks.length === 1) return chunks[0];
-  let total = size ?? 0;
-  if (size === undefined) for (const chunk of chunks) total += chunk.byteLength;
-  const out = new Uint8Array(total);
+/** @internal The total length of byte arrays. */
+export function _byteLength(chunks: Uint8Array[]): number {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.byteLength;
+  return total;
+}
+
+/** @internal Copies byte arrays one after the other into the start of `out` (which must fit them); returns `out`. */
+export function _copyInto(chunks: Uint8Array[], out: Uint8Array): Uint8Array {
   let at = 0;
   for (const chunk of chunks) {
     out.set(chunk, at);
     at += chunk.byteLength;
   }
   return out;
+}
+
+/** @internal Joins byte arrays into one; a single array is returned as is. */
+export function _concat(chunks: Uint8Array[], size?: number): Uint8Array {
+  if (chunks.length === 0) return EMPTY;
+  if (chunks.length === 1) return chunks[0];
+  return _copyInto(chunks, new Uint8Array(size ?? _byteLength(chunks)));
 }
 
 /** @internal Reads a byte stream to its end and joins it (for paths that cannot send fragments). */
