@@ -2,7 +2,7 @@
 import type { ByteDuplex } from "../streams/types.ts";
 import { _bun } from "./bun_types.ts";
 import { _socketHandlers, type _SocketDuplex } from "./bun_socket.ts";
-import type { ConnectOptions } from "../streams/default_transport.ts";
+import { _unlessAborted, type ConnectOptions } from "../streams/default_transport.ts";
 
 export type { ConnectOptions };
 
@@ -39,17 +39,6 @@ export async function connect(url: URL, options: ConnectOptions = {}): Promise<B
     tls: secure ? { ca: options.ca, serverName: hostname } : undefined,
     socket: _socketHandlers((socket) => opened(socket.data)),
   });
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([connecting.then(() => open), aborted]);
-  } catch (error) {
-    connecting.then((socket) => socket.terminate(), () => {});
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
+  // An abort while connecting rejects at once; the socket, if it still opens, is closed.
+  return await _unlessAborted(connecting.then(() => open), signal, () => void connecting.then((socket) => socket.terminate(), () => {}));
 }

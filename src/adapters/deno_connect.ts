@@ -3,7 +3,7 @@
 // resolves once the bytes are written, so they serve as they are.
 import type { ByteDuplex } from "../streams/types.ts";
 import { _deno } from "./deno_runtime.ts";
-import type { ConnectOptions } from "../streams/default_transport.ts";
+import { _unlessAborted, type ConnectOptions } from "../streams/default_transport.ts";
 
 export type { ConnectOptions };
 
@@ -35,19 +35,8 @@ export async function connect(url: URL, options: ConnectOptions = {}): Promise<B
   const connecting = secure
     ? deno.connectTls({ hostname, port, caCerts: options.ca })
     : deno.connect({ hostname, port, transport: "tcp" });
-  if (!signal) return duplexOf(await connecting);
   // An abort while connecting rejects at once; the connection, if it still opens, is closed.
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason)));
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return duplexOf(await Promise.race([connecting, aborted]));
-  } catch (error) {
-    connecting.then((conn) => conn.close(), () => {});
-    throw error;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
+  return duplexOf(await _unlessAborted(connecting, signal, () => void connecting.then((conn) => conn.close(), () => {})));
 }
 
 function duplexOf(conn: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array>; setNoDelay?(on: boolean): void }): ByteDuplex {

@@ -8,6 +8,25 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * @internal Waits for `connecting`, or rejects with `signal`'s reason as soon as it aborts. On
+ * any failure `abandon` runs, to close a connection that still opens after the abort.
+ */
+export async function _unlessAborted<T>(connecting: Promise<T>, signal: AbortSignal | undefined, abandon: () => void): Promise<T> {
+  if (!signal) return await connecting;
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason)));
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([connecting, aborted]);
+  } catch (error) {
+    abandon();
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 type Connect = (url: URL, options: ConnectOptions) => Promise<ByteDuplex>;
 
 /**
