@@ -60,7 +60,7 @@ import { MessageEncoder } from "../src/core/message_encoder.ts";
 import { ProtocolError } from "../src/core/protocol_error.ts";
 import { PerMessageDeflate } from "../src/core/deflate.ts";
 import type { DeflateParams } from "../src/core/extensions.ts";
-import { zlibEngines } from "../src/adapters/zlib_deflate.ts";
+import { zlibEngines } from "../src/adapters/zlib/mod.ts";
 import { _concat } from "../src/core/bytes.ts";
 import {
   bufferOf, flag, frameOf, info, jsonText, listOption, machineName, maskKeyOf, median, numberOption, randomBytes, shortCount,

@@ -28,7 +28,7 @@ let open = 0;
 let deflated = 0;
 
 if (SERVER === "wsflow") {
-  const { serve } = await import("../src/adapters/node.ts");
+  const { serve } = await import("../src/adapters/node/mod.ts");
   const { upgradeWebSocket } = await import("../mod.ts");
   await serve({ port: 0, hostname: HOST, onListen: ({ port }) => send({ type: "listening", port }) }, async (request) => {
     const { socket, response } = await upgradeWebSocket(request, COMPRESSION ? { compression: KEEP ? { releaseIdleAfter: Infinity } : true } : {});

@@ -1,6 +1,6 @@
 // Checks that the npm package in npm/ exposes exactly the subpaths of deno.json's "exports", each
 // with "types" and "default" pointing at files that exist and were emitted from the same source
-// file (./src/adapters/node.ts -> ./src/adapters/node.js and .d.ts). JSR and npm users then see
+// file (./src/adapters/node/mod.ts -> ./src/adapters/node/mod.js and .d.ts). JSR and npm users then see
 // the same entry points (as honojs/hono's build/validate-exports.ts keeps its two lists equal).
 // Plain JavaScript, so Node 20 runs it.
 //

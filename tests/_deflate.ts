@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { readUpgradeRequest } from "../mod.ts";
 import type { DeflateEngines } from "../src/core/deflate.ts";
 import type { UpgradeRequest } from "../src/streams/upgrade.ts";
-import { zlibEngines } from "../src/adapters/zlib_deflate.ts";
+import { zlibEngines } from "../src/adapters/zlib/mod.ts";
 import { socketDuplex } from "./_net.ts";
 
 /** zlib engines that count the contexts made, freed, and alive now. */

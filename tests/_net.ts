@@ -1,7 +1,7 @@
 // Test glue: a node:net socket as a ByteDuplex (the Node adapter's), and an in-memory duplex pair.
 import type { ByteDuplex } from "../src/streams/types.ts";
 
-export { socketDuplex } from "../src/adapters/node_duplex.ts";
+export { socketDuplex } from "../src/adapters/node/duplex.ts";
 
 /** Two duplexes joined back to back in memory, each direction buffering `highWaterMark` chunks. */
 export function duplexPair(highWaterMark = 4): [ByteDuplex, ByteDuplex] {

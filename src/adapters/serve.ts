@@ -64,7 +64,7 @@ export function runtime(): "deno" | "bun" | "node" {
  */
 export async function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
   const adapter: { serve: (options: ServeOptions, handler: Handler) => ServeHandle | Promise<ServeHandle> } = await import(
-    `./${runtime()}.ts`
+    `./${runtime()}/mod.ts`
   );
   return await adapter.serve(options, handler);
 }

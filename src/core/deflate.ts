@@ -37,7 +37,7 @@ export interface InflateEngine {
   close(): void;
 }
 
-/** Makes engines: what an adapter injects (see `src/adapters/zlib_deflate.ts`). */
+/** Makes engines: what an adapter injects (see `src/adapters/zlib/mod.ts`). */
 export interface DeflateEngines {
   /** A compressor whose LZ77 window is at most 2^windowBits bytes (8 to 15). */
   createDeflate(windowBits: number): DeflateEngine;

@@ -60,7 +60,7 @@ export function _compressionOptions(compression: boolean | CompressionOptions | 
 /** @internal The zlib engines, imported by a computed name so streams stay runtime-free. */
 export async function _engines(options: CompressionOptions): Promise<DeflateEngines> {
   if (options.engines) return options.engines;
-  const name = "zlib_deflate";
+  const name = "zlib/mod";
   const module: { zlibEngines: DeflateEngines } = await import(`../adapters/${name}.ts`);
   return module.zlibEngines;
 }

@@ -36,7 +36,7 @@ type Connect = (url: URL, options: ConnectOptions) => Promise<ByteDuplex>;
  */
 export async function _defaultTransport(url: URL, options: ConnectOptions): Promise<ByteDuplex> {
   const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
-  const name = runtime.Deno ? "deno_connect" : runtime.Bun ? "bun_connect" : "node_connect";
-  const module: { connect: Connect } = await import(`../adapters/${name}.ts`);
+  const name = runtime.Deno ? "deno" : runtime.Bun ? "bun" : "node";
+  const module: { connect: Connect } = await import(`../adapters/${name}/connect.ts`);
   return module.connect(url, options);
 }

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WsClient from "ws";
 import { upgradeWebSocket, WebSocketStream, type WebSocketStreamCloseInfo } from "../../mod.ts";
-import { connect, createWebSocketHandler, serve } from "../../src/adapters/bun.ts";
-import type { BunServer, BunWebSocketHandlers } from "../../src/adapters/bun_types.ts";
+import { connect, createWebSocketHandler, serve } from "../../src/adapters/bun/mod.ts";
+import type { BunServer, BunWebSocketHandlers } from "../../src/adapters/bun/types.ts";
 
 const isBun = "Bun" in globalThis;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

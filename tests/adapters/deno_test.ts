@@ -5,9 +5,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { upgradeWebSocket, WebSocketError, WebSocketStream } from "../../mod.ts";
-import { connect, serve, type ServeHandle, upgrade } from "../../src/adapters/deno.ts";
-import type { _DenoConn } from "../../src/adapters/deno_runtime.ts";
-import { _denoTransport } from "../../src/adapters/deno_transport.ts";
+import { connect, serve, type ServeHandle, upgrade } from "../../src/adapters/deno/mod.ts";
+import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
+import { _denoTransport } from "../../src/adapters/deno/transport.ts";
 
 const skip = !("Deno" in globalThis) && "needs Deno";
 type Message = string | Uint8Array;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { upgradeWebSocket, WebSocketError, WebSocketStream } from "../../mod.ts";
-import { type ServeHandle, serve } from "../../src/adapters/node.ts";
+import { type ServeHandle, serve } from "../../src/adapters/node/mod.ts";
 import { selfSignedCertificate } from "../_tls.ts";
 
 const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);

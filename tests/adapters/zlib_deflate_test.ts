@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { PerMessageDeflate } from "../../src/core/deflate.ts";
 import { ProtocolError } from "../../src/core/protocol_error.ts";
-import { createZlibEngines, zlibEngines } from "../../src/adapters/zlib_deflate.ts";
+import { createZlibEngines, zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { toHex } from "../_util.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -9,7 +9,7 @@ import type { FramePart } from "../../src/core/frame.ts";
 import { ProtocolError } from "../../src/core/protocol_error.ts";
 import { Session } from "../../src/core/session.ts";
 import { _WindowHistory } from "../../src/core/window_history.ts";
-import { zlibEngines } from "../../src/adapters/zlib_deflate.ts";
+import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { countingEngines } from "../_deflate.ts";
 
 const takeover: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };

@@ -4,7 +4,7 @@ import { PerMessageDeflate } from "../../src/core/deflate.ts";
 import type { DeflateParams } from "../../src/core/extensions.ts";
 import type { FramePart } from "../../src/core/frame.ts";
 import { ProtocolError } from "../../src/core/protocol_error.ts";
-import { zlibEngines } from "../../src/adapters/zlib_deflate.ts";
+import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { concat, hex, toHex } from "../_util.ts";
 
 const takeover: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };

@@ -160,7 +160,7 @@ export function compileFixtureForOldNode(): { entry: string; cleanup(): void } {
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
     extends: join(root, "tsconfig.build.json"),
     compilerOptions: { outDir: join(dir, "out"), rootDir: root, noCheck: true, typeRoots: [join(root, "node_modules", "@types")] },
-    include: [join(root, "tests/interop/fixture_server.ts"), join(root, "src/adapters/node*.ts"), join(root, "src/adapters/zlib_deflate.ts")],
+    include: [join(root, "tests/interop/fixture_server.ts"), join(root, "src/adapters/node/*.ts"), join(root, "src/adapters/zlib/*.ts")],
   }));
   const result = spawnSync(bin("tsc"), ["-p", join(dir, "tsconfig.json")], { encoding: "utf8", timeout: 30_000 });
   const entry = join(dir, "out", "tests", "interop", "fixture_server.js");

@@ -147,7 +147,7 @@ async function handler(request: Request): Promise<Response> {
 }
 
 const server = tlsFiles
-  ? await (await import("../../src/adapters/node.ts")).serve(
+  ? await (await import("../../src/adapters/node/mod.ts")).serve(
     { port: 0, tls: { cert: readFileSync(tlsFiles[0], "utf8"), key: readFileSync(tlsFiles[1], "utf8") } },
     handler,
   )

@@ -66,7 +66,7 @@ const allServers: Server[] = [
   {
     ...codec,
     name: "Deno wsflow (native)",
-    unavailable: has("src/adapters/deno.ts") ? undefined : "src/adapters/deno.ts has not landed yet",
+    unavailable: has("src/adapters/deno/mod.ts") ? undefined : "src/adapters/deno/mod.ts has not landed yet",
     start: () => spawnServer(bin("deno"), ["run", "-A", fixture, "--mode", "native", "--heartbeat", "1000"]),
     serverPing: "NotSupportedError",
     readBackpressure: "Deno.upgradeWebSocket delivers messages as events; reads cannot be paused",
@@ -75,20 +75,20 @@ const allServers: Server[] = [
   {
     ...codec,
     name: "Deno wsflow (codec)",
-    unavailable: has("src/adapters/deno.ts") ? undefined : "src/adapters/deno.ts has not landed yet",
+    unavailable: has("src/adapters/deno/mod.ts") ? undefined : "src/adapters/deno/mod.ts has not landed yet",
     start: () => spawnServer(bin("deno"), ["run", "-A", fixture, "--mode", "codec"]),
   },
   {
     ...codec,
     name: "Bun wsflow (native)",
-    unavailable: has("src/adapters/bun.ts") ? undefined : "src/adapters/bun.ts has not landed yet",
+    unavailable: has("src/adapters/bun/mod.ts") ? undefined : "src/adapters/bun/mod.ts has not landed yet",
     start: () => spawnServer(bin("bun"), [fixture, "--mode", "native", "--heartbeat", "4000"]),
     heartbeatBound: 14_000,
   },
   {
     ...codec,
     name: "Bun wsflow (codec)",
-    unavailable: has("src/adapters/bun.ts") ? undefined : "src/adapters/bun.ts has not landed yet",
+    unavailable: has("src/adapters/bun/mod.ts") ? undefined : "src/adapters/bun/mod.ts has not landed yet",
     start: () => spawnServer(bin("bun"), [fixture, "--mode", "codec"]),
   },
   {

@@ -1,8 +1,8 @@
 // The client transport on Bun: Bun.connect (TCP, or TLS for wss:) as a ByteDuplex.
-import type { ByteDuplex } from "../streams/types.ts";
-import { _bun } from "./bun_types.ts";
-import { _socketHandlers, type _SocketDuplex } from "./bun_socket.ts";
-import { _unlessAborted, type ConnectOptions } from "../streams/default_transport.ts";
+import type { ByteDuplex } from "../../streams/types.ts";
+import { _bun } from "./types.ts";
+import { _socketHandlers, type _SocketDuplex } from "./socket.ts";
+import { _unlessAborted, type ConnectOptions } from "../../streams/default_transport.ts";
 
 export type { ConnectOptions };
 

@@ -1,9 +1,9 @@
 // A Bun TCP socket as a push-based _Transport: Bun's `data` chunks go straight to the Session,
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
-import { _byteLength, _copyInto } from "../core/bytes.ts";
-import type { _Transport } from "../streams/transport.ts";
-import type { _BunSocket, _BunSocketHandlers } from "./bun_types.ts";
+import { _byteLength, _copyInto } from "../../core/bytes.ts";
+import type { _Transport } from "../../streams/transport.ts";
+import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 
 // Unwritten bytes held (waiting for `drain`) past which write() reports backpressure.
 const WRITE_HIGH_WATER = 64 * 1024;

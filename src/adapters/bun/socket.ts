@@ -1,6 +1,6 @@
 // A Bun TCP socket (Bun.listen / Bun.connect) as a ByteDuplex, with backpressure both ways.
-import type { ByteDuplex } from "../streams/types.ts";
-import type { _BunSocket, _BunSocketHandlers } from "./bun_types.ts";
+import type { ByteDuplex } from "../../streams/types.ts";
+import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 
 // Bytes the readable holds before the socket is paused.
 const READ_HIGH_WATER = 64 * 1024;

@@ -36,19 +36,19 @@
  *
  * @module
  */
-import { DEFAULT_MAX_MESSAGE_SIZE } from "../core/limits.ts";
-import type { HeartbeatOptions } from "../core/session_types.ts";
-import { acceptUpgrade } from "../core/handshake.ts";
-import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../streams/upgrade_web_socket.ts";
-import { WebSocketStream } from "../streams/websocket_stream.ts";
-import { _listenCodec } from "./bun_codec.ts";
-import { _NativeConnection } from "./bun_native.ts";
-import { _bun, type BunServer, type BunWebSocketHandlers } from "./bun_types.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "./serve.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE } from "../../core/limits.ts";
+import type { HeartbeatOptions } from "../../core/session_types.ts";
+import { acceptUpgrade } from "../../core/handshake.ts";
+import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
+import { WebSocketStream } from "../../streams/websocket_stream.ts";
+import { _listenCodec } from "./codec.ts";
+import { _NativeConnection } from "./native.ts";
+import { _bun, type BunServer, type BunWebSocketHandlers } from "./types.ts";
+import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve.ts";
 
-export { connect, type ConnectOptions } from "./bun_connect.ts";
-export type { BunServer, BunServerWebSocket, BunWebSocketHandlers } from "./bun_types.ts";
-export type { Handler, ServeHandle } from "./serve.ts";
+export { connect, type ConnectOptions } from "./connect.ts";
+export type { BunServer, BunServerWebSocket, BunWebSocketHandlers } from "./types.ts";
+export type { Handler, ServeHandle } from "../serve.ts";
 
 /** Server-wide options of Bun's native WebSockets (Bun has no per-connection ones). */
 export interface BunWebSocketOptions {

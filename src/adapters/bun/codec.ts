@@ -1,15 +1,15 @@
 // The byte-level path on Bun: Bun.listen with wsflow's own codec on each socket. The request
 // head is read in the socket's `data` callback, then the socket becomes a push-based transport:
 // no Web Streams between Bun's callbacks and the Session.
-import { rejectUpgrade } from "../core/handshake.ts";
-import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../core/http_head.ts";
-import { _acceptOnDuplex } from "../streams/upgrade.ts";
-import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
-import type { WebSocketStream } from "../streams/websocket_stream.ts";
-import type { _BunListener, _BunSocket } from "./bun_types.ts";
-import { _bun } from "./bun_types.ts";
-import { _BunTransport, type _BunRoute, _routedHandlers } from "./bun_transport.ts";
-import type { Handler } from "./serve.ts";
+import { rejectUpgrade } from "../../core/handshake.ts";
+import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../../core/http_head.ts";
+import { _acceptOnDuplex } from "../../streams/upgrade.ts";
+import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
+import type { WebSocketStream } from "../../streams/websocket_stream.ts";
+import type { _BunListener, _BunSocket } from "./types.ts";
+import { _bun } from "./types.ts";
+import { _BunTransport, type _BunRoute, _routedHandlers } from "./transport.ts";
+import type { Handler } from "../serve.ts";
 
 /**
  * @internal Listens with `Bun.listen` and serves one HTTP/1.1 request per connection: an

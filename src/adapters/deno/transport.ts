@@ -1,9 +1,9 @@
 // A Deno.Conn as a _Transport, over its direct read/write API rather than its web streams: each
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
-import { _byteLength, _concat, _copyInto } from "../core/bytes.ts";
-import type { _Transport } from "../streams/transport.ts";
-import type { _DenoConn } from "./deno_runtime.ts";
+import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
+import type { _Transport } from "../../streams/transport.ts";
+import type { _DenoConn } from "./runtime.ts";
 
 /** @internal Bytes per read, as Deno's own `conn.readable` allocates them. */
 export const _READ_SIZE = 64 * 1024;

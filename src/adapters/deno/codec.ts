@@ -2,14 +2,14 @@
 // wsflow's codec on the upgraded ones. The Conn is driven through its direct API (conn.read,
 // conn.write), not its web streams (see deno_transport.ts): every read lands in a freshly
 // allocated buffer, never reused, so the frame decoder may unmask client frames in place.
-import { rejectUpgrade } from "../core/handshake.ts";
-import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../core/http_head.ts";
-import { _acceptOnDuplex } from "../streams/upgrade.ts";
-import { _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
-import type { ServeHandle, ServeHandler, ServeOptions } from "./deno.ts";
-import type { _DenoConn, _DenoNamespace } from "./deno_runtime.ts";
-import { _Sockets } from "./deno_sockets.ts";
-import { _denoTransport, _READ_SIZE as READ_SIZE } from "./deno_transport.ts";
+import { rejectUpgrade } from "../../core/handshake.ts";
+import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../../core/http_head.ts";
+import { _acceptOnDuplex } from "../../streams/upgrade.ts";
+import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
+import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
+import type { _DenoConn, _DenoNamespace } from "./runtime.ts";
+import { _Sockets } from "./sockets.ts";
+import { _denoTransport, _READ_SIZE as READ_SIZE } from "./transport.ts";
 
 /** @internal `serve()` with `mode: "codec"`. */
 export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {

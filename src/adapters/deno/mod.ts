@@ -31,18 +31,18 @@
  *
  * @module
  */
-import { acceptUpgrade } from "../core/handshake.ts";
-import { _NativeConnection } from "../streams/native_connection.ts";
-import { _registerUpgrader, type UpgradeOptions, type UpgradeResult } from "../streams/upgrade_web_socket.ts";
-import { WebSocketStream } from "../streams/websocket_stream.ts";
-import { _serveCodec } from "./deno_codec.ts";
-import { _deno } from "./deno_runtime.ts";
-import { _Sockets } from "./deno_sockets.ts";
-import type { Handler, ServeHandle, ServeOptions } from "./serve.ts";
+import { acceptUpgrade } from "../../core/handshake.ts";
+import { _NativeConnection } from "../../streams/native_connection.ts";
+import { _registerUpgrader, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
+import { WebSocketStream } from "../../streams/websocket_stream.ts";
+import { _serveCodec } from "./codec.ts";
+import { _deno } from "./runtime.ts";
+import { _Sockets } from "./sockets.ts";
+import type { Handler, ServeHandle, ServeOptions } from "../serve.ts";
 
-export { connect, type ConnectOptions } from "./deno_connect.ts";
-export type { ByteDuplex } from "../streams/types.ts";
-export type { UpgradeOptions, UpgradeResult } from "../streams/upgrade_web_socket.ts";
+export { connect, type ConnectOptions } from "./connect.ts";
+export type { ByteDuplex } from "../../streams/types.ts";
+export type { UpgradeOptions, UpgradeResult } from "../../streams/upgrade_web_socket.ts";
 
 /** A request handler: return a Response, or the `response` of `upgradeWebSocket(request)`. */
 export type ServeHandler = Handler;

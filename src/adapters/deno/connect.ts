@@ -1,9 +1,9 @@
 // wsflow/deno's client transport: a TCP or TLS connection as a ByteDuplex. Deno's Conn already
 // has web streams; its readable reads only when pulled and never reuses a buffer, and a write
 // resolves once the bytes are written, so they serve as they are.
-import type { ByteDuplex } from "../streams/types.ts";
-import { _deno } from "./deno_runtime.ts";
-import { _unlessAborted, type ConnectOptions } from "../streams/default_transport.ts";
+import type { ByteDuplex } from "../../streams/types.ts";
+import { _deno } from "./runtime.ts";
+import { _unlessAborted, type ConnectOptions } from "../../streams/default_transport.ts";
 
 export type { ConnectOptions };
 

@@ -24,16 +24,16 @@ import { createServer as createHttpsServer, Server as HttpsServer } from "node:h
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
-import { serializeResponse } from "../core/http_head.ts";
-import { _acceptOnDuplex } from "../streams/upgrade.ts";
-import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../streams/upgrade_web_socket.ts";
-import type { WebSocketStream } from "../streams/websocket_stream.ts";
-import { _socketTransport } from "./node_transport.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "./serve.ts";
+import { serializeResponse } from "../../core/http_head.ts";
+import { _acceptOnDuplex } from "../../streams/upgrade.ts";
+import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
+import type { WebSocketStream } from "../../streams/websocket_stream.ts";
+import { _socketTransport } from "./transport.ts";
+import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve.ts";
 
-export { connect, type ConnectOptions } from "./node_connect.ts";
-export { socketDuplex } from "./node_duplex.ts";
-export type { Handler, ServeHandle } from "./serve.ts";
+export { connect, type ConnectOptions } from "./connect.ts";
+export { socketDuplex } from "./duplex.ts";
+export type { Handler, ServeHandle } from "../serve.ts";
 
 /** Options for {@linkcode serve} on Node: the cross-runtime ones plus TLS. */
 export interface ServeOptions extends BaseServeOptions {

@@ -16,9 +16,9 @@
 // made by closing the stream, which ends the deflate stream (BFINAL) and its context, so there
 // is no context takeover, and every message costs promises and a stream.
 import zlib from "node:zlib";
-import type { DeflateEngine, DeflateEngines, InflateEngine } from "../core/deflate.ts";
-import { ProtocolError } from "../core/protocol_error.ts";
-import { _concat } from "../core/bytes.ts";
+import type { DeflateEngine, DeflateEngines, InflateEngine } from "../../core/deflate.ts";
+import { ProtocolError } from "../../core/protocol_error.ts";
+import { _concat } from "../../core/bytes.ts";
 
 const Z_SYNC_FLUSH = 2;
 const CHUNK = 16 * 1024;

@@ -1,7 +1,7 @@
 // The slice of the Deno namespace wsflow/deno uses, declared here rather than taken from a
 // dependency (as oakserver/oak's http_server_bun.ts declares Bun), and the check that fails fast
 // in another runtime.
-import type { _NativeSocket } from "../streams/native_connection.ts";
+import type { _NativeSocket } from "../../streams/native_connection.ts";
 
 /** @internal A TCP or TLS connection of `Deno.listen`, `Deno.connect` or `Deno.connectTls`. */
 export interface _DenoConn {

@@ -1,7 +1,7 @@
 // A node:net socket as a _Transport: data events go straight to the Session, a flush is one
 // corked write (a single writev), and backpressure is pause/resume and drain.
 import type { Socket } from "node:net";
-import type { _Transport } from "../streams/transport.ts";
+import type { _Transport } from "../../streams/transport.ts";
 
 /** @internal Wraps a connected node:net (or node:tls) socket. */
 export function _socketTransport(socket: Socket): _Transport {

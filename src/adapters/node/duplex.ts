@@ -1,7 +1,7 @@
 // A node:net socket as a ByteDuplex, with backpressure both ways. Works in Node, and in Deno and
 // Bun through their node:net.
 import type { Socket } from "node:net";
-import type { ByteDuplex } from "../streams/types.ts";
+import type { ByteDuplex } from "../../streams/types.ts";
 
 /**
  * Wraps a `node:net` (or `node:tls`) socket as a `{ readable, writable }` byte duplex. Reads

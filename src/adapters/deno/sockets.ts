@@ -1,5 +1,5 @@
 // The open WebSocket connections of one wsflow/deno server, so shutdown() can close them.
-import type { WebSocketStream } from "../streams/websocket_stream.ts";
+import type { WebSocketStream } from "../../streams/websocket_stream.ts";
 
 // How long shutdown() waits for peers to answer the 1001 close frame. The codec path has its own
 // close timeout; Deno's native socket has none, so a silent peer would hold shutdown() forever.

@@ -1,9 +1,9 @@
 // The client transport on Node: node:net for ws:, node:tls for wss:.
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { ByteDuplex } from "../streams/types.ts";
-import { socketDuplex } from "./node_duplex.ts";
-import type { ConnectOptions } from "../streams/default_transport.ts";
+import type { ByteDuplex } from "../../streams/types.ts";
+import { socketDuplex } from "./duplex.ts";
+import type { ConnectOptions } from "../../streams/default_transport.ts";
 
 export type { ConnectOptions };
 

@@ -1,13 +1,13 @@
 // The message-level path on Bun: Bun.serve's own framing (ServerWebSocket) behind a
 // WebSocketStream, through a _ConnectionLike per connection.
-import { toBytes } from "../core/message_encoder.ts";
-import { WebSocketError } from "../core/websocket_error.ts";
-import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "../streams/types.ts";
-import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../streams/websocket_stream.ts";
-import type { BunServerWebSocket } from "./bun_types.ts";
-import { _readAll } from "../core/bytes.ts";
-import type { _MessageReadable } from "../streams/direct_pipe.ts";
-import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../streams/surface.ts";
+import { toBytes } from "../../core/message_encoder.ts";
+import { WebSocketError } from "../../core/websocket_error.ts";
+import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "../../streams/types.ts";
+import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../../streams/websocket_stream.ts";
+import type { BunServerWebSocket } from "./types.ts";
+import { _readAll } from "../../core/bytes.ts";
+import type { _MessageReadable } from "../../streams/direct_pipe.ts";
+import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../../streams/surface.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
