@@ -52,6 +52,7 @@ export {
   type UpgradeRejected,
 } from "./src/core/handshake.ts";
 export {
+  checkRequestHead,
   HttpHeadError,
   type HttpHeadMode,
   HttpHeadParser,

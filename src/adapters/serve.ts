@@ -36,6 +36,15 @@ export interface ServeOptions {
    * Node always runs the codec. @default {"native"}
    */
   mode?: "native" | "codec";
+  /**
+   * Milliseconds a new connection has to send its request head and, for an upgrade, for the
+   * handler to upgrade or answer: past it the peer gets a 408 (where one can still be written)
+   * and the connection is closed. Bounds every path where wsflow reads the head (Node, and
+   * `"codec"` on Deno and Bun); in `"native"` mode Deno.serve and Bun.serve read the head
+   * themselves (see the README's Limits). `Infinity` for no deadline.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
 }
 
 /** A running server. */

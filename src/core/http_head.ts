@@ -96,7 +96,9 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$
  * refuse them), so a peer cannot smuggle a line past a lenient proxy. Empty lines before the
  * start line are skipped. Obsolete line folding, a header line without a colon, whitespace
  * before the colon, a name that is not a token and control characters in a value are all 400
- * (RFC 9112 section 5). A request without exactly one Host field is 400 (section 3.2).
+ * (RFC 9112 section 5). A request head then gets the checks of {@linkcode checkRequestHead}:
+ * HTTP/1.1 only (505), exactly one Host field (400), and an upgrade request with a repeated
+ * handshake field or a body is 400.
  *
  * @example Reading an upgrade request and keeping the bytes after it
  * ```ts
@@ -209,7 +211,7 @@ export class HttpHeadParser<M extends HttpHeadMode> {
     const lines = text.replace(/^(?:\r\n)+/, "").slice(0, -4).split("\r\n");
     const start = lines[0];
     const headers = new Headers();
-    let hosts = 0;
+    const fields: string[] = [];
     for (let n = 1; n < lines.length; n++) {
       const line = lines[n];
       if (line[0] === " " || line[0] === "\t") return _malformed("obsolete line folding", n);
@@ -220,7 +222,7 @@ export class HttpHeadParser<M extends HttpHeadMode> {
       if (!_TOKEN.test(name)) return _malformed("header name is not a token", n);
       const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
       if (!FIELD_VALUE.test(value)) return _malformed(`control character in the value of ${name}`, n);
-      if (name.toLowerCase() === "host") hosts++;
+      fields.push(name, value);
       try {
         headers.append(name, value);
       } catch {
@@ -237,12 +239,55 @@ export class HttpHeadParser<M extends HttpHeadMode> {
     }
     const match = /^([^ ]+) ([^ ]+) (HTTP\/\d\.\d)$/.exec(start);
     if (!match || !_TOKEN.test(match[1]) || !TARGET.test(match[2])) return _malformed("invalid request line", 0);
-    if (match[3] !== "HTTP/1.1") {
-      return new HttpHeadError(`Cannot parse HTTP head: version ${match[3]} is not HTTP/1.1`, 505);
-    }
-    if (hosts !== 1) return _malformed(hosts ? "more than one Host header" : "no Host header", 0);
+    const invalid = checkRequestHead(match[3], fields);
+    if (invalid) return invalid;
     return { method: match[1], target: match[2], version: match[3], headers };
   }
+}
+
+// Fields an upgrade request may carry once only: a second one means two parsers on the way
+// (a proxy, then us) may each read a different value.
+const SINGLE_IN_UPGRADE = ["upgrade", "connection", "sec-websocket-key"];
+
+/**
+ * The checks every wsflow server applies to a request head before its handler sees it, whoever
+ * parsed the head ({@linkcode HttpHeadParser}, or Node's `http` parser): the version must be
+ * HTTP/1.1 (505 otherwise), and there must be exactly one Host field (400; RFC 9112 section
+ * 3.2). For an upgrade request (one with an Upgrade field) also: no second Upgrade, Connection,
+ * Sec-WebSocket-Key or Host field, and no body (400 for a Content-Length other than 0 or any
+ * Transfer-Encoding). A proxy counts the bytes after such a head as its body (RFC 9112 section
+ * 6.3) while a WebSocket server would read them as frames: a request-smuggling split.
+ *
+ * @param version The HTTP-version as sent, for example `HTTP/1.1`.
+ * @param fields The header fields as sent, flat: name, value, name, value (Node's `rawHeaders`).
+ * @returns The error to answer with (its `status`), or `undefined` when the head passes.
+ *
+ * @example
+ * ```ts
+ * import { checkRequestHead } from "@wsflow/wsflow";
+ *
+ * const fields = ["Host", "a.test", "Upgrade", "websocket", "Content-Length", "6"];
+ * console.log(checkRequestHead("HTTP/1.1", fields)?.status); // 400
+ * console.log(checkRequestHead("HTTP/1.0", ["Host", "a.test"])?.status); // 505
+ * console.log(checkRequestHead("HTTP/1.1", ["Host", "a.test"])); // undefined
+ * ```
+ */
+export function checkRequestHead(version: string, fields: readonly string[]): HttpHeadError | undefined {
+  if (version !== "HTTP/1.1") return new HttpHeadError(`Cannot parse HTTP head: version ${version} is not HTTP/1.1`, 505);
+  const counts = new Map<string, number>();
+  let body = "";
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i].toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    if (name === "transfer-encoding" || (name === "content-length" && fields[i + 1].trim() !== "0")) body ||= fields[i];
+  }
+  const hosts = counts.get("host") ?? 0;
+  if (hosts !== 1) return _malformed(hosts ? "more than one Host header" : "no Host header", 0);
+  if (!counts.has("upgrade")) return undefined;
+  const repeated = SINGLE_IN_UPGRADE.find((name) => counts.get(name)! > 1);
+  if (repeated) return new HttpHeadError(`Cannot parse HTTP head: an upgrade request with more than one ${repeated} header`, 400);
+  if (body) return new HttpHeadError(`Cannot parse HTTP head: an upgrade request may not have a body (${body})`, 400);
+  return undefined;
 }
 
 function _malformed(detail: string, line: number): HttpHeadError {

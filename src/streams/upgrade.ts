@@ -3,6 +3,7 @@ import { HttpHeadError, requestFromHead, serializeResponse, serializeResponseHea
 import type { MessageDecoderOptions } from "../core/message_decoder.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _acceptCompression, _compressionOptions } from "./compression.ts";
+import { _handshakeTimeout, _HandshakeDeadline } from "./handshake_deadline.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex } from "./types.ts";
 import { _readHead, type ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
@@ -13,6 +14,13 @@ export interface ReadUpgradeOptions {
   maxHeadBytes?: number;
   /** The scheme of the request's URL: `https` behind TLS. @default {"http"} */
   scheme?: "http" | "https";
+  /**
+   * Milliseconds from the call until the head is read and `accept()` or `reject()` answers it.
+   * Past it the peer gets a 408 and the transport is closed: the promise rejects with a 408
+   * {@linkcode HttpHeadError}, or a later `accept()` rejects. `Infinity` for no deadline.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
 }
 
 /** An opening request read from a byte duplex, waiting for the server's decision. */
@@ -31,8 +39,9 @@ export interface UpgradeRequest {
 /**
  * Reads the opening request from a byte duplex (a server's accepted TCP socket, say), so the
  * server can look at it, do async work (auth) and then accept or reject the upgrade. A malformed
- * or oversized head is answered with 400 or 431, the transport closed, and the promise rejects
- * with the {@linkcode HttpHeadError}.
+ * or oversized head is answered with 400, 431 or 505 (see {@linkcode checkRequestHead}), the
+ * transport closed, and the promise rejects with the {@linkcode HttpHeadError}. The head and the
+ * decision together have `handshakeTimeout` (10 s by default); past it the peer gets a 408.
  *
  * @example A byte-level server's handler
  * ```ts ignore
@@ -46,19 +55,25 @@ export interface UpgradeRequest {
  * ```
  */
 export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgradeOptions = {}): Promise<UpgradeRequest> {
+  const timeout = _handshakeTimeout(options.handshakeTimeout, "Cannot read the upgrade request");
+  const reading = new AbortController();
+  const deadline = new _HandshakeDeadline(timeout, (response) => {
+    reading.abort();
+    void respond(duplex, response);
+  });
+  const refuse = async (error: HttpHeadError): Promise<never> => {
+    if (!deadline.settle()) throw new HttpHeadError(`Cannot read the upgrade request: not answered within handshakeTimeout (${timeout} ms)`, 408);
+    await respond(duplex, rejectUpgrade(error.status, error.message));
+    throw error;
+  };
   let head;
   try {
-    head = await _readHead(duplex.readable, "request", options.maxHeadBytes);
+    head = await _readHead(duplex.readable, "request", options.maxHeadBytes, reading.signal);
   } catch (error) {
-    const status = error instanceof HttpHeadError ? error.status : 400;
-    await respond(duplex, rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
-    throw error;
+    return await refuse(error instanceof HttpHeadError ? error : new HttpHeadError(error instanceof Error ? error.message : "Bad request", 400));
   }
   const request = requestFromHead(head, { scheme: options.scheme });
-  if (request instanceof HttpHeadError) {
-    await respond(duplex, rejectUpgrade(request.status, request.message));
-    throw request;
-  }
+  if (request instanceof HttpHeadError) return await refuse(request);
   let answered = false;
   const once = () => {
     if (answered) throw new DOMException("Cannot answer the upgrade request: it was already accepted or rejected", "InvalidStateError");
@@ -68,17 +83,17 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
     request,
     async accept(acceptOptions = {}) {
       once();
-      const result = await _acceptOnDuplex(request, duplex, head.rest, acceptOptions);
+      const result = await _acceptOnDuplex(request, duplex, head.rest, acceptOptions, deadline);
       if (!result.socket) {
         const body = await result.response.clone().text();
-        await respond(duplex, result.response);
+        if (deadline.settle()) await respond(duplex, result.response);
         throw WebSocketError._from(`Cannot accept the upgrade: answered ${result.response.status} (${body})`, null, "");
       }
       return result.socket;
     },
     async reject(response) {
       once();
-      await respond(duplex, response);
+      if (deadline.settle()) await respond(duplex, response);
     },
   };
 }
@@ -86,16 +101,20 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
 /**
  * @internal The byte-level server's side of the opening handshake: validates the request, and
  * for a valid one writes the 101 head and wraps the duplex; otherwise hands back the 4xx to send.
+ * With a `deadline`, the 101 is written only if it settles the handshake (no 408 went first).
  */
 export async function _acceptOnDuplex(
   request: Request,
   duplex: ByteDuplex | _Transport,
   rest: Uint8Array,
   options: AcceptOptions & ConnectionOptions & Pick<MessageDecoderOptions, "allocate">,
+  deadline?: _HandshakeDeadline,
 ): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
   const compression = await _acceptCompression(request, _compressionOptions(options.compression), options.maxMessageSize);
   const decision = await acceptUpgrade(request, { ...options, extensions: compression ? () => compression.response : options.extensions });
   if (!decision.ok) return { response: decision.response };
+  // The 101 goes out only if the handshake deadline has not answered 408 already.
+  if (deadline && !deadline.settle()) return { response: rejectUpgrade(408, "Cannot upgrade: the handshake deadline passed") };
   const transport = "readable" in duplex ? _duplexTransport(duplex) : duplex;
   transport.write([serializeResponseHead({ status: 101, headers: decision.headers })]);
   const url = new URL(request.url);

@@ -268,9 +268,17 @@ export class WebSocketStream {
  * Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
  * as `rest`.
  */
-export async function _readHead<M extends HttpHeadMode>(readable: ReadableStream<Uint8Array>, mode: M, maxHeadBytes?: number): Promise<HttpHeadResult<M>> {
+export async function _readHead<M extends HttpHeadMode>(
+  readable: ReadableStream<Uint8Array>,
+  mode: M,
+  maxHeadBytes?: number,
+  signal?: AbortSignal,
+): Promise<HttpHeadResult<M>> {
   const parser = new HttpHeadParser(mode, { maxHeadBytes });
   const reader = readable.getReader();
+  // An abort (the server's handshake deadline) cancels the read: the stream ends here.
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -280,6 +288,7 @@ export async function _readHead<M extends HttpHeadMode>(readable: ReadableStream
       if (result) return result;
     }
   } finally {
+    signal?.removeEventListener("abort", cancel);
     reader.releaseLock();
   }
 }

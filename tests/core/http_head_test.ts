@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  checkRequestHead,
   HttpHeadError,
   HttpHeadParser,
   type HttpHeadMode,
@@ -194,6 +195,47 @@ describe("RFC 9112 section 3: request head", () => {
   test("HttpHeadParser throws a RangeError for a maxHeadBytes that is not a positive integer", () => {
     assert.throws(() => new HttpHeadParser("request", { maxHeadBytes: 0 }), RangeError);
     assert.throws(() => new HttpHeadParser("request", { maxHeadBytes: 1.5 }), RangeError);
+  });
+});
+
+describe("checkRequestHead: the checks every server path applies (RFC 9112 sections 3.2 and 6.3)", () => {
+  const upgrade = ["Host", "a", "Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="];
+
+  test("checkRequestHead passes one Host, an upgrade with single handshake fields, and Content-Length: 0", () => {
+    assert.equal(checkRequestHead("HTTP/1.1", ["Host", "a"]), undefined);
+    assert.equal(checkRequestHead("HTTP/1.1", upgrade), undefined);
+    assert.equal(checkRequestHead("HTTP/1.1", [...upgrade, "Content-Length", "0"]), undefined);
+    // Without Upgrade, repeated Connection fields and a body are plain HTTP's business.
+    assert.equal(checkRequestHead("HTTP/1.1", ["Host", "a", "Connection", "close", "Connection", "x", "Content-Length", "3"]), undefined);
+  });
+
+  test("checkRequestHead answers a version other than HTTP/1.1 with 505", () => {
+    for (const version of ["HTTP/1.0", "HTTP/2.0", "HTTP/0.9"]) assert.equal(checkRequestHead(version, upgrade)?.status, 505, version);
+  });
+
+  test("checkRequestHead answers no Host, a second Host, Upgrade, Connection or Sec-WebSocket-Key in an upgrade, and a body, with 400", () => {
+    const cases: Record<string, string[]> = {
+      "no Host": upgrade.slice(2),
+      "two Host fields": [...upgrade, "HOST", "b"],
+      "two Upgrade fields": [...upgrade, "upgrade", "websocket"],
+      "two Connection fields": [...upgrade, "Connection", "keep-alive"],
+      "two Sec-WebSocket-Key fields": [...upgrade, "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="],
+      "a Content-Length body": [...upgrade, "Content-Length", "7"],
+      "Transfer-Encoding": [...upgrade, "Transfer-Encoding", "chunked"],
+      "Transfer-Encoding: identity": [...upgrade, "transfer-encoding", "identity"],
+    };
+    for (const [name, fields] of Object.entries(cases)) {
+      const error = checkRequestHead("HTTP/1.1", fields);
+      assert.ok(error instanceof HttpHeadError, name);
+      assert.equal(error.status, 400, name);
+      assert.match(error.message, /^Cannot parse HTTP head: /, name);
+    }
+  });
+
+  test("HttpHeadParser applies checkRequestHead: an upgrade request with a body or a second Upgrade is 400", () => {
+    const head = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    assert.equal(failed("request", head + "Content-Length: 5\r\n\r\n").status, 400);
+    assert.equal(failed("request", head + "Upgrade: websocket\r\n\r\n").status, 400);
   });
 });
 

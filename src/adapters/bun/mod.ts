@@ -39,7 +39,8 @@
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../../core/limits.ts";
 import type { HeartbeatOptions } from "../../core/session_types.ts";
 import { acceptUpgrade } from "../../core/handshake.ts";
-import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
+import { _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
+import { _handshakeTimeout } from "../../streams/handshake_deadline.ts";
 import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _listenCodec } from "./codec.ts";
 import { _NativeConnection } from "./native.ts";
@@ -158,11 +159,12 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
 export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
   const bun = _bun("serve");
   const { port = 8080, hostname = "127.0.0.1", mode = "native" } = options;
+  const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const open = new _Open();
   let stop: () => void | Promise<void>;
   let actualPort: number;
   if (mode === "codec") {
-    const listener = _listenCodec(hostname, port, handler, open);
+    const listener = _listenCodec(hostname, port, handler, open, handshakeTimeout);
     actualPort = listener.port;
     stop = () => listener.stop(true);
   } else if (mode === "native") {
@@ -172,14 +174,20 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
       port,
       websocket,
       async fetch(request, server) {
-        _registerUpgrader(request, (upgradeOptions) => upgrade(request, server, upgradeOptions));
+        let upgraded = false;
+        _registerUpgrader(request, async (upgradeOptions) => {
+          const result = await upgrade(request, server, upgradeOptions);
+          upgraded = result.socket !== undefined;
+          return result;
+        });
         let response: Response;
         try {
           response = await handler(request, { remoteAddress: server.requestIP(request)?.address ?? "" });
         } catch {
           response = new Response("Internal Server Error", { status: 500 });
         }
-        return _isUpgradeResponse(response) ? undefined : response;
+        // Once upgraded, Bun answers 101, whatever the handler returned (a middleware's copy).
+        return upgraded ? undefined : response;
       },
     });
     actualPort = server.port;

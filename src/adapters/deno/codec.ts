@@ -4,6 +4,7 @@
 // allocated buffer, never reused, so the frame decoder may unmask client frames in place.
 import { rejectUpgrade } from "../../core/handshake.ts";
 import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../../core/http_head.ts";
+import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _acceptOnDuplex } from "../../streams/upgrade.ts";
 import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
 import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
@@ -13,6 +14,7 @@ import { _denoTransport, _READ_SIZE as READ_SIZE } from "./transport.ts";
 
 /** @internal `serve()` with `mode: "codec"`. */
 export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {
+  const timeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const listener = deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 8080, transport: "tcp" });
   const { hostname, port } = listener.addr;
   const sockets = new _Sockets();
@@ -26,7 +28,7 @@ export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler
         return; // the listener was closed
       }
       waiting.add(conn);
-      void handle(conn, handler, sockets).catch(() => {}).finally(() => waiting.delete(conn));
+      void handle(conn, handler, sockets, timeout).catch(() => {}).finally(() => waiting.delete(conn));
     }
   })();
   let stopping: Promise<void> | undefined;
@@ -50,8 +52,9 @@ export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler
 }
 
 // One connection: read the request head, hand the request to the handler, then either leave the
-// connection to the WebSocket it was upgraded to or write the handler's Response and close.
-async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets): Promise<void> {
+// connection to the WebSocket it was upgraded to or write the handler's Response and close. The
+// head and the handler's decision together have `timeout` ms; past it the peer gets a 408.
+async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets, timeout: number): Promise<void> {
   // Frames go out as soon as they are written: Nagle's algorithm would hold a payload written
   // after its header until the peer's delayed ACK (about 40 ms).
   conn.setNoDelay?.(true);
@@ -64,20 +67,25 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
     } catch { /* an unreadable body: close without an answer */ }
     await transport.end();
   };
+  // On expiry the 408 goes out and the connection closes, which ends a pending head read.
+  const deadline = new _HandshakeDeadline(timeout, (response) => void respond(response));
+  const answer = async (response: Response) => {
+    if (deadline.settle()) await respond(response);
+  };
   let head;
   try {
     head = await readHead(conn);
   } catch (error) {
     const status = error instanceof HttpHeadError ? error.status : 400;
-    return await respond(rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
+    return await answer(rejectUpgrade(status, error instanceof Error ? error.message : "Bad request"));
   }
   const request = requestFromHead(head, { scheme: "http" });
-  if (request instanceof HttpHeadError) return await respond(rejectUpgrade(request.status, request.message));
+  if (request instanceof HttpHeadError) return await answer(rejectUpgrade(request.status, request.message));
   let upgraded = false;
   const rest = head.rest;
   _registerUpgrader(request, async (upgradeOptions) => {
     if (sockets.closing) return { socket: undefined, response: rejectUpgrade(503, "Cannot upgrade: the server is shutting down") };
-    const result = await _acceptOnDuplex(request, transport, rest, upgradeOptions);
+    const result = await _acceptOnDuplex(request, transport, rest, upgradeOptions, deadline);
     if (!result.socket) return result;
     upgraded = true;
     sockets.add(result.socket);
@@ -89,9 +97,10 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   } catch {
     response = new Response("Internal Server Error", { status: 500 });
   }
-  // After an upgrade the 101 is written and the connection belongs to the WebSocket.
+  // After an upgrade the 101 is written and the connection belongs to the WebSocket, whatever
+  // the handler returned (a middleware's copy of the response, say).
   if (upgraded) return;
-  await respond(response);
+  await answer(response);
 }
 
 // Reads the request head with conn.read, each read into a fresh buffer (`rest` is a view into

@@ -81,11 +81,23 @@ export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 8080,
     onListen: () => {},
-  }, (request, info) => {
-    _registerUpgrader(request, (upgradeOptions) => sockets.closing
-      ? Promise.resolve({ socket: undefined, response: new Response("Cannot upgrade: the server is shutting down", { status: 503 }) })
-      : upgradeNative(request, upgradeOptions, sockets));
-    return handler(request, { remoteAddress: info.remoteAddr.hostname });
+  }, async (request, info) => {
+    let upgraded: Response | undefined;
+    _registerUpgrader(request, async (upgradeOptions) => {
+      if (sockets.closing) return { socket: undefined, response: new Response("Cannot upgrade: the server is shutting down", { status: 503 }) };
+      const result = await upgradeNative(request, upgradeOptions, sockets);
+      if (result.socket) upgraded = result.response;
+      return result;
+    });
+    let response: Response;
+    try {
+      response = await handler(request, { remoteAddress: info.remoteAddr.hostname });
+    } catch (error) {
+      if (!upgraded) throw error;
+      response = upgraded;
+    }
+    // Once upgraded, Deno's 101 goes back, whatever the handler returned (a middleware's copy).
+    return upgraded ?? response;
   });
   const { hostname, port } = server.addr;
   let stopping: Promise<void> | undefined;

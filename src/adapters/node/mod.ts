@@ -24,9 +24,11 @@ import { createServer as createHttpsServer, Server as HttpsServer } from "node:h
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
-import { serializeResponse } from "../../core/http_head.ts";
+import { rejectUpgrade } from "../../core/handshake.ts";
+import { checkRequestHead, serializeResponse } from "../../core/http_head.ts";
+import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _acceptOnDuplex } from "../../streams/upgrade.ts";
-import { _isUpgradeResponse, _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
+import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
 import type { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _socketTransport } from "./transport.ts";
 import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve.ts";
@@ -41,23 +43,64 @@ export interface ServeOptions extends BaseServeOptions {
   tls?: { cert: string; key: string };
 }
 
+/** Options for {@linkcode attach}. */
+export interface AttachOptions {
+  /**
+   * Milliseconds from a connection's first byte (after TLS) until its request head is read and,
+   * for an upgrade, until the handler has upgraded or returned its Response. Past it the peer
+   * gets a 408 and the socket is closed. `Infinity` for no deadline.
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+}
+
 /**
  * Binds WebSocket upgrades on an `http`/`https` server to a handler: each upgrade request is a
  * `Request` whose `upgradeWebSocket(request)` runs the handshake and wsflow's codec on the socket.
- * A Response the handler returns instead (a 401, say) is written to the socket.
+ * A Response the handler returns instead (a 401, say) is written to the socket; once the upgrade
+ * is done, whatever the handler returns (its middleware's copy of the response, say) is ignored.
+ *
+ * Each new connection has `handshakeTimeout` to send its first request head, and an upgrade
+ * request as long again, counted from the same start, for the handler's decision: past it the
+ * peer gets a 408 and the socket is closed. Upgrade requests get the same checks as on every
+ * wsflow server ({@linkcode checkRequestHead}): HTTP/1.1, one Host, no repeated handshake
+ * field, no body.
  *
  * @returns The set of open connections (for a graceful shutdown).
  */
-export function attach(server: Server | HttpsServer, handler: Handler): Set<WebSocketStream> {
+export function attach(server: Server | HttpsServer, handler: Handler, options: AttachOptions = {}): Set<WebSocketStream> {
+  const timeout = _handshakeTimeout(options.handshakeTimeout, "Cannot attach");
   const open = new Set<WebSocketStream>();
-  const scheme = server instanceof HttpsServer ? "https" : "http";
+  const secure = server instanceof HttpsServer;
+  const scheme = secure ? "https" : "http";
+  // A connection's deadline runs from its first byte (after TLS) to its first request head, and
+  // for an upgrade on to the handler's decision.
+  const deadlines = new WeakMap<Socket, _HandshakeDeadline>();
+  server.on(secure ? "secureConnection" : "connection", (socket: Socket) => {
+    const deadline = new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
+    deadlines.set(socket, deadline);
+    socket.once("close", () => deadline.settle());
+  });
+  server.on("request", (message: IncomingMessage) => deadlines.get(message.socket)?.settle());
   server.on("upgrade", (message: IncomingMessage, socket: Socket, head: Uint8Array) => {
+    let deadline = deadlines.get(socket);
+    if (deadline?.settled) {
+      // An upgrade after plain requests on a kept-alive connection: the decision gets its own.
+      deadline = new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
+      deadlines.set(socket, deadline);
+    }
+    if (!deadline || socket.destroyed) return void socket.destroy();
+    const invalid = checkRequestHead(`HTTP/${message.httpVersion}`, message.rawHeaders);
+    if (invalid) return void (deadline.settle() && _answer(socket, rejectUpgrade(invalid.status, invalid.message)));
     socket.setNoDelay(true);
     const request = toRequest(message, scheme);
-    _registerUpgrader(request, async (options) => {
+    const pending = deadline;
+    let upgraded = false;
+    _registerUpgrader(request, async (upgradeOptions) => {
       // The hot path: socket data goes straight to the Session, each flush is one corked write.
-      const result = await _acceptOnDuplex(request, _socketTransport(socket), head, { allocate: _allocUnsafe, ...options });
+      const result = await _acceptOnDuplex(request, _socketTransport(socket), head, { allocate: _allocUnsafe, ...upgradeOptions }, pending);
       if (!result.socket) return result;
+      upgraded = true;
       _track(open, result.socket);
       return { socket: result.socket, response: _upgradeResponse() };
     });
@@ -68,11 +111,22 @@ export function attach(server: Server | HttpsServer, handler: Handler): Set<WebS
       } catch {
         response = new Response("Internal Server Error", { status: 500 });
       }
-      if (_isUpgradeResponse(response)) return;
-      if (!socket.destroyed) socket.end(await serializeResponse(response));
+      // After the 101 (or the deadline's 408) the socket takes no more HTTP.
+      if (!upgraded && pending.settle()) await _answer(socket, response);
     })();
   });
   return open;
+}
+
+// Writes a whole Response on a socket that leaves HTTP, and closes it once written.
+async function _answer(socket: Socket, response: Response): Promise<void> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await serializeResponse(response);
+  } catch { /* an unreadable body: close without an answer */ }
+  if (socket.destroyed) return;
+  if (bytes) socket.end(bytes, () => socket.destroy());
+  else socket.destroy();
 }
 
 /**
@@ -93,9 +147,12 @@ export function attach(server: Server | HttpsServer, handler: Handler): Set<WebS
  */
 export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
   const { port = 8080, hostname = "127.0.0.1", tls } = options;
+  const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const onRequest = (message: IncomingMessage, res: ServerResponse) => void respond(message, res, handler, tls ? "https" : "http");
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
-  const open = attach(server, handler);
+  // With TLS, the TLS handshake has the same bound (tls.Server's own handshakeTimeout).
+  const tlsHandshake = Number.isFinite(handshakeTimeout) ? { handshakeTimeout } : {};
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...tlsHandshake }, onRequest) : createServer(onRequest);
+  const open = attach(server, handler, { handshakeTimeout });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   server.on("close", () => finish());
