@@ -44,6 +44,26 @@ export class _HandshakeDeadline {
     this.#timer = undefined;
     return true;
   }
+
+  /**
+   * Settles the handshake for the 101: `undefined` when it may go out, or (the deadline
+   * answered first) the 408 to hand the handler as its upgrade's `response`.
+   */
+  claimUpgrade(): Response | undefined {
+    return this.settle() ? undefined : rejectUpgrade(408, "Cannot upgrade: the handshake deadline passed");
+  }
+}
+
+/**
+ * @internal Where the runtime reads the head itself (Deno.serve, Bun.serve): runs the handler's
+ * `decide` for an upgrade request under the deadline, and resolves with its answer, or with the
+ * 408 if it has not answered within `timeout` (after which its upgrade is refused).
+ */
+export function _decideWithin<T>(timeout: number, decide: (deadline: _HandshakeDeadline) => Promise<T>): Promise<T | Response> {
+  let expire!: (response: Response) => void;
+  const expired = new Promise<Response>((resolve) => (expire = resolve));
+  const deadline = new _HandshakeDeadline(timeout, expire);
+  return Promise.race([decide(deadline).finally(() => deadline.settle()), expired]);
 }
 
 /**
@@ -62,5 +82,7 @@ export function _handshakeTimeout(value: number | undefined, where: string): num
 
 // The answer to a handshake that did not complete in time (RFC 9110 section 15.5.9).
 function _timedOut(timeout: number): Response {
-  return rejectUpgrade(408, `Cannot upgrade: the request head and the upgrade decision took longer than handshakeTimeout (${timeout} ms)`);
+  return rejectUpgrade(408, `Cannot upgrade: the request head and the upgrade decision took longer than handshakeTimeout (${timeout} ms)`, {
+    headers: { Connection: "close" },
+  });
 }

@@ -114,7 +114,8 @@ export async function _acceptOnDuplex(
   const decision = await acceptUpgrade(request, { ...options, extensions: compression ? () => compression.response : options.extensions });
   if (!decision.ok) return { response: decision.response };
   // The 101 goes out only if the handshake deadline has not answered 408 already.
-  if (deadline && !deadline.settle()) return { response: rejectUpgrade(408, "Cannot upgrade: the handshake deadline passed") };
+  const late = deadline?.claimUpgrade();
+  if (late) return { response: late };
   const transport = "readable" in duplex ? _duplexTransport(duplex) : duplex;
   transport.write([serializeResponseHead({ status: 101, headers: decision.headers })]);
   const url = new URL(request.url);

@@ -17,7 +17,6 @@ export type UpgradeResult =
 export type _Upgrader = (options: UpgradeOptions) => Promise<UpgradeResult>;
 
 const upgraders = new WeakMap<Request, _Upgrader>();
-const upgradeResponses = new WeakSet<Response>();
 
 /** @internal An adapter registers how to upgrade each request it hands to a handler. */
 export function _registerUpgrader(request: Request, upgrader: _Upgrader): void {
@@ -25,18 +24,13 @@ export function _registerUpgrader(request: Request, upgrader: _Upgrader): void {
 }
 
 /**
- * @internal A placeholder a byte-level adapter's handler returns after an upgrade (the 101 is
- * already written, and some runtimes cannot build a 101 Response); the adapter recognizes it.
+ * @internal The `response` of an upgrade where the runtime cannot build a 101 Response (the 101
+ * is already written, or the runtime writes it). Adapters know per request that the upgrade
+ * happened and ignore whatever the handler returns after it (this, or a middleware's copy or
+ * replacement of it), so after the 101 nothing more is written as HTTP.
  */
 export function _upgradeResponse(): Response {
-  const response = new Response(null, { status: 200, headers: { "x-wsflow-upgrade": "1" } });
-  upgradeResponses.add(response);
-  return response;
-}
-
-/** @internal Whether `response` is the placeholder of an upgrade. */
-export function _isUpgradeResponse(response: Response): boolean {
-  return upgradeResponses.has(response);
+  return new Response(null, { status: 200, headers: { "x-wsflow-upgrade": "1" } });
 }
 
 /**

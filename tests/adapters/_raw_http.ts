@@ -9,6 +9,8 @@ export interface Probed {
   closed: boolean;
   /** Milliseconds from connecting to the server's close (or to the bound). */
   ms: number;
+  /** Milliseconds from connecting to the server's first byte, or -1. */
+  firstMs: number;
 }
 
 /** How {@linkcode probe} sends. */
@@ -29,6 +31,7 @@ export function probe(port: number, pieces: (string | Uint8Array)[], options: Pr
     const started = performance.now();
     const chunks: Buffer[] = [];
     let done = false;
+    let firstMs = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = (closed: boolean) => {
       if (done) return;
@@ -36,7 +39,7 @@ export function probe(port: number, pieces: (string | Uint8Array)[], options: Pr
       clearTimeout(timer);
       clearTimeout(bound);
       socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString("latin1"), closed, ms: Math.round(performance.now() - started) });
+      resolve({ text: Buffer.concat(chunks).toString("latin1"), closed, ms: Math.round(performance.now() - started), firstMs });
     };
     const bound = setTimeout(() => finish(false), boundMs);
     const socket: Socket = connect(port, "127.0.0.1");
@@ -48,7 +51,10 @@ export function probe(port: number, pieces: (string | Uint8Array)[], options: Pr
       if (next < pieces.length) timer = setTimeout(send, gapMs);
     };
     socket.on("connect", send);
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      if (firstMs < 0) firstMs = Math.round(performance.now() - started);
+      chunks.push(chunk);
+    });
     socket.on("error", () => finish(true));
     socket.on("close", () => finish(true));
   });

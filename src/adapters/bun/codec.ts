@@ -69,6 +69,8 @@ async function serveSocket(
 ): Promise<void> {
   const request = requestFromHead(head, { scheme: "http" });
   if (request instanceof HttpHeadError) return deadline.settle() ? respond(transport, rejectUpgrade(request.status, request.message)) : undefined;
+  // The deadline bounds an upgrade's decision, not a plain request's handler.
+  const plain = !request.headers.has("upgrade") && deadline.settle();
   let upgraded = false;
   _registerUpgrader(request, async (options) => {
     const result = await _acceptOnDuplex(request, transport, head.rest, options, deadline);
@@ -85,7 +87,7 @@ async function serveSocket(
   }
   // After the 101 (or the deadline's 408) the socket takes no more HTTP, whatever the handler
   // returned (a middleware's copy of the response, say).
-  if (!upgraded && deadline.settle()) await respond(transport, response);
+  if (!upgraded && (plain || deadline.settle())) await respond(transport, response);
 }
 
 // Writes a whole HTTP response and closes the socket.

@@ -40,7 +40,7 @@ import { DEFAULT_MAX_MESSAGE_SIZE } from "../../core/limits.ts";
 import type { HeartbeatOptions } from "../../core/session_types.ts";
 import { acceptUpgrade } from "../../core/handshake.ts";
 import { _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
-import { _handshakeTimeout } from "../../streams/handshake_deadline.ts";
+import { _decideWithin, _handshakeTimeout, type _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _listenCodec } from "./codec.ts";
 import { _NativeConnection } from "./native.ts";
@@ -173,21 +173,27 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
       hostname,
       port,
       websocket,
-      async fetch(request, server) {
-        let upgraded = false;
-        _registerUpgrader(request, async (upgradeOptions) => {
-          const result = await upgrade(request, server, upgradeOptions);
-          upgraded = result.socket !== undefined;
-          return result;
-        });
-        let response: Response;
-        try {
-          response = await handler(request, { remoteAddress: server.requestIP(request)?.address ?? "" });
-        } catch {
-          response = new Response("Internal Server Error", { status: 500 });
-        }
-        // Once upgraded, Bun answers 101, whatever the handler returned (a middleware's copy).
-        return upgraded ? undefined : response;
+      fetch(request, server) {
+        const respond = async (deadline?: _HandshakeDeadline) => {
+          let upgraded = false;
+          _registerUpgrader(request, async (upgradeOptions) => {
+            const late = deadline?.claimUpgrade();
+            if (late) return { socket: undefined, response: late };
+            const result = await upgrade(request, server, upgradeOptions);
+            upgraded = result.socket !== undefined;
+            return result;
+          });
+          let response: Response;
+          try {
+            response = await handler(request, { remoteAddress: server.requestIP(request)?.address ?? "" });
+          } catch {
+            response = new Response("Internal Server Error", { status: 500 });
+          }
+          // Once upgraded, Bun answers 101, whatever the handler returned (a middleware's copy).
+          return upgraded ? undefined : response;
+        };
+        // Bun.serve read the head; an upgrade's decision has handshakeTimeout.
+        return request.headers.has("upgrade") ? _decideWithin(handshakeTimeout, respond) : respond();
       },
     });
     actualPort = server.port;

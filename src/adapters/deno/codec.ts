@@ -81,6 +81,8 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets,
   }
   const request = requestFromHead(head, { scheme: "http" });
   if (request instanceof HttpHeadError) return await answer(rejectUpgrade(request.status, request.message));
+  // The deadline bounds an upgrade's decision, not a plain request's handler.
+  const plain = !request.headers.has("upgrade") && deadline.settle();
   let upgraded = false;
   const rest = head.rest;
   _registerUpgrader(request, async (upgradeOptions) => {
@@ -100,7 +102,8 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets,
   // After an upgrade the 101 is written and the connection belongs to the WebSocket, whatever
   // the handler returned (a middleware's copy of the response, say).
   if (upgraded) return;
-  await answer(response);
+  if (plain) await respond(response);
+  else await answer(response);
 }
 
 // Reads the request head with conn.read, each read into a fresh buffer (`rest` is a view into

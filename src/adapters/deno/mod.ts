@@ -32,6 +32,7 @@
  * @module
  */
 import { acceptUpgrade } from "../../core/handshake.ts";
+import { _decideWithin, _handshakeTimeout, type _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _NativeConnection } from "../../streams/native_connection.ts";
 import { _registerUpgrader, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
 import { WebSocketStream } from "../../streams/websocket_stream.ts";
@@ -76,28 +77,35 @@ export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle
   const mode = options.mode ?? "native";
   if (mode === "codec") return _serveCodec(deno, options, handler);
   if (mode !== "native") throw new TypeError(`Cannot serve: mode must be "native" or "codec", got ${JSON.stringify(mode)}`);
+  const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const sockets = new _Sockets();
   const server = deno.serve({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 8080,
     onListen: () => {},
-  }, async (request, info) => {
-    let upgraded: Response | undefined;
-    _registerUpgrader(request, async (upgradeOptions) => {
-      if (sockets.closing) return { socket: undefined, response: new Response("Cannot upgrade: the server is shutting down", { status: 503 }) };
-      const result = await upgradeNative(request, upgradeOptions, sockets);
-      if (result.socket) upgraded = result.response;
-      return result;
-    });
-    let response: Response;
-    try {
-      response = await handler(request, { remoteAddress: info.remoteAddr.hostname });
-    } catch (error) {
-      if (!upgraded) throw error;
-      response = upgraded;
-    }
-    // Once upgraded, Deno's 101 goes back, whatever the handler returned (a middleware's copy).
-    return upgraded ?? response;
+  }, (request, info) => {
+    const respond = async (deadline?: _HandshakeDeadline) => {
+      let upgraded: Response | undefined;
+      _registerUpgrader(request, async (upgradeOptions) => {
+        if (sockets.closing) return { socket: undefined, response: new Response("Cannot upgrade: the server is shutting down", { status: 503 }) };
+        const late = deadline?.claimUpgrade();
+        if (late) return { socket: undefined, response: late };
+        const result = await upgradeNative(request, upgradeOptions, sockets);
+        if (result.socket) upgraded = result.response;
+        return result;
+      });
+      let response: Response;
+      try {
+        response = await handler(request, { remoteAddress: info.remoteAddr.hostname });
+      } catch (error) {
+        if (!upgraded) throw error;
+        response = upgraded;
+      }
+      // Once upgraded, Deno's 101 goes back, whatever the handler returned (a middleware's copy).
+      return upgraded ?? response;
+    };
+    // Deno.serve read the head; an upgrade's decision has handshakeTimeout.
+    return request.headers.has("upgrade") ? _decideWithin(handshakeTimeout, respond) : respond();
   });
   const { hostname, port } = server.addr;
   let stopping: Promise<void> | undefined;
