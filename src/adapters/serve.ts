@@ -38,10 +38,10 @@ export interface ServeOptions {
   mode?: "native" | "codec";
   /**
    * Milliseconds a new connection has to send its request head and, for an upgrade, for the
-   * handler to upgrade or answer: past it the peer gets a 408 (where one can still be written)
-   * and the connection is closed. Bounds every path where wsflow reads the head (Node, and
-   * `"codec"` on Deno and Bun); in `"native"` mode Deno.serve and Bun.serve read the head
-   * themselves (see the README's Limits). `Infinity` for no deadline.
+   * handler to upgrade or answer: past it the peer gets a 408 and the connection is closed, and
+   * a later `upgradeWebSocket` gets the 408 and no socket. A plain request's handler is not
+   * bounded. In `"native"` mode Deno.serve and Bun.serve read the head themselves, so only the
+   * decision is bounded (see the README's Limits). `Infinity` for no deadline.
    * @default {10000}
    */
   handshakeTimeout?: number;

@@ -10,7 +10,12 @@ import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_s
 import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
 import type { _DenoConn, _DenoNamespace } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
-import { _denoTransport, _READ_SIZE as READ_SIZE } from "./transport.ts";
+import { _denoTransport } from "./transport.ts";
+
+// Bytes per read of the request head: a browser's upgrade request is well under 1 KiB, and a
+// read waiting on a slow or silent peer holds its buffer (64 KiB, the transport's read size,
+// made 2,000 half-open heads hold 128 MiB). A longer head takes more reads.
+const HEAD_READ_SIZE = 4096;
 
 /** @internal `serve()` with `mode: "codec"`. */
 export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {
@@ -111,7 +116,7 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets,
 async function readHead(conn: _DenoConn): Promise<HttpHeadResult<"request">> {
   const parser = new HttpHeadParser("request");
   for (;;) {
-    const buffer = new Uint8Array(READ_SIZE);
+    const buffer = new Uint8Array(HEAD_READ_SIZE);
     const n = await conn.read(buffer);
     if (n === null) throw new HttpHeadError("Cannot read HTTP head: the connection ended before the request head was complete", 400);
     const result = parser.push(buffer.subarray(0, n));
