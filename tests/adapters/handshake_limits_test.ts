@@ -2,14 +2,16 @@
 // attach(), Deno codec, Bun codec, readUpgradeRequest): the handshake deadline (a slow or
 // unfinished head, a handler that never decides) and the same head checks everywhere. Each
 // runtime runs its own paths; the peer is raw TCP.
-import { after, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import process from "node:process";
+import { connect as tlsConnect } from "node:tls";
 import { HttpHeadError, readUpgradeRequest, upgradeWebSocket, type UpgradeResult } from "../../mod.ts";
-import { attach } from "../../src/adapters/node/mod.ts";
+import { attach, type ServeHandle, serve as serveNode } from "../../src/adapters/node/mod.ts";
 import { runtime, serve } from "../../src/adapters/serve.ts";
 import { duplexPair } from "../_net.ts";
+import { selfSignedCertificate } from "../_tls.ts";
 import { probe, statusLine, upgradeHead } from "./_raw_http.ts";
 
 const TIMEOUT = 400;
@@ -97,7 +99,8 @@ const ECHO_X = String.fromCharCode(0x81, 0x01, 0x78);
 for (const [name, start] of Object.entries(paths)) {
   describe(`${name}: the handshake deadline (handshakeTimeout ${TIMEOUT} ms)`, { timeout: 60_000 }, () => {
     let server: Fixture;
-    const started = start(TIMEOUT).then((s) => (server = s));
+    let started: Promise<Fixture>;
+    before(() => void (started = start(TIMEOUT).then((s) => (server = s))));
     after(async () => await (await started).stop());
 
     const ownsHead = !native.has(name) ? {} : { skip: "the runtime reads the head (see the README's Limits)" };
@@ -173,7 +176,8 @@ for (const [name, start] of Object.entries(paths)) {
   if (native.has(name)) continue; // the runtime's own parser
   describe(`${name}: the same head checks as wsflow's own parser`, { timeout: 60_000 }, () => {
     let server: Fixture;
-    const started = start(10_000).then((s) => (server = s));
+    let started: Promise<Fixture>;
+    before(() => void (started = start(10_000).then((s) => (server = s))));
     after(async () => await (await started).stop());
 
     const bad: [string, string, string][] = [
@@ -211,6 +215,38 @@ for (const [name, start] of Object.entries(paths)) {
     });
   });
 }
+
+describe("Node serve() over TLS: the handshake deadline", { skip: runtime() !== "node" && "runs on Node", timeout: 30_000 }, () => {
+  let tls: { cert: string; key: string };
+  let started: Promise<ServeHandle>;
+  before(() => {
+    tls = selfSignedCertificate();
+    started = serveNode({ port: 0, tls, handshakeTimeout: TIMEOUT }, () => new Response("never"));
+  });
+  after(async () => await (await started).shutdown());
+
+  test("a partial head inside TLS gets 408 and the close at handshakeTimeout", async () => {
+    const { port } = await started;
+    const seen = await new Promise<{ text: string; ms: number }>((resolve, reject) => {
+      const began = performance.now();
+      let text = "";
+      const socket = tlsConnect({ port, host: "127.0.0.1", ca: [tls.cert] }, () => socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+      const bound = setTimeout(() => (socket.destroy(), reject(new Error(`still open; got ${JSON.stringify(text)}`))), TIMEOUT + SLACK + 3000);
+      socket.on("data", (chunk) => (text += chunk.toString("latin1")));
+      socket.on("error", () => {});
+      socket.on("close", () => (clearTimeout(bound), resolve({ text, ms: Math.round(performance.now() - began) })));
+    });
+    assert.equal(statusLine(seen.text), "HTTP/1.1 408 Request Timeout");
+    assert.ok(seen.ms <= TIMEOUT + SLACK, `closed after ${seen.ms} ms`);
+  });
+
+  test("a TCP connection that never starts TLS is closed at handshakeTimeout", async () => {
+    const { port } = await started;
+    const seen = await probe(port, [], { boundMs: TIMEOUT + SLACK + 3000 });
+    assert.equal(seen.closed, true, `still open after ${seen.ms} ms`);
+    assert.ok(seen.ms <= TIMEOUT + SLACK, `closed after ${seen.ms} ms`);
+  });
+});
 
 describe("readUpgradeRequest: the handshake deadline", () => {
   const encoder = new TextEncoder();
