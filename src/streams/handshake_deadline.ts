@@ -3,8 +3,8 @@ import { rejectUpgrade } from "../core/handshake.ts";
 // The longest delay setTimeout takes; a longer one fires at once.
 const MAX_TIMER = 2 ** 31 - 1;
 
-/** The default of a server's `handshakeTimeout`, in milliseconds. */
-export const _DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+// The default of a server's `handshakeTimeout`, in milliseconds.
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /**
  * @internal One server connection's opening handshake, from the first byte of its request head
@@ -73,7 +73,7 @@ export function _decideWithin<T>(timeout: number, decide: (deadline: _HandshakeD
  * @throws {RangeError} For anything else, naming `where` (for example `Cannot serve`).
  */
 export function _handshakeTimeout(value: number | undefined, where: string): number {
-  if (value === undefined) return _DEFAULT_HANDSHAKE_TIMEOUT;
+  if (value === undefined) return DEFAULT_HANDSHAKE_TIMEOUT;
   if (typeof value !== "number" || !(value > 0)) {
     throw new RangeError(`${where}: handshakeTimeout must be a positive number of milliseconds (or Infinity for none), got ${String(value)}`);
   }

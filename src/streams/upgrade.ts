@@ -62,7 +62,7 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
     void respond(duplex, response);
   });
   const refuse = async (error: HttpHeadError): Promise<never> => {
-    if (!deadline.settle()) throw new HttpHeadError(`Cannot read the upgrade request: not answered within handshakeTimeout (${timeout} ms)`, 408);
+    if (!deadline.settle()) throw new HttpHeadError(`Cannot read the upgrade request: the head was not complete within handshakeTimeout (${timeout} ms)`, 408);
     await respond(duplex, rejectUpgrade(error.status, error.message));
     throw error;
   };

@@ -83,13 +83,14 @@ export function attach(server: Server | HttpsServer, handler: Handler, options: 
   });
   server.on("request", (message: IncomingMessage) => deadlines.get(message.socket)?.settle());
   server.on("upgrade", (message: IncomingMessage, socket: Socket, head: Uint8Array) => {
+    if (socket.destroyed || socket.writableEnded) return; // the deadline answered already
     let deadline = deadlines.get(socket);
-    if (deadline?.settled) {
-      // An upgrade after plain requests on a kept-alive connection: the decision gets its own.
+    if (!deadline || deadline.settled) {
+      // An upgrade after plain requests on a kept-alive connection (or on one accepted before
+      // attach): the decision gets its own deadline.
       deadline = new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
       deadlines.set(socket, deadline);
     }
-    if (!deadline || socket.destroyed) return void socket.destroy();
     const invalid = checkRequestHead(`HTTP/${message.httpVersion}`, message.rawHeaders);
     if (invalid) return void (deadline.settle() && _answer(socket, rejectUpgrade(invalid.status, invalid.message)));
     socket.setNoDelay(true);
