@@ -7,9 +7,9 @@ import { connect, type Socket } from "node:net";
 export interface Probed {
   text: string;
   closed: boolean;
-  /** Milliseconds from connecting to the server's close (or to the bound). */
+  /** Milliseconds from the connection's establishment to the server's close (or to the bound). */
   ms: number;
-  /** Milliseconds from connecting to the server's first byte, or -1. */
+  /** Milliseconds from the connection's establishment to the server's first byte, or -1. */
   firstMs: number;
 }
 
@@ -28,7 +28,7 @@ export interface ProbeOptions {
 export function probe(port: number, pieces: (string | Uint8Array)[], options: ProbeOptions = {}): Promise<Probed> {
   const { gapMs = 0, boundMs = 5000 } = options;
   return new Promise((resolve) => {
-    const started = performance.now();
+    let started = performance.now(); // then again once connected
     const chunks: Buffer[] = [];
     let done = false;
     let firstMs = -1;
@@ -50,7 +50,10 @@ export function probe(port: number, pieces: (string | Uint8Array)[], options: Pr
       socket.write(typeof piece === "string" ? Buffer.from(piece, "latin1") : piece);
       if (next < pieces.length) timer = setTimeout(send, gapMs);
     };
-    socket.on("connect", send);
+    socket.on("connect", () => {
+      started = performance.now();
+      send();
+    });
     socket.on("data", (chunk: Buffer) => {
       if (firstMs < 0) firstMs = Math.round(performance.now() - started);
       chunks.push(chunk);
