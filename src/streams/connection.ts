@@ -57,6 +57,11 @@ export class _Connection {
   #failTimer = false;
   #failAfter: number | undefined;
   #closeRequest: { code?: number; reason: string } | undefined;
+  // A close that waited closeTimeout for earlier writes to go out goes ahead without them.
+  #closeForced = false;
+  readonly #closeTimeout: number;
+  // Aborts a transport whose end has waited closeTimeout for pending writes to go out.
+  #endTimer: ReturnType<typeof setTimeout> | undefined;
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
@@ -69,6 +74,7 @@ export class _Connection {
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
     this.#deflating = options.deflate !== undefined;
+    this.#closeTimeout = options.closeTimeout ?? 10_000; // the Session's default
     this.session = new Session({ ...options, now: now(), deferFailure: true });
     this.session.open(now());
     const surface = this.#surface = _connectionSurface<CloseResult>({
@@ -104,17 +110,27 @@ export class _Connection {
     return rtt;
   }
 
-  /** Starts the closing handshake once every message written so far has gone out. */
+  /**
+   * Starts the closing handshake once every message written so far has gone out, or after
+   * closeTimeout without that (a peer that does not read would hold the close back for ever).
+   */
   close(code: number | undefined, reason: string): void {
     if (this.#closeRequest) return;
     this.#closeRequest = { code, reason };
     this.#maybeClose();
+    if (this.#sent >= this.#written) return;
+    const timer = setTimeout(() => {
+      this.#closeForced = true;
+      this.#maybeClose();
+
+    }, this.#closeTimeout);
+    (timer as { unref?: () => void }).unref?.();
   }
 
   #maybeClose(): void {
     const request = this.#closeRequest;
     this.#maybeFail();
-    if (!request || this.#sent < this.#written) return;
+    if (!request || (this.#sent < this.#written && !this.#closeForced)) return;
     const state = this.session.state;
     if (state === "open" || state === "closingRemote") {
       this.session.close(now(), request.code, request.reason);
@@ -253,7 +269,7 @@ export class _Connection {
         this.#final = event;
         return this.#endStreams(event);
       case "closeTransport":
-        void this.#transport.end().finally(() => this.#transportEnded());
+        void this.#endTransport().finally(() => this.#transportEnded());
         return;
     }
   }
@@ -278,9 +294,19 @@ export class _Connection {
       this.#transportDone = true;
       this.session.transportClosed(now());
       this.#process();
-      void this.#transport.end();
+      void this.#endTransport();
     }
     this.#settle();
+  }
+
+  // Ends the transport once its pending writes are out; after closeTimeout without that (a peer
+  // that does not read), aborts it.
+  #endTransport(): Promise<void> {
+    if (this.#endTimer === undefined) {
+      this.#endTimer = setTimeout(() => this.#transport.abort(), this.#closeTimeout);
+      (this.#endTimer as { unref?: () => void }).unref?.();
+    }
+    return this.#transport.end().finally(() => clearTimeout(this.#endTimer));
   }
 
   // `closed` settles once the protocol is closed and the transport has ended.

@@ -20,6 +20,8 @@ export interface _Transport {
   drained(): Promise<void>;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
+  /** Closes the transport now, dropping what is not written yet (a peer that never reads). */
+  abort(): void;
 }
 
 /** @internal Bytes a duplex transport's writes may hold unresolved before `write()` reports backpressure. */
@@ -105,6 +107,10 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
     },
     async end() {
       await writer.close().catch(() => {});
+      finish();
+    },
+    abort() {
+      writer.abort().catch(() => {});
       finish();
     },
   };

@@ -19,14 +19,25 @@ const payload = new Uint8Array(125).fill(0x61);
 const LAST = "the last ping";
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const writes = { resolved: 0 };
+const closer = { closing: false, closed: undefined as number | undefined };
 const WRITES = 1024;
 
 async function handler(request: Request): Promise<Response> {
-  const { socket, response } = await upgradeWebSocket(request, { heartbeat: false });
+  const path = new URL(request.url).pathname;
+  const { socket, response } = await upgradeWebSocket(request, { heartbeat: false, closeTimeout: path === "/closer" ? 300 : undefined });
   if (!socket) return response;
   void (async () => {
     const { readable, writable } = await socket.opened;
-    if (new URL(request.url).pathname !== "/writer") return await readable.pipeTo(writable);
+    if (path === "/closer") {
+      // Writes until a write waits, then closes.
+      const writer = writable.getWriter();
+      socket.closed.then((info) => (closer.closed = info.closeCode), (error) => (closer.closed = error.closeCode));
+      while (writer.desiredSize! > 0 && (await Promise.race([writer.write(new Uint8Array(65536)).then(() => true), delay(300).then(() => false)])));
+      closer.closing = true;
+      socket.close({ closeCode: 1000 });
+      return;
+    }
+    if (path !== "/writer") return await readable.pipeTo(writable);
     // Writes 1,024 messages of 64 KiB, each write awaited, and reads (and drops) what arrives.
     void readable.pipeTo(new WritableStream()).catch(() => {});
     const writer = writable.getWriter();
@@ -142,6 +153,24 @@ describe("a ping flood from a peer that never reads", { timeout: 180_000 }, () =
     } finally {
       peer.socket.destroy();
       await peer.closed;
+    }
+  });
+
+  test("close() with writes waiting on a peer that reads nothing ends the connection within three closeTimeouts", { timeout: 60_000 }, async () => {
+    const peer = await rawClient(server.port, "/closer");
+    try {
+      for (const until = performance.now() + 20_000; !closer.closing && performance.now() < until;) await delay(20);
+      assert.ok(closer.closing, "the server's writes did not wait within 20 s");
+      // The server's side ends on its own; the peer sees it once it reads.
+      const started = performance.now();
+      for (const until = started + 15_000; closer.closed === undefined && performance.now() < until;) await delay(20);
+      assert.equal(closer.closed, 1006, "the connection was still open 15 s after close() (closeTimeout 300 ms)");
+      assert.ok(performance.now() - started < 10_000, `closed after ${Math.round(performance.now() - started)} ms`);
+      peer.read();
+      const gone = await Promise.race([peer.closed.then(() => true), delay(10_000).then(() => false)]);
+      assert.ok(gone, "the peer's TCP connection was still open");
+    } finally {
+      peer.socket.destroy();
     }
   });
 });
