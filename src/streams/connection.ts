@@ -119,12 +119,10 @@ export class _Connection {
     this.#closeRequest = { code, reason };
     this.#maybeClose();
     if (this.#sent >= this.#written) return;
-    const timer = setTimeout(() => {
+    _unref(setTimeout(() => {
       this.#closeForced = true;
       this.#maybeClose();
-
-    }, this.#closeTimeout);
-    (timer as { unref?: () => void }).unref?.();
+    }, this.#closeTimeout));
   }
 
   #maybeClose(): void {
@@ -302,10 +300,7 @@ export class _Connection {
   // Ends the transport once its pending writes are out; after closeTimeout without that (a peer
   // that does not read), aborts it.
   #endTransport(): Promise<void> {
-    if (this.#endTimer === undefined) {
-      this.#endTimer = setTimeout(() => this.#transport.abort(), this.#closeTimeout);
-      (this.#endTimer as { unref?: () => void }).unref?.();
-    }
+    this.#endTimer ??= _unref(setTimeout(() => this.#transport.abort(), this.#closeTimeout));
     return this.#transport.end().finally(() => clearTimeout(this.#endTimer));
   }
 
@@ -333,9 +328,14 @@ export class _Connection {
       this.session.handleTimeout(now());
       this.#process();
     }, Math.max(0, deadline - now()));
-    // The transport keeps a process alive, not the heartbeat (Node and Bun timers have unref).
-    (this.#timer as { unref?: () => void }).unref?.();
+    _unref(this.#timer);
   }
+}
+
+// The transport keeps a process alive, not the connection's timers (Node and Bun timers have unref).
+function _unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
 
 function _closeError(event: Closed): WebSocketError {
