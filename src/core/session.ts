@@ -34,7 +34,13 @@ const textEncoder = new TextEncoder();
  * ```
  *
  * A peer's violation fails the connection (section 7.1.7): a close frame with the code, then the
- * transport closes, and the `closed` event carries the {@linkcode ProtocolError}.
+ * transport closes, and the `closed` event carries the {@linkcode ProtocolError}. With
+ * `deferFailure`, the violation waits at its place in the stream until the caller fails the
+ * connection with {@linkcode Session.failPending}, so replies to the messages before it go first.
+ *
+ * Pings are answered with one pong for the latest of them not yet answered (section 5.5.3): the
+ * pong goes out with the next {@linkcode Session.takeOutput}, or, while the caller holds it back
+ * (its transport is over its high-water mark), waits there, replaced by each newer ping.
  *
  * @example Two in-memory peers
  * ```ts
@@ -63,6 +69,7 @@ export class Session {
   readonly #fragmentSize: number;
   readonly #streamMessages: boolean;
   readonly #deflate: PerMessageDeflate | undefined;
+  readonly #deferFailure: boolean;
 
   #state: SessionState = "connecting";
   #output: Uint8Array[] = [];
@@ -80,6 +87,10 @@ export class Session {
   #pings = new Map<number, number>();
   #pingId = 0;
   #sending = false;
+  // The payload of the latest ping not yet answered (section 5.5.3).
+  #pong: Uint8Array | undefined;
+  // A peer's violation held at its place in the stream (deferFailure).
+  #pendingFailure: ProtocolError | undefined;
 
   /**
    * Creates a connection in the `connecting` state; call `open(now)` once the handshake is done.
@@ -106,6 +117,7 @@ export class Session {
     this.#handshakeDeadline = options.now + (options.handshakeTimeout ?? 10_000);
     this.#fragmentSize = options.fragmentSize ?? Infinity;
     this.#streamMessages = options.streamMessages ?? false;
+    this.#deferFailure = options.deferFailure ?? false;
   }
 
   /** The connection's state: who started closing decides between the two closing states. */
@@ -131,8 +143,8 @@ export class Session {
    * @throws {DOMException} `InvalidStateError` while `connecting`: the handshake reads those bytes.
    */
   receive(chunk: Uint8Array, now: number): void {
-    // Nothing is read after the peer's close frame (section 5.5.1).
-    if (this.#state === "closed" || this.#state === "closingRemote") return;
+    // Nothing is read after the peer's close frame (section 5.5.1), nor after a violation.
+    if (this.#state === "closed" || this.#state === "closingRemote" || this.#pendingFailure) return;
     this.#guard("receive frames", "open", "closingLocal");
     if (chunk.length === 0) return;
     this.#lastReceived = now;
@@ -141,11 +153,35 @@ export class Session {
     const frames = this.#frames;
     frames.push(chunk);
     for (let part = frames.next(); part !== undefined; part = frames.next()) {
-      if (part instanceof ProtocolError) return this.#fail(part);
+      if (part instanceof ProtocolError) {
+        this.#violation(part);
+        break;
+      }
       if (part.opcode >= 0x8) this.#control(part, now);
       else this.#data(part);
-      if (!this.#reading()) return;
+      if (!this.#reading()) break;
     }
+    // A pong that waits past this call gets its own copy: the chunk is the caller's.
+    const pong = this.#pong;
+    if (pong !== undefined && pong.buffer === chunk.buffer) this.#pong = pong.slice();
+  }
+
+  /** The peer's violation that `deferFailure` holds, until {@linkcode Session.failPending}. */
+  get pendingFailure(): ProtocolError | undefined {
+    return this.#pendingFailure;
+  }
+
+  /**
+   * Fails the connection with the violation that `deferFailure` held (section 7.1.7): a close
+   * frame with its code, then the transport closes. Call it once the messages received before
+   * the violation are handled. Does nothing when no violation is held.
+   */
+  failPending(now: number): void {
+    const error = this.#pendingFailure;
+    if (!error) return;
+    this.#pendingFailure = undefined;
+    this.#lastNow = now;
+    this.#fail(error);
   }
 
   /**
@@ -213,6 +249,8 @@ export class Session {
    */
   close(now: number, code?: number, reason = ""): void {
     const payload = encodeClosePayload(code, reason);
+    // A held violation decides the close code: the connection fails with it.
+    if (this.#pendingFailure) return this.failPending(now);
     if (this.#state === "connecting") {
       this.#finish({ code: 1006, reason: "", wasClean: false }, now);
       return;
@@ -242,6 +280,8 @@ export class Session {
   transportClosed(now: number): void {
     this.#transportDeadline = undefined;
     this.#transportClosing = true;
+    // A held violation is why the connection ended, though its close frame can no longer go out.
+    if (this.#pendingFailure) this.failPending(now);
     if (this.#state !== "closed") this.#finish({ code: 1006, reason: "", wasClean: false }, now);
   }
 
@@ -304,8 +344,15 @@ export class Session {
     }
   }
 
-  /** Removes and returns the bytes to write to the transport, in order. */
-  takeOutput(): Uint8Array[] {
+  /**
+   * Removes and returns the bytes to write to the transport, in order.
+   *
+   * @param options `holdPong: true` keeps the pong to an unanswered ping back (for a transport
+   *   over its high-water mark): it waits, replaced by newer pings' pongs (section 5.5.3), for
+   *   a later call without it.
+   */
+  takeOutput(options?: { holdPong?: boolean }): Uint8Array[] {
+    if (this.#pong !== undefined && options?.holdPong !== true) this.#flushPong();
     const output = this.#output;
     if (output.length === 0) return output;
     this.#output = [];
@@ -333,17 +380,17 @@ export class Session {
       this.#deflateUsedAt = this.#lastNow;
       part = this.#deflate.receive(frame);
     }
-    if (part instanceof ProtocolError) return this.#fail(part);
+    if (part instanceof ProtocolError) return this.#violation(part);
     if (part === undefined) return;
     const messages = this.#messages;
     if (this.#streamMessages) {
       const piece = messages.pushPiece(part);
-      if (piece instanceof ProtocolError) return this.#fail(piece);
+      if (piece instanceof ProtocolError) return this.#violation(piece);
       if (piece) this.#event({ type: "piece", binary: piece.binary, data: piece.data, first: piece.first, last: piece.last });
       return;
     }
     const message = messages.push(part);
-    if (message instanceof ProtocolError) return this.#fail(message);
+    if (message instanceof ProtocolError) return this.#violation(message);
     if (message !== undefined) this.#event({ type: "message", data: message });
   }
 
@@ -351,13 +398,14 @@ export class Session {
   #control(part: FramePart, now: number): void {
     const { opcode, payload } = part;
     if (opcode === 0x9) {
-      if (this.#autoPong && !this.#sentClose) this.#push(0xa, payload, true);
+      // Only the latest ping not yet answered gets a pong (section 5.5.3): one per flush.
+      if (this.#autoPong && !this.#sentClose) this.#pong = payload;
       this.#event({ type: "ping", data: payload });
     } else if (opcode === 0xa) {
       this.#event({ type: "pong", data: payload, ...this.#matchPong(payload, now) });
     } else {
       const info = parseClosePayload(payload);
-      if (info instanceof ProtocolError) return this.#fail(info);
+      if (info instanceof ProtocolError) return this.#violation(info);
       const close = { code: info.code, reason: info.reason, wasClean: true };
       if (this.#state === "closingLocal") return this.#finish(close, now);
       // The peer started closing (section 7.1.3).
@@ -374,7 +422,13 @@ export class Session {
 
   // Frames are read until the peer's close frame arrives or the connection fails.
   #reading(): boolean {
-    return this.#state === "open" || this.#state === "closingLocal";
+    return (this.#state === "open" || this.#state === "closingLocal") && this.#pendingFailure === undefined;
+  }
+
+  #flushPong(): void {
+    const pong = this.#pong!;
+    this.#pong = undefined;
+    this.#push(0xa, pong, true);
   }
 
   #ping(now: number): number {
@@ -426,7 +480,14 @@ export class Session {
   #sendClose(payload: Uint8Array): void {
     if (this.#sentClose) return;
     this.#sentClose = true;
+    if (this.#pong !== undefined) this.#flushPong(); // nothing goes out after the close frame
     this.#push(0x8, payload, true);
+  }
+
+  // A peer's violation: fails the connection now, or holds it (deferFailure).
+  #violation(error: ProtocolError): void {
+    if (this.#deferFailure) this.#pendingFailure = error;
+    else this.#fail(error);
   }
 
   // Fail the WebSocket connection (section 7.1.7): send a close frame with the code, then close.
@@ -440,6 +501,7 @@ export class Session {
     if (this.#state === "closed") return;
     const clean = close.wasClean;
     this.#state = "closed";
+    this.#pong = undefined;
     this.#deflate?.close();
     this.#event({ type: "closed", ...close });
     if (this.#transportClosing) return;

@@ -38,6 +38,13 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
   streamMessages?: boolean;
   /** permessage-deflate as negotiated in the handshake (RFC 7692); RSV1 is then allowed. */
   deflate?: PerMessageDeflate;
+  /**
+   * Hold a peer's protocol violation at its place in the stream instead of failing the
+   * connection at once: nothing after it is read, `pendingFailure` reports it, and the caller
+   * calls `failPending(now)` once the messages before it are handled, so what the application
+   * wrote in reply goes out before the close frame (section 7.1.7). @default {false}
+   */
+  deferFailure?: boolean;
 }
 
 /** Options for one message sent with {@linkcode Session.send}. */

@@ -18,11 +18,18 @@ export interface CloseResult {
 type Closed = Extract<SessionEvent, { type: "closed" }>;
 
 const now = () => performance.now();
+const HOLD_PONG = { holdPong: true } as const;
 
 /**
  * A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
  * queue is full the transport is paused (so a slow consumer holds the peer back through TCP);
- * a write resolves when the transport is under its high-water mark.
+ * a write resolves when the transport is under its high-water mark. While the transport is over
+ * it, a pong waits in the session, replaced by each newer one, so a peer that pings and never
+ * reads costs one pong, not a queue. (Reading goes on: what it adds to write is that one pong,
+ * and stopping it would deadlock two peers that both write more than the buffers between them
+ * hold before each reads what the other wrote.)
+ * A peer's violation takes effect at its place in the stream: the messages before it are
+ * delivered, what the application writes as it handles them goes out, then the connection fails.
  */
 export class _Connection {
   readonly readable: ReadableStream<WebSocketMessage>;
@@ -40,9 +47,21 @@ export class _Connection {
   #timerAt = Infinity;
   #written = 0;
   #sent = 0;
-  #underWaterMark = true;
+  // Pending while the transport is over its high-water mark; `#overMark` counts writes that found it so.
+  // Meanwhile writes wait, and so does a pong.
+  #backlog: Promise<void> | undefined;
+  #overMark = 0;
   #paused = false;
+  // A held violation: the readable's emptiness to wait for, and the writes to send before failing.
+  readonly #emptyQueue: number;
+  #failTimer = false;
+  #failAfter: number | undefined;
   #closeRequest: { code?: number; reason: string } | undefined;
+  // A close that waited closeTimeout for earlier writes to go out goes ahead without them.
+  #closeForced = false;
+  readonly #closeTimeout: number;
+  // Aborts a transport whose end has waited closeTimeout for pending writes to go out.
+  #endTimer: ReturnType<typeof setTimeout> | undefined;
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
@@ -55,7 +74,8 @@ export class _Connection {
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
     this.#deflating = options.deflate !== undefined;
-    this.session = new Session({ ...options, now: now() });
+    this.#closeTimeout = options.closeTimeout ?? 10_000; // the Session's default
+    this.session = new Session({ ...options, now: now(), deferFailure: true });
     this.session.open(now());
     const surface = this.#surface = _connectionSurface<CloseResult>({
       streamMessages: options.streamMessages,
@@ -72,6 +92,7 @@ export class _Connection {
     this.writable = surface.writable;
     this.closed = surface.closed;
     this.#readController = surface.readable._controller;
+    this.#emptyQueue = this.#readController.desiredSize ?? 0;
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
@@ -89,16 +110,25 @@ export class _Connection {
     return rtt;
   }
 
-  /** Starts the closing handshake once every message written so far has gone out. */
+  /**
+   * Starts the closing handshake once every message written so far has gone out, or after
+   * closeTimeout without that (a peer that does not read would hold the close back for ever).
+   */
   close(code: number | undefined, reason: string): void {
     if (this.#closeRequest) return;
     this.#closeRequest = { code, reason };
     this.#maybeClose();
+    if (this.#sent >= this.#written) return;
+    _unref(setTimeout(() => {
+      this.#closeForced = true;
+      this.#maybeClose();
+    }, this.#closeTimeout));
   }
 
   #maybeClose(): void {
     const request = this.#closeRequest;
-    if (!request || this.#sent < this.#written) return;
+    this.#maybeFail();
+    if (!request || (this.#sent < this.#written && !this.#closeForced)) return;
     const state = this.session.state;
     if (state === "open" || state === "closingRemote") {
       this.session.close(now(), request.code, request.reason);
@@ -119,7 +149,7 @@ export class _Connection {
       this.#sent++;
       throw error;
     }
-    if (!this.#underWaterMark) return this.#countSent(this.#drained());
+    if (this.#backlog) return this.#countSent(this.#backlog);
     this.#sent++;
     this.#maybeClose();
     return undefined;
@@ -145,38 +175,71 @@ export class _Connection {
       if (last) {
         this.session.sendPiece(last, { binary: true, last: false, now: now() });
         this.#process();
-        if (!this.#underWaterMark) await this.#drained();
+        if (this.#backlog) await this.#backlog;
       }
       last = value;
     }
     this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true, now: now() });
     this.#process();
-    if (!this.#underWaterMark) await this.#drained();
+    if (this.#backlog) await this.#backlog;
   }
 
-  async #drained(): Promise<void> {
-    await this.#transport.drained();
-    this.#underWaterMark = true;
+  // The transport is over its high-water mark: writes wait until it is under again (a write that
+  // found it over meanwhile means another wait), then a held pong goes out.
+  async #drain(): Promise<void> {
+    for (let seen = -1; seen !== this.#overMark;) {
+      seen = this.#overMark;
+      await this.#transport.drained();
+    }
+    this.#backlog = undefined;
+    this.#process();
   }
 
   // Pauses the transport while the consumer holds back, resumes when it reads again. While
-  // closing, reading goes on, so the peer's close frame is seen.
+  // closing, reading goes on, so the peer's close frame is seen. After a violation nothing more
+  // is read.
   #flow(): void {
-    const full = !this.#readableDone && this.session.state === "open" &&
+    const held = this.session.pendingFailure !== undefined;
+    const full = this.session.state === "open" && !this.#readableDone &&
       ((this.#pieces?.full() ?? false) || (this.#readController.desiredSize ?? 1) <= 0);
-    if (full === this.#paused) return;
-    this.#paused = full;
-    if (full) {
-      this.#transport.pause();
-      this.#pull.paused();
-    } else this.#transport.resume();
+    // The pull is released while the queue is full, and while a violation waits for the
+    // consumer to take the messages before it (each read then calls pull, so #flow sees it).
+    if (full || held) this.#pull.paused();
+    if (held) this.#failWhenHandled();
+    const paused = full || held;
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (paused) this.#transport.pause();
+    else this.#transport.resume();
   }
 
-  // Writes the session's output in one go, handles its events, re-arms the timer.
+  // A violation the session holds fails the connection once the messages before it are handled:
+  // the consumer has taken them all, a task has passed (so what it wrote as it handled them,
+  // synchronously or after awaiting a write, was queued), and each write queued by then is out.
+  #failWhenHandled(): void {
+    if (this.#failTimer || (!this.#readableDone && this.#readController.desiredSize !== this.#emptyQueue)) return;
+    this.#failTimer = true;
+    setTimeout(() => {
+      this.#failAfter = this.#written;
+      this.#maybeFail();
+    }, 0);
+  }
+
+  #maybeFail(): void {
+    if (this.#failAfter === undefined || this.#sent < this.#failAfter || !this.session.pendingFailure) return;
+    this.session.failPending(now());
+    this.#process();
+  }
+
+  // Writes the session's output in one go, handles its events, re-arms the timer. While the
+  // transport is over its high-water mark, a pong waits in the session.
   #process(): void {
     const session = this.session;
-    const output = session.takeOutput();
-    if (output.length > 0 && !this.#transportDone) this.#underWaterMark = this.#transport.write(output);
+    const output = session.takeOutput(this.#backlog ? HOLD_PONG : undefined);
+    if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) {
+      this.#overMark++;
+      this.#backlog ??= this.#drain();
+    }
     for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
     this.#flow();
     this.#arm();
@@ -204,7 +267,7 @@ export class _Connection {
         this.#final = event;
         return this.#endStreams(event);
       case "closeTransport":
-        void this.#transport.end().finally(() => this.#transportEnded());
+        void this.#endTransport().finally(() => this.#transportEnded());
         return;
     }
   }
@@ -229,9 +292,16 @@ export class _Connection {
       this.#transportDone = true;
       this.session.transportClosed(now());
       this.#process();
-      void this.#transport.end();
+      void this.#endTransport();
     }
     this.#settle();
+  }
+
+  // Ends the transport once its pending writes are out; after closeTimeout without that (a peer
+  // that does not read), aborts it.
+  #endTransport(): Promise<void> {
+    this.#endTimer ??= _unref(setTimeout(() => this.#transport.abort(), this.#closeTimeout));
+    return this.#transport.end().finally(() => clearTimeout(this.#endTimer));
   }
 
   // `closed` settles once the protocol is closed and the transport has ended.
@@ -258,9 +328,14 @@ export class _Connection {
       this.session.handleTimeout(now());
       this.#process();
     }, Math.max(0, deadline - now()));
-    // The transport keeps a process alive, not the heartbeat (Node and Bun timers have unref).
-    (this.#timer as { unref?: () => void }).unref?.();
+    _unref(this.#timer);
   }
+}
+
+// The transport keeps a process alive, not the connection's timers (Node and Bun timers have unref).
+function _unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
 
 function _closeError(event: Closed): WebSocketError {

@@ -2,23 +2,34 @@
 // straight to the Session and write each flush in one go, with no stream hop per chunk.
 import type { ByteDuplex } from "./types.ts";
 
-/** @internal What `_Connection` needs from a transport. */
+/**
+ * @internal What `_Connection` needs from a transport. Its backlog is the bytes written to it
+ * that the operating system has not taken yet; `write()` says when that is over the transport's
+ * high-water mark, and `drained()` when it is under again. The connection stops reading while
+ * it is over, so a peer that never reads cannot make it queue without bound.
+ */
 export interface _Transport {
   /** Starts delivering bytes; `onEnd` is called once, when the peer ends or the transport fails. */
   start(onData: (chunk: Uint8Array) => void, onEnd: () => void): void;
-  /** Stops delivering bytes until `resume()` (backpressure: a slow consumer). */
+  /** Stops delivering bytes until `resume()` (backpressure: a slow consumer, or a backlog). */
   pause(): void;
   resume(): void;
-  /** Writes chunks in order, as one write where the transport can; false when over its high-water mark. */
+  /** Writes chunks in order, as one write where the transport can; false when the backlog is over the high-water mark. */
   write(chunks: Uint8Array[]): boolean;
-  /** Resolves when the transport is under its high-water mark again (or closed). */
+  /** Resolves when the backlog is under the high-water mark again (or the transport closed). */
   drained(): Promise<void>;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
+  /** Closes the transport now, dropping what is not written yet (a peer that never reads). */
+  abort(): void;
 }
 
+/** @internal Bytes a duplex transport's writes may hold unresolved before `write()` reports backpressure. */
+export const _DUPLEX_HIGH_WATER_MARK = 64 * 1024;
+
 /**
- * @internal A `{ readable, writable }` byte duplex as a transport: any runtime, any stream.
+ * @internal A `{ readable, writable }` byte duplex as a transport: any runtime, any stream. Its
+ * backlog is the bytes of writes the writable has not resolved yet.
  */
 export function _duplexTransport(duplex: ByteDuplex): _Transport {
   const reader = duplex.readable.getReader();
@@ -26,13 +37,30 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
   let paused = false;
   let reading = false;
   let ended = false;
+  let backlog = 0;
+  const sizes: number[] = []; // of the writes not yet resolved, in order (they resolve in order)
+  let waiters: (() => void)[] = [];
   let onData: (chunk: Uint8Array) => void = () => {};
   let onEnd: () => void = () => {};
+  const wake = () => {
+    const woken = waiters;
+    waiters = [];
+    for (const resolve of woken) resolve();
+  };
   const finish = () => {
     if (ended) return;
     ended = true;
     reader.cancel().catch(() => {});
+    wake();
     onEnd();
+  };
+  const written = () => {
+    backlog -= sizes.shift()!;
+    if (backlog <= _DUPLEX_HIGH_WATER_MARK) wake();
+  };
+  const failed = () => {
+    written();
+    finish();
   };
   const loop = async () => {
     if (reading) return;
@@ -65,12 +93,24 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
       void loop();
     },
     write(chunks) {
-      for (const chunk of chunks) writer.write(chunk).catch(finish);
-      return (writer.desiredSize ?? 0) > 0;
+      if (ended) return true;
+      for (const chunk of chunks) {
+        backlog += chunk.byteLength;
+        sizes.push(chunk.byteLength);
+        writer.write(chunk).then(written, failed);
+      }
+      return backlog <= _DUPLEX_HIGH_WATER_MARK;
     },
-    drained: () => writer.ready.catch(() => {}),
+    drained() {
+      if (backlog <= _DUPLEX_HIGH_WATER_MARK || ended) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
     async end() {
       await writer.close().catch(() => {});
+      finish();
+    },
+    abort() {
+      writer.abort().catch(() => {});
       finish();
     },
   };

@@ -286,3 +286,82 @@ describe("Session: heartbeat", () => {
     assert.deepEqual(s.nextEvent(), { type: "closeTransport" });
   });
 });
+
+describe("Session: pongs (RFC 6455 section 5.5.3)", () => {
+  // Masked with a zero key: the payload bytes are as written.
+  const ping = (byte: string) => hex(`89 81 00 00 00 00 ${byte}`);
+
+  test("several pings in one chunk get one pong, for the latest", () => {
+    const s = new Session({ role: "server", now: 0 });
+    s.open(0);
+    s.receive(hex(`${"89 81 00 00 00 00 61 ".repeat(3)} 89 81 00 00 00 00 62`), 0);
+    assert.deepEqual(s.takeOutput(), [hex("8a 01 62")]);
+    assert.deepEqual(types([s.nextEvent()!, s.nextEvent()!, s.nextEvent()!, s.nextEvent()!]), ["ping", "ping", "ping", "ping"]);
+  });
+
+  test("holdPong keeps one pong back, replaced by each newer ping, and it owns its payload", () => {
+    const s = new Session({ role: "server", now: 0 });
+    s.open(0);
+    const chunks = [ping("61"), ping("62"), ping("63")];
+    for (const chunk of chunks) {
+      s.receive(chunk, 0);
+      assert.deepEqual(s.takeOutput({ holdPong: true }), []);
+    }
+    for (const chunk of chunks) chunk.fill(0); // the transport reuses its buffers
+    s.send("m");
+    assert.deepEqual(s.takeOutput({ holdPong: true }), [hex("81 01 6d")]);
+    assert.deepEqual(s.takeOutput(), [hex("8a 01 63")]);
+    assert.deepEqual(s.takeOutput(), []);
+  });
+
+  test("a held pong goes out before the close frame, and none after it", () => {
+    const s = new Session({ role: "server", now: 0 });
+    s.open(0);
+    s.receive(ping("61"), 0);
+    s.close(0, 1000);
+    assert.deepEqual(s.takeOutput({ holdPong: true }), [hex("8a 01 61"), hex("88 02 03 e8")]);
+    s.receive(ping("62"), 0);
+    assert.deepEqual(s.takeOutput(), []);
+  });
+});
+
+describe("Session: deferFailure holds a violation at its place in the stream (section 7.1.7)", () => {
+  test("messages before it are delivered, replies go out, and failPending sends the close frame", () => {
+    const s = new Session({ role: "server", now: 0, deferFailure: true });
+    s.open(0);
+    // "a", then a frame with RSV2 set, then "b" that is never read.
+    s.receive(hex("81 81 00 00 00 00 61 a1 81 00 00 00 00 78 81 81 00 00 00 00 62"), 0);
+    assert.deepEqual(s.nextEvent(), { type: "message", data: "a" });
+    assert.equal(s.nextEvent(), undefined);
+    assert.deepEqual(s.takeOutput(), []);
+    assert.equal(s.state, "open");
+    assert.equal(s.pendingFailure?.closeCode, 1002);
+    s.receive(hex("81 81 00 00 00 00 63"), 0); // nothing after the violation is read
+    assert.equal(s.nextEvent(), undefined);
+    s.send("a");
+    s.failPending(1);
+    assert.deepEqual(s.takeOutput(), [hex("81 01 61"), hex("88 02 03 ea")]);
+    assert.equal(closed([s.nextEvent()!])?.code, 1002);
+    assert.deepEqual(s.nextEvent(), { type: "closeTransport" });
+    assert.equal(s.pendingFailure, undefined);
+  });
+
+  test("close() while a violation is held fails with the violation's code", () => {
+    const s = new Session({ role: "server", now: 0, deferFailure: true });
+    s.open(0);
+    s.receive(hex("81 81 00 00 00 00 61 83 80 00 00 00 00"), 0);
+    s.close(0, 1000);
+    assert.deepEqual(s.takeOutput(), [hex("88 02 03 ea")]);
+  });
+
+  test("the transport closing while a violation is held reports the violation", () => {
+    const s = new Session({ role: "server", now: 0, deferFailure: true });
+    s.open(0);
+    s.receive(hex("81 81 00 00 00 00 61 83 80 00 00 00 00"), 0);
+    s.transportClosed(0);
+    s.nextEvent();
+    const e = closed([s.nextEvent()!]);
+    assert.equal(e?.code, 1002);
+    assert.match(e!.error!.message, /opcode/);
+  });
+});

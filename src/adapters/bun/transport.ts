@@ -167,6 +167,11 @@ export class _BunTransport implements _Transport, _BunRoute {
     return this.#ending;
   }
 
+  abort(): void {
+    if (!this.#closed) this.#socket.terminate();
+    this._closed();
+  }
+
   /** @internal Bun's `data`. */
   _data(chunk: Uint8Array): void {
     if (this.#onData) this.#onData(chunk);

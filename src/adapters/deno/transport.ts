@@ -87,6 +87,15 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   const wake = (waiters: (() => void)[]) => {
     for (const resolve of waiters) resolve();
   };
+  // The peer is gone or the connection was closed: what is left will never go out.
+  const lose = () => {
+    failed = true;
+    queue = [];
+    inFlight = 0;
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    wake(waiters);
+  };
 
   // Reads land in a 64 KiB slab, each read in the part after the bytes already handed out, and a
   // new slab is allocated once less than 16 KiB is left. Handed-out bytes are never written
@@ -140,13 +149,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
         _spare(join);
       }
     } catch {
-      // The peer is gone or the connection was closed: what is left will never go out.
-      failed = true;
-      queue = [];
-      inFlight = 0;
-      const waiters = drainWaiters;
-      drainWaiters = [];
-      wake(waiters);
+      lose();
       finish();
     } finally {
       writing = false;
@@ -182,6 +185,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     drained() {
       if (inFlight < HIGH_WATER_MARK || failed || closed) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
+    },
+    abort() {
+      // A write that is out rejects once the connection is closed, which ends the write loop.
+      lose();
+      close();
+      finish();
     },
     end() {
       return ending ??= (async () => {

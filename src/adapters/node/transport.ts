@@ -47,5 +47,6 @@ export function _socketTransport(socket: Socket): _Transport {
         socket.end(() => socket.destroy());
       });
     },
+    abort: () => void socket.destroy(),
   };
 }
