@@ -9,7 +9,9 @@ import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_s
 import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
 import type { _DenoConn, _DenoNamespace } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
-import { _denoTransport, _READ_SIZE as READ_SIZE } from "./transport.ts";
+import { _denoTransport } from "./transport.ts";
+
+const HEAD_READ = 4096;
 
 /** @internal `serve()` with `mode: "codec"`. */
 export function _serveCodec(deno: _DenoNamespace, options: ServeOptions, handler: ServeHandler): ServeHandle {
@@ -94,12 +96,13 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets)
   await respond(response);
 }
 
-// Reads the request head with conn.read, each read into a fresh buffer (`rest` is a view into
-// the last one, which the frame decoder may unmask in place).
+// Reads the request head with conn.read, each read into a fresh 4 KiB buffer (`rest` is a view
+// into the last one, which the frame decoder may unmask in place): a head that waits, or the
+// frames after it, pins 4 KiB per connection, not the 64 KiB of a socket read.
 async function readHead(conn: _DenoConn): Promise<HttpHeadResult<"request">> {
   const parser = new HttpHeadParser("request");
   for (;;) {
-    const buffer = new Uint8Array(READ_SIZE);
+    const buffer = new Uint8Array(HEAD_READ);
     const n = await conn.read(buffer);
     if (n === null) throw new HttpHeadError("Cannot read HTTP head: the connection ended before the request head was complete", 400);
     const result = parser.push(buffer.subarray(0, n));
