@@ -6,12 +6,16 @@
 //   <runtime> echo_server.(ts|js) --server native      (Deno.serve + Deno.upgradeWebSocket, or Bun.serve)
 //   node echo_server.js --server upgrade               (raw echo on an http upgrade socket: Node's floor)
 //   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
+//   --compression (wsflow: upgradeWebSocket(request, { compression: true }), the README's echo;
+//   ws: perMessageDeflate) and --handshake-timeout MS (wsflow: serve()'s handshakeTimeout)
 import process from "node:process";
 import { option } from "./_util.ts";
 
 const SERVER = option("--server", "wsflow");
 const MODE = option("--mode", "codec") as "codec" | "native";
 const LOOP = option("--loop", "pipe");
+const COMPRESSION = process.argv.includes("--compression");
+const HANDSHAKE_TIMEOUT = option("--handshake-timeout", "");
 const HOST = "127.0.0.1";
 
 interface DenoLike {
@@ -60,8 +64,10 @@ async function echo(readable: ReadableStream<unknown>, writable: WritableStream<
 if (SERVER === "wsflow") {
   const { serve } = await import("../src/adapters/serve.ts");
   const { upgradeWebSocket } = await import("../mod.ts");
-  await serve({ port: 0, hostname: HOST, mode: MODE, onListen: ({ port }) => listening(port) }, async (request) => {
-    const { socket, response } = await upgradeWebSocket(request);
+  const options = { port: 0, hostname: HOST, mode: MODE, onListen: ({ port }: { port: number }) => listening(port) };
+  if (HANDSHAKE_TIMEOUT) Object.assign(options, { handshakeTimeout: Number(HANDSHAKE_TIMEOUT) });
+  await serve(options, async (request) => {
+    const { socket, response } = await upgradeWebSocket(request, COMPRESSION ? { compression: true } : {});
     if (socket) {
       void socket.opened
         .then(({ readable, writable }) => echo(readable, writable))
@@ -71,7 +77,7 @@ if (SERVER === "wsflow") {
   });
 } else if (SERVER === "ws") {
   const { WebSocketServer } = await import("ws");
-  const wss = new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: false });
+  const wss = new WebSocketServer({ port: 0, host: HOST, perMessageDeflate: COMPRESSION });
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   });

@@ -54,8 +54,8 @@ export class FrameDecoder {
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   #failed = false;
-  // A header split across chunks is gathered here (at most 2 + 8 + 4 bytes).
-  readonly #header = new Uint8Array(14);
+  // A header split across chunks is gathered here (at most 2 + 8 + 4 bytes), made on first use.
+  #header: Uint8Array | undefined;
   #headerLength = 0;
   // The frame being read.
   #inPayload = false;
@@ -143,7 +143,7 @@ export class FrameDecoder {
 
   #gatherHeader(): boolean | ProtocolError {
     const chunk = this.#chunk;
-    const header = this.#header;
+    const header = this.#header ??= new Uint8Array(14);
     let pos = this.#pos;
     let have = this.#headerLength;
     while (have < 2 && pos < chunk.length) header[have++] = chunk[pos++];

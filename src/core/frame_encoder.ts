@@ -43,6 +43,8 @@ function _randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
+const NO_KEYS = new Uint8Array(0);
+
 /**
  * Encodes WebSocket frames (RFC 6455 section 5.2).
  *
@@ -67,9 +69,10 @@ export class FrameEncoder {
   readonly #mask: boolean;
   readonly #randomBytes: (n: number) => Uint8Array;
   readonly #copyThreshold: number;
-  #pool: Uint8Array = new Uint8Array(0);
+  // A client's masking keys; a server's encoder never allocates them.
+  #pool: Uint8Array = NO_KEYS;
   #poolPos = 0;
-  readonly #key = new Uint8Array(4);
+  #key: Uint8Array | undefined;
 
   /**
    * Creates an encoder for one connection.
@@ -166,7 +169,7 @@ export class FrameEncoder {
       this.#poolPos = 0;
     }
     const pool = this.#pool;
-    const key = this.#key;
+    const key = this.#key ??= new Uint8Array(4);
     const p = this.#poolPos;
     key[0] = pool[p];
     key[1] = pool[p + 1];

@@ -85,8 +85,17 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
       failed ??= { error };
       throw error;
     };
-    void reader.closed.then(() => (ended = true), () => (ended = true)).then(stop);
-    void writer.closed.then(() => destinationFailed(new TypeError("Cannot pipe: the destination closed"))).catch(destinationFailed).catch(stop);
+    // One reaction per lock, not a chain of derived promises: each idle pipe holds these two.
+    const sourceEnded = () => {
+      ended = true;
+      stop();
+    };
+    const destinationEnded = (error: unknown) => {
+      failed ??= { error };
+      stop();
+    };
+    void reader.closed.then(sourceEnded, sourceEnded);
+    void writer.closed.then(() => destinationEnded(new TypeError("Cannot pipe: the destination closed")), destinationEnded);
     try {
       // A write the destination was given before the pipe goes out first.
       await writer.ready.catch(destinationFailed);

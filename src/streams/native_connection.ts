@@ -157,7 +157,8 @@ export class _NativeConnection implements _ConnectionLike {
     try {
       const data = chunk instanceof ReadableStream ? await _readAll(chunk) : chunk;
       await this.#open;
-      if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
+      // A WHATWG socket that is closing or closed drops what it is sent without a word.
+      if (this.#done || this.#socket.readyState !== 1) throw WebSocketError._from("Cannot send: the connection is closing or closed", null, "");
       this.#send(data);
       await this.#drained();
     } finally {

@@ -121,37 +121,31 @@ export class _NativeConnection implements _ConnectionLike {
         void this.#maybeClose();
         throw error;
       }
-      if (result > 0) {
-        this.#buffered += _bufferedBound(data);
-        this.#sent++;
-        if (this.#closeRequest) void this.#maybeClose();
-        return undefined;
-      }
-      // Queued under backpressure (-1): wait for drain; dropped (0): send again once drained.
-      if (result < 0) return this.#writeLater(undefined);
+      if (result < 0) return this.#writeLater(undefined); // queued under backpressure: wait for drain
+      this.#sent++;
+      if (this.#closeRequest) void this.#maybeClose();
+      if (!sentWhole(result, data, ws)) throw notSent();
+      this.#buffered += _bufferedBound(data);
+      return undefined;
     }
     return this.#writeLater(chunk);
   }
 
   async #writeLater(chunk: string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array> | undefined): Promise<void> {
     try {
-      if (chunk === undefined) return void (await this.#drain());
+      if (chunk === undefined) return await this.#drainedOpen();
       const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await _readAll(chunk) : toBytes(chunk);
       await this.#open;
       for (;;) {
         const ws = this.#ws!;
-        if (this.#done) throw WebSocketError._from("Cannot send: the connection is closed", null, "");
-        if ((this.#buffered = ws.getBufferedAmount()) > WRITE_HIGH_WATER) {
-          await this.#drain();
-          continue;
-        }
-        // -1: queued under backpressure; 0: dropped (closed, or over backpressureLimit): try again.
-        const result = ws.send(data);
-        this.#buffered += _bufferedBound(data);
-        if (result > 0) return;
+        if (this.#done) throw notSent();
+        if ((this.#buffered = ws.getBufferedAmount()) <= WRITE_HIGH_WATER) break;
         await this.#drain();
-        if (result < 0) return;
       }
+      const result = this.#ws!.send(data);
+      if (!sentWhole(result, data, this.#ws!)) throw notSent();
+      this.#buffered += _bufferedBound(data);
+      if (result < 0) await this.#drainedOpen();
     } finally {
       this.#sent++;
       void this.#maybeClose();
@@ -160,6 +154,13 @@ export class _NativeConnection implements _ConnectionLike {
 
   #drain(): Promise<void> {
     return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  // A message Bun queued under backpressure (-1) went out when Bun drains; if the connection
+  // closes first, it may never have left Bun's buffer, and its write rejects.
+  async #drainedOpen(): Promise<void> {
+    await this.#drain();
+    if (this.#done) throw notSent();
   }
 
   /** @internal Bun's `open`. */
@@ -222,6 +223,17 @@ export class _NativeConnection implements _ConnectionLike {
     this.#pings.clear();
     this.#surface.settle(error, { closeCode: code, reason });
   }
+}
+
+// Whether Bun took a message: send() returns the payload's byte count (so 0 for an empty
+// message), -1 when it queued the message under backpressure, and 0 when it dropped it. With
+// backpressureLimit at its maximum (see mod.ts), Bun drops only on a socket that is not open.
+function sentWhole(result: number, data: string | Uint8Array, ws: BunServerWebSocket<_NativeConnection>): boolean {
+  return result !== 0 || (data.length === 0 && ws.readyState === 1);
+}
+
+function notSent(): WebSocketError {
+  return WebSocketError._from("Cannot send: the connection is closing or closed", null, "");
 }
 
 // A message's length in bytes, encoding a string only when its UTF-8 length could pass `max`.

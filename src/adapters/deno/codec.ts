@@ -111,8 +111,9 @@ async function handle(conn: _DenoConn, handler: ServeHandler, sockets: _Sockets,
   else await answer(response);
 }
 
-// Reads the request head with conn.read, each read into a fresh buffer (`rest` is a view into
-// the last one, which the frame decoder may unmask in place).
+// Reads the request head with conn.read, each read into a fresh 4 KiB buffer (`rest` is a view
+// into the last one, which the frame decoder may unmask in place): a head that waits, or the
+// frames after it, pins 4 KiB per connection, not the 64 KiB of a socket read.
 async function readHead(conn: _DenoConn): Promise<HttpHeadResult<"request">> {
   const parser = new HttpHeadParser("request");
   for (;;) {

@@ -10,6 +10,10 @@ export const _READ_SIZE = 64 * 1024;
 const READ_SIZE = _READ_SIZE;
 /** The least room a read is given: below it, the next read gets a fresh slab. */
 const MIN_READ = 16 * 1024;
+/** Bytes a read gets while the connection may be idle (the last read drained the socket). */
+const IDLE_READ = 1024;
+/** The least room such a read is given: below it, it gets a fresh small slab. */
+const IDLE_MIN = 256;
 /** Bytes queued or being written above which `write()` reports backpressure. */
 const HIGH_WATER_MARK = 1024 * 1024;
 /** Flushes up to this size are copied into a reused buffer (Deno.Conn has no writev). */
@@ -48,7 +52,8 @@ function _spare(join: Uint8Array | undefined): void {
  *
  * Bytes handed out are never written again (the frame decoder unmasks in place and keeps views
  * into the chunks it was given): each read goes into the unused tail of a 64 KiB slab, and a
- * fresh slab is allocated when less than 16 KiB is left. Writes go out in order, one at a time; a
+ * fresh slab is allocated when less than 16 KiB is left; a read that may wait on an idle peer
+ * (the one after a read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a time; a
  * flush with several chunks is joined into one write (in a reused buffer up to 64 KiB), and
  * flushes queued while a write is out go together in the next. `write()` is false while more
  * than 1 MiB is queued or in flight.
@@ -97,26 +102,47 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     wake(waiters);
   };
 
-  // Reads land in a 64 KiB slab, each read in the part after the bytes already handed out, and a
-  // new slab is allocated once less than 16 KiB is left. Handed-out bytes are never written
-  // again, and zeroing 64 KiB per read (a third of the CPU of a small echo) is gone.
-  let slab = new Uint8Array(0);
-  let offset = 0;
+  // While bytes flow, reads land in a 64 KiB slab, each read in the part after the bytes already
+  // handed out, and a new slab is allocated once less than 16 KiB is left. Handed-out bytes are
+  // never written again, and zeroing 64 KiB per read (a third of the CPU of a small echo) is gone.
+  // A read after one that drained the socket may wait for as long as the peer is silent, so it
+  // goes into a 1 KiB slab instead, and the big one is held only weakly meanwhile: an idle
+  // connection pins 1 KiB, not 64. A small read that fills up means bytes flow again.
+  let big: WeakRef<Uint8Array> | undefined;
+  let bigOffset = 0;
+  let small = new Uint8Array(0);
+  let smallOffset = 0;
+  let flowing = false;
   const readLoop = async () => {
     if (reading) return;
     reading = true;
     try {
       while (!paused && !ended) {
-        if (slab.length - offset < MIN_READ) {
-          slab = new Uint8Array(READ_SIZE);
-          offset = 0;
+        let slab: Uint8Array;
+        let start: number;
+        if (flowing) {
+          slab = big?.deref() ?? new Uint8Array(0);
+          if (slab.length - bigOffset < MIN_READ) {
+            slab = new Uint8Array(READ_SIZE);
+            big = new WeakRef(slab);
+            bigOffset = 0;
+          }
+          start = bigOffset;
+        } else {
+          if (small.length - smallOffset < IDLE_MIN) {
+            small = new Uint8Array(IDLE_READ);
+            smallOffset = 0;
+          }
+          slab = small;
+          start = smallOffset;
         }
-        const start = offset;
         const n = await conn.read(slab.subarray(start));
         if (n === null) return finish();
         if (ended) return; // end() ran while the read was out
-        offset = start + n;
-        onData(slab.subarray(start, offset));
+        if (flowing) bigOffset = start + n;
+        else smallOffset = start + n;
+        flowing = start + n === slab.length;
+        onData(slab.subarray(start, start + n));
       }
     } catch {
       finish();

@@ -1,0 +1,68 @@
+// The Deno codec's read side and memory: a read that waits on a silent peer holds a small
+// buffer, not a 64 KiB one, and bytes that flow still arrive whole and in order.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { _denoTransport } from "../../src/adapters/deno/transport.ts";
+import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
+
+// A connection in memory whose reads take as many queued bytes as the buffer has room for, and
+// which records the size of the memory each read was given (what a pending read pins).
+class StreamConn {
+  readonly remoteAddr = { hostname: "127.0.0.1" };
+  readonly pinned: number[] = [];
+  #bytes = new Uint8Array(0);
+  #ended = false;
+  #wake: (() => void) | undefined;
+  feed(bytes: Uint8Array | null): void {
+    if (bytes === null) this.#ended = true;
+    else {
+      const joined = new Uint8Array(this.#bytes.length + bytes.length);
+      joined.set(this.#bytes);
+      joined.set(bytes, this.#bytes.length);
+      this.#bytes = joined;
+    }
+    this.#wake?.();
+  }
+  async read(buffer: Uint8Array): Promise<number | null> {
+    this.pinned.push(buffer.buffer.byteLength);
+    while (this.#bytes.length === 0 && !this.#ended) await new Promise<void>((r) => (this.#wake = r));
+    if (this.#bytes.length === 0) return null;
+    const n = Math.min(buffer.length, this.#bytes.length);
+    buffer.set(this.#bytes.subarray(0, n));
+    this.#bytes = this.#bytes.slice(n);
+    return n;
+  }
+  write(bytes: Uint8Array): Promise<number> {
+    return Promise.resolve(bytes.length);
+  }
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+describe("_denoTransport reads", () => {
+  test("a read that waits on a silent peer pins 1 KiB, before and after 200 KiB flowed; every byte arrives in order", async () => {
+    const conn = new StreamConn();
+    const transport = _denoTransport(conn as unknown as _DenoConn);
+    const received: number[] = [];
+    let ended = false;
+    transport.start((chunk) => {
+      for (const byte of chunk) received.push(byte);
+    }, () => (ended = true));
+    await settle();
+    assert.equal(conn.pinned.at(-1), 1024, "the first read, waiting for the peer");
+    const burst = new Uint8Array(200 * 1024).map((_, i) => (i * 7) & 0xff);
+    conn.feed(burst);
+    await settle();
+    assert.equal(received.length, burst.length);
+    assert.ok(received.every((b, i) => b === burst[i]));
+    assert.ok(conn.pinned.some((size) => size === 64 * 1024), "reads while bytes flow use a 64 KiB slab");
+    assert.equal(conn.pinned.at(-1), 1024, "the read after the burst, waiting again");
+    conn.feed(null);
+    await settle();
+    assert.ok(ended);
+  });
+});
