@@ -30,6 +30,11 @@ async function opened(role: Role) {
   return {
     local,
     wire,
+    /** Ends the transport under the connection without a close frame, as a dropped TCP connection. */
+    drop(): void {
+      writer.abort().catch(() => {});
+      wire.cancel();
+    },
     /** Reads wsflow's close frame, answers it and ends the transport; returns what was sent and `closed`. */
     async finish(): Promise<{ sent: WireClose | undefined; closed: unknown }> {
       const sent = await wire.close();
@@ -152,5 +157,22 @@ describe("close(): the call shapes of WebSocket, ws, Deno, Bun and the WHATWG dr
     assert.throws(() => client.close(1005), (e: unknown) => (e as DOMException).name === "InvalidAccessError");
     client.close(1000, "never mind");
     await assert.rejects(client.opened, (e: unknown) => e instanceof WebSocketError && e.closeCode === 1006);
+  });
+});
+
+describe("a pipe between connections closes with a code it may send", () => {
+  test("a proxy whose destination drops (1006) closes its source with an empty close frame, never with 1006", async () => {
+    const source = await opened("server");
+    const destination = await opened("server");
+    const pipe = (await source.local.opened).readable.pipeTo((await destination.local.opened).writable);
+    destination.drop();
+    await assert.rejects(pipe, (e: unknown) => e instanceof WebSocketError && e.closeCode === 1006);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const sent = await Promise.race([
+      source.finish().then((result) => result.sent),
+      new Promise((resolve) => (timer = setTimeout(() => resolve("no close frame within 5 s"), 5000))),
+    ]);
+    clearTimeout(timer);
+    assert.deepEqual(sent, { code: undefined, reason: "" });
   });
 });
