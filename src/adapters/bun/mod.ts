@@ -116,7 +116,8 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
     const decision = await acceptUpgrade(request, acceptOptions);
     if (!decision.ok) return { socket: undefined, response: decision.response };
     const headers = new Headers(upgradeOptions.headers);
-    if (decision.protocol) headers.set("sec-websocket-protocol", decision.protocol);
+    // Without this header Bun answers with the client's first subprotocol; empty means none.
+    headers.set("sec-websocket-protocol", decision.protocol);
     const connection = new _NativeConnection({
       maxMessageSize: Math.min(upgradeOptions.maxMessageSize ?? maxPayloadLength, maxPayloadLength),
       streamMessages: upgradeOptions.streamMessages,
