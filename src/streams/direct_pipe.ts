@@ -55,10 +55,14 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    * @example
    * ```ts ignore
    * import { upgradeWebSocket } from "@wsflow/wsflow";
+   * import { serve } from "@wsflow/wsflow/serve";
    *
-   * Deno.serve(async (request) => {
+   * await serve({ port: 8080 }, async (request) => {
    *   const { socket, response } = await upgradeWebSocket(request);
-   *   socket!.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+   *   if (socket) {
+   *     const { readable, writable } = await socket.opened;
+   *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+   *   }
    *   return response;
    * });
    * ```
