@@ -98,7 +98,9 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
         // The queue first (messages that came before the pipe, or while it waited), in order.
         while (failed === undefined && (ended || this.#queued())) {
           const { value, done } = await reader.read();
-          if (done) return await writer.close();
+          // Closing propagates forward, and an errored destination's error back (the standard's
+          // WritableStreamDefaultWriterCloseWithErrorPropagation), not close()'s TypeError.
+          if (done) return await writer.close().catch(() => writer.closed);
           await _trySend(send, value)?.catch(destinationFailed);
         }
         if (failed !== undefined) throw failed.error;

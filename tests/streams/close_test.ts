@@ -30,6 +30,8 @@ async function opened(role: Role) {
   return {
     local,
     wire,
+    /** Sends bytes as the peer. */
+    send: (bytes: Uint8Array) => writer.write(bytes),
     /** Ends the transport under the connection without a close frame, as a dropped TCP connection. */
     drop(): void {
       writer.abort().catch(() => {});
@@ -174,5 +176,25 @@ describe("a pipe between connections closes with a code it may send", () => {
     ]);
     clearTimeout(timer);
     assert.deepEqual(sent, { code: undefined, reason: "" });
+  });
+});
+
+describe("how a connection's streams end when the peer closes cleanly (the WHATWG draft, WPT remote-close)", () => {
+  test("the readable is done and the writable errored, so readable.pipeTo(writable) rejects, on the direct and the standard path", async () => {
+    for (const options of [undefined, { preventCancel: true }]) {
+      const peer = await opened("server");
+      const { readable, writable } = await peer.local.opened;
+      const pipe = readable.pipeTo(writable, options);
+      await peer.send(wireFrame(0x8, closePayload(1000, "done"), true));
+      assert.deepEqual(await peer.wire.close(), { code: 1000, reason: "done" }, "the close is echoed");
+      await assert.rejects(pipe, (e: unknown) => e instanceof WebSocketError && /Cannot send: the connection is closed/.test(e.message), `pipeTo(writable, ${JSON.stringify(options)})`);
+      assert.deepEqual(await peer.local.closed, { closeCode: 1000, reason: "done" });
+    }
+    const peer = await opened("client");
+    const { readable, writable } = await peer.local.opened;
+    await peer.send(wireFrame(0x8, closePayload(1000), false));
+    assert.deepEqual(await peer.finish(), { sent: { code: 1000, reason: "" }, closed: { closeCode: 1000, reason: "" } });
+    assert.equal((await readable.getReader().read()).done, true, "readable should be closed");
+    await assert.rejects(writable.getWriter().ready, /Cannot send: the connection is closed/, "writable should be errored");
   });
 });
