@@ -193,6 +193,19 @@ export class WebSocketStream {
    * @param closeInfo The WHATWG form, `{ closeCode, reason }`.
    * @throws {TypeError} For an argument of another shape, such as `{ code }` or a string.
    * @throws {DOMException} `InvalidAccessError` for a code an endpoint may not send (only 1000-1003, 1007-1014 and 3000-4999 may be sent), `SyntaxError` for a reason over 123 bytes of UTF-8.
+   *
+   * @example A server that is too busy (1013), over an in-memory pipe
+   * ```ts
+   * import { readUpgradeRequest, WebSocketStream } from "@wsflow/wsflow";
+   *
+   * const up = new TransformStream<Uint8Array, Uint8Array>();
+   * const down = new TransformStream<Uint8Array, Uint8Array>();
+   * const client = new WebSocketStream("ws://in-memory/", { transport: { readable: down.readable, writable: up.writable } });
+   * const server = await (await readUpgradeRequest({ readable: up.readable, writable: down.writable })).accept();
+   * await client.opened;
+   * server.close(1013, "try again later"); // or server.close({ closeCode: 1013, reason: "try again later" })
+   * console.log(await client.closed); // { closeCode: 1013, reason: "try again later" }
+   * ```
    */
   close(closeInfo?: WebSocketCloseInfo): void;
   /**
@@ -212,7 +225,7 @@ export class WebSocketStream {
     this.#abortHandshake?.(WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, ""));
   }
 
-  /** @internal Closes with 1001 (going away), which `close()` may not send: a server shutting down. */
+  /** @internal Closes with 1001 (going away): a server shutting down. */
   _goAway(): void {
     if (this.#connection) this.#connection.close(1001, "going away");
   }
