@@ -9,7 +9,10 @@
  *
  * await serve({ port: 8080 }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * ```

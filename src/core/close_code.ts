@@ -56,3 +56,13 @@ export function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
     (code >= 3000 && code <= 4999);
 }
+
+/**
+ * @internal Why an endpoint may not send `code` in a close frame, or undefined when it may.
+ * Servers and clients alike may send every code of {@linkcode isValidCloseCode}: the browser's
+ * narrower rule (1000 or 3000-4999) is for untrusted page scripts.
+ */
+export function _unsendableCode(code: number): string | undefined {
+  if (Number.isInteger(code) && isValidCloseCode(code)) return undefined;
+  return `close code ${code} may not be sent, use 1000-1003, 1007-1014 or 3000-4999`;
+}

@@ -1,4 +1,4 @@
-import { isValidCloseCode } from "./close_code.ts";
+import { _unsendableCode, isValidCloseCode } from "./close_code.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
 /** A close frame's content (RFC 6455 section 5.5.1). */
@@ -67,11 +67,8 @@ export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
     }
     return new Uint8Array(0);
   }
-  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
-    throw new RangeError(
-      `Cannot encode close frame: close code ${code} may not be sent, use 1000-1003, 1007-1014 or 3000-4999`,
-    );
-  }
+  const unsendable = _unsendableCode(code);
+  if (unsendable) throw new RangeError(`Cannot encode close frame: ${unsendable}`);
   const text = encoder.encode(reason);
   if (text.length > 123) {
     throw new RangeError(

@@ -38,11 +38,14 @@ function _acceptKey(key: string): string {
 /** Options of {@linkcode acceptUpgrade}. */
 export interface AcceptOptions {
   /**
-   * Chooses a subprotocol among those the client offered (in its order), or none with
-   * `undefined`. Called only when the client offered at least one.
+   * The subprotocol to speak, among those the client offered: a name (chosen when the client
+   * offered it, as Deno's `protocol` option), a list in the server's order of preference (the
+   * first one the client offered is chosen), or a function that gets the offered ones (in the
+   * client's order) and returns one of them or `undefined`, called only when the client offered
+   * at least one. When none fits, the upgrade goes ahead without a subprotocol.
    * @default {no subprotocol}
    */
-  protocol?: (offered: string[], request: Request) => string | undefined | Promise<string | undefined>;
+  protocol?: string | readonly string[] | ((offered: string[], request: Request) => string | undefined | Promise<string | undefined>);
   /**
    * Allowed `Origin` values (exact, ASCII case-insensitive; a missing Origin is refused), or a
    * predicate that gets the Origin or `null`. A refusal is a 403 (RFC 6455 section 10.2).
@@ -107,8 +110,8 @@ export type UpgradeDecision = UpgradeAccepted | UpgradeRejected;
  * a Sec-WebSocket-Version other than 13 (or none) is 426 with `Sec-WebSocket-Version: 13`
  * (section 4.4); a refused Host or Origin is 403.
  *
- * @throws {TypeError} When `protocol` returns a subprotocol the client did not offer, or
- * `headers` sets a handshake header.
+ * @throws {TypeError} When `protocol` is not a name, a list or a function, or its function
+ * returns a subprotocol the client did not offer, or `headers` sets a handshake header.
  *
  * @example
  * ```ts
@@ -159,13 +162,7 @@ export async function acceptUpgrade(request: Request, options: AcceptOptions = {
   }
   const offered = _parseList(headers.get("sec-websocket-protocol"));
   if (!offered.every((item) => _TOKEN.test(item))) return _reject(400, "Sec-WebSocket-Protocol is not a list of tokens");
-  let protocol = "";
-  if (options.protocol && offered.length > 0) {
-    protocol = (await options.protocol(offered, request)) ?? "";
-    if (protocol !== "" && !offered.includes(protocol)) {
-      throw new TypeError(`Cannot accept upgrade: the protocol callback chose ${JSON.stringify(protocol)}, which the client did not offer; return one of ${JSON.stringify(offered)} or undefined`);
-    }
-  }
+  const protocol = await _chooseProtocol(options.protocol, offered, request);
   const offer = headers.get("sec-websocket-extensions") ?? "";
   const extensions = (offer && options.extensions?.(offer)) || "";
   const response = _callerHeaders(options.headers, "Cannot accept upgrade");
@@ -175,6 +172,22 @@ export async function acceptUpgrade(request: Request, options: AcceptOptions = {
   if (protocol) response.set("Sec-WebSocket-Protocol", protocol);
   if (extensions) response.set("Sec-WebSocket-Extensions", extensions);
   return { ok: true, status: 101, headers: response, protocol, extensions, key };
+}
+
+// The subprotocol `choice` (the `protocol` option) picks among the `offered` ones, or "".
+async function _chooseProtocol(choice: AcceptOptions["protocol"], offered: string[], request: Request): Promise<string> {
+  if (choice === undefined) return "";
+  if (typeof choice === "string") return offered.includes(choice) ? choice : "";
+  if (Array.isArray(choice) && choice.every((item) => typeof item === "string")) return choice.find((item) => offered.includes(item)) ?? "";
+  if (typeof choice !== "function") {
+    throw new TypeError(`Cannot accept upgrade: the protocol option must be a subprotocol name, a list of them or a function, got ${typeof choice === "object" ? JSON.stringify(choice) : String(choice)}`);
+  }
+  if (offered.length === 0) return "";
+  const protocol = (await choice(offered, request)) ?? "";
+  if (protocol !== "" && !offered.includes(protocol)) {
+    throw new TypeError(`Cannot accept upgrade: the protocol callback chose ${JSON.stringify(protocol)}, which the client did not offer; return one of ${JSON.stringify(offered)} or undefined`);
+  }
+  return protocol;
 }
 
 /** Options of {@linkcode rejectUpgrade}. */

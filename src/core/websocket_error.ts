@@ -1,7 +1,8 @@
+import { _unsendableCode } from "./close_code.ts";
 
 /** The close information a {@linkcode WebSocketError} carries. */
 export interface WebSocketCloseInfo {
-  /** The close code, 1000 or 3000-4999 when set by a caller. */
+  /** The close code: 1000-1003, 1007-1014 or 3000-4999 when set by a caller. */
   closeCode?: number;
   /** The close reason, at most 123 bytes of UTF-8. */
   reason?: string;
@@ -14,7 +15,9 @@ const encoder = new TextEncoder();
  * `closeCode` and `reason`. `WebSocketStream` rejects `opened` and `closed` with it, and a caller
  * may pass one to `writable.abort()` or `readable.cancel()` to close with a code.
  *
- * @throws {DOMException} `InvalidAccessError` when `closeCode` is not 1000 or 3000-4999.
+ * @throws {DOMException} `InvalidAccessError` when `closeCode` is not one an endpoint may send
+ * (1000-1003, 1007-1014, 3000-4999; the WHATWG standard allows page scripts only 1000 and
+ * 3000-4999, wsflow every code RFC 6455 allows).
  * @throws {DOMException} `SyntaxError` when `reason` is longer than 123 bytes of UTF-8.
  *
  * @example
@@ -30,32 +33,21 @@ export class WebSocketError extends DOMException {
   #reason: string;
 
   /**
-   * Creates the error, validating the close code and reason as the WHATWG standard does.
+   * Creates the error, validating the close code (one an endpoint may send) and the reason (at
+   * most 123 bytes of UTF-8).
    *
    * @param message The error message.
    * @param init The close code and reason. A reason without a code implies 1000.
    */
   constructor(message = "", init: WebSocketCloseInfo = {}) {
     super(message, "WebSocketError");
-    const { closeCode, reason = "" } = init;
-    if (closeCode !== undefined && closeCode !== 1000 && !(closeCode >= 3000 && closeCode <= 4999)) {
-      throw new DOMException(
-        `Cannot create WebSocketError: close code ${closeCode} is not 1000 or in 3000-4999`,
-        "InvalidAccessError",
-      );
-    }
-    if (encoder.encode(reason).byteLength > 123) {
-      throw new DOMException(
-        "Cannot create WebSocketError: the reason is longer than 123 bytes of UTF-8",
-        "SyntaxError",
-      );
-    }
-    this.#closeCode = closeCode ?? (reason ? 1000 : null);
+    const { closeCode, reason } = _checkCloseInfo(init, "create WebSocketError");
+    this.#closeCode = closeCode;
     this.#reason = reason;
   }
 
   /**
-   * Builds an error with any close code a connection can end with (1006, 1002, 1009...),
+   * Builds an error with any close code a connection can end with, 1005 and 1006 included,
    * which the public constructor refuses.
    */
   static _from(message: string, closeCode: number | null, reason: string): WebSocketError {
@@ -74,4 +66,18 @@ export class WebSocketError extends DOMException {
   get reason(): string {
     return this.#reason;
   }
+}
+
+/**
+ * @internal Checks a caller's close code and reason (for `close()` and `new WebSocketError()`),
+ * throwing what the WHATWG standard throws; a reason without a code means 1000.
+ */
+export function _checkCloseInfo(init: WebSocketCloseInfo, action: string): { closeCode: number | null; reason: string } {
+  const { closeCode, reason = "" } = init;
+  const unsendable = closeCode === undefined ? undefined : _unsendableCode(closeCode);
+  if (unsendable) throw new DOMException(`Cannot ${action}: ${unsendable}`, "InvalidAccessError");
+  if (encoder.encode(reason).byteLength > 123) {
+    throw new DOMException(`Cannot ${action}: the reason is longer than 123 bytes of UTF-8`, "SyntaxError");
+  }
+  return { closeCode: closeCode ?? (reason ? 1000 : null), reason };
 }

@@ -55,10 +55,14 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    * @example
    * ```ts ignore
    * import { upgradeWebSocket } from "@wsflow/wsflow";
+   * import { serve } from "@wsflow/wsflow/serve";
    *
-   * Deno.serve(async (request) => {
+   * await serve({ port: 8080 }, async (request) => {
    *   const { socket, response } = await upgradeWebSocket(request);
-   *   socket!.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+   *   if (socket) {
+   *     const { readable, writable } = await socket.opened;
+   *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+   *   }
    *   return response;
    * });
    * ```
@@ -103,7 +107,9 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
         // The queue first (messages that came before the pipe, or while it waited), in order.
         while (failed === undefined && (ended || this.#queued())) {
           const { value, done } = await reader.read();
-          if (done) return await writer.close();
+          // Closing propagates forward, and an errored destination's error back (the standard's
+          // WritableStreamDefaultWriterCloseWithErrorPropagation), not close()'s TypeError.
+          if (done) return await writer.close().catch(() => writer.closed);
           await _trySend(send, value)?.catch(destinationFailed);
         }
         if (failed !== undefined) throw failed.error;

@@ -1,5 +1,6 @@
 // The pieces of the WHATWG surface that every connection shares: the codec's and the
 // message-level adapters' alike.
+import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _directTarget, _MessageReadable } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
@@ -23,10 +24,12 @@ export function _bufferedBound(data: string | BufferSource | ArrayBufferView): n
 
 /**
  * @internal The close a `readable.cancel(reason)` or `writable.abort(reason)` asks for: a
- * `WebSocketError`'s code and reason, else 1000.
+ * `WebSocketError`'s code and reason, else 1000. A code no endpoint may send (1005 or 1006 of
+ * another connection that ended, in a proxy) gives a close frame without a code.
  */
-export function _closeFor(reason: unknown): [code: number, reason: string] {
-  return reason instanceof WebSocketError && reason.closeCode !== null ? [reason.closeCode, reason.reason] : [1000, ""];
+export function _closeFor(reason: unknown): [code: number | undefined, reason: string] {
+  if (!(reason instanceof WebSocketError) || reason.closeCode === null) return [1000, ""];
+  return _unsendableCode(reason.closeCode) ? [undefined, ""] : [reason.closeCode, reason.reason];
 }
 
 /**

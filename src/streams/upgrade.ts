@@ -51,7 +51,7 @@ export interface UpgradeRequest {
  * if (!await authorized(upgrade.request)) return upgrade.reject(new Response("who?", { status: 401 }));
  * const wss = await upgrade.accept({ protocol: (offered) => offered.includes("chat") ? "chat" : undefined });
  * const { readable, writable } = await wss.opened;
- * await readable.pipeTo(writable); // echo
+ * readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
  * ```
  */
 export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgradeOptions = {}): Promise<UpgradeRequest> {

@@ -46,8 +46,11 @@ export function _upgradeResponse(): Response {
  *
  * async function handler(request: Request): Promise<Response> {
  *   if (!await authorized(request)) return new Response("Unauthorized", { status: 401 });
- *   const { socket, response } = await upgradeWebSocket(request, { protocol: (offered) => offered[0] });
- *   if (socket) void echo(socket);
+ *   const { socket, response } = await upgradeWebSocket(request, { protocol: ["chat", "superchat"] });
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * }
  * ```

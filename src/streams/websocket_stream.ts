@@ -1,7 +1,7 @@
 import { checkServerResponse, createClientHandshake } from "../core/handshake.ts";
 import { HttpHeadError, HttpHeadParser, type HttpHeadMode, type HttpHeadResult, serializeRequestHead } from "../core/http_head.ts";
 import type { HeartbeatOptions } from "../core/session_types.ts";
-import { WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
+import { _checkCloseInfo, WebSocketError, type WebSocketCloseInfo } from "../core/websocket_error.ts";
 import { _Connection } from "./connection.ts";
 import type { PerMessageDeflate } from "../core/deflate.ts";
 import type { DeflateParams } from "../core/extensions.ts";
@@ -186,19 +186,46 @@ export class WebSocketStream {
   }
 
   /**
-   * Starts the closing handshake after every message already written has gone out. Before the
-   * connection opens, it aborts the handshake.
+   * Starts the closing handshake after every message already written has gone out (RFC 6455
+   * section 7.1.2). Before the connection opens, it aborts the handshake. With no code the close
+   * frame has no body (the peer sees 1005); a reason without a code means 1000.
    *
-   * @throws {DOMException} `InvalidAccessError` for a code other than 1000 or 3000-4999, `SyntaxError` for a reason over 123 bytes.
+   * @param closeInfo The WHATWG form, `{ closeCode, reason }`.
+   * @throws {TypeError} For an argument of another shape, such as `{ code }` or a string.
+   * @throws {DOMException} `InvalidAccessError` for a code an endpoint may not send (only 1000-1003, 1007-1014 and 3000-4999 may be sent), `SyntaxError` for a reason over 123 bytes of UTF-8.
+   *
+   * @example A server that is too busy (1013), over an in-memory pipe
+   * ```ts
+   * import { readUpgradeRequest, WebSocketStream } from "@wsflow/wsflow";
+   *
+   * const up = new TransformStream<Uint8Array, Uint8Array>();
+   * const down = new TransformStream<Uint8Array, Uint8Array>();
+   * const client = new WebSocketStream("ws://in-memory/", { transport: { readable: down.readable, writable: up.writable } });
+   * const server = await (await readUpgradeRequest({ readable: up.readable, writable: down.writable })).accept();
+   * await client.opened;
+   * server.close(1013, "try again later"); // or server.close({ closeCode: 1013, reason: "try again later" })
+   * console.log(await client.closed); // { closeCode: 1013, reason: "try again later" }
+   * ```
    */
-  close(closeInfo: WebSocketCloseInfo = {}): void {
-    const { closeCode, reason } = new WebSocketError("", closeInfo); // validates as the WHATWG spec does
-    if (this.#connection) return this.#connection.close(closeCode ?? undefined, reason);
-    this.#pendingClose = closeInfo;
+  close(closeInfo?: WebSocketCloseInfo): void;
+  /**
+   * Starts the closing handshake, as {@linkcode WebSocketStream.prototype.close} with
+   * `{ closeCode: code, reason }`: the call of `WebSocket`, `ws`, Deno and Bun.
+   *
+   * @param code The close code: 1000-1003, 1007-1014 or 3000-4999 (1001 going away, 1008 policy violation, 1011 internal error, 1012 restart, 1013 try again later...).
+   * @param reason At most 123 bytes of UTF-8.
+   * @throws {TypeError} When `reason` is not a string.
+   * @throws {DOMException} `InvalidAccessError` for a code an endpoint may not send, `SyntaxError` for a reason over 123 bytes of UTF-8.
+   */
+  close(code: number, reason?: string): void;
+  close(closeInfo?: WebSocketCloseInfo | number | null, reason?: string): void {
+    const { closeCode, reason: text } = _checkCloseInfo(_closeArguments(closeInfo, reason), "close");
+    if (this.#connection) return this.#connection.close(closeCode ?? undefined, text);
+    this.#pendingClose = { closeCode: closeCode ?? undefined, reason: text };
     this.#abortHandshake?.(WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, ""));
   }
 
-  /** @internal Closes with 1001 (going away), which `close()` may not send: a server shutting down. */
+  /** @internal Closes with 1001 (going away): a server shutting down. */
   _goAway(): void {
     if (this.#connection) this.#connection.close(1001, "going away");
   }
@@ -294,3 +321,35 @@ export async function _readHead<M extends HttpHeadMode>(
 }
 
 const readHead = _readHead;
+
+const CLOSE_SHAPES = "pass close(code, reason) or close({ closeCode, reason })";
+
+// The close() calls people type: the WHATWG `{ closeCode, reason }`, or `(code, reason)` as with
+// WebSocket, ws, Deno and Bun. Any other shape (`{ code }`, a string) is refused rather than
+// read as a close without a code.
+function _closeArguments(first: unknown, second: unknown): WebSocketCloseInfo {
+  if (second !== undefined && typeof second !== "string") {
+    throw new TypeError(`Cannot close: the reason must be a string, got ${_shape(second)}; ${CLOSE_SHAPES}`);
+  }
+  if (typeof first === "number") return { closeCode: first, reason: second };
+  if (second !== undefined) throw new TypeError(`Cannot close: a reason needs a close code before it, got ${_shape(first)}; ${CLOSE_SHAPES}`);
+  if (first === undefined || first === null) return {};
+  if (typeof first !== "object" || Array.isArray(first) || ("code" in first && !("closeCode" in first))) {
+    throw new TypeError(`Cannot close: ${_shape(first)} is neither a close code nor { closeCode, reason }; ${CLOSE_SHAPES}`);
+  }
+  const { closeCode, reason } = first as { closeCode?: unknown; reason?: unknown };
+  if (closeCode !== undefined && closeCode !== null && typeof closeCode !== "number") {
+    throw new TypeError(`Cannot close: closeCode must be a number, got ${_shape(closeCode)}; ${CLOSE_SHAPES}`);
+  }
+  if (reason !== undefined && typeof reason !== "string") {
+    throw new TypeError(`Cannot close: reason must be a string, got ${_shape(reason)}; ${CLOSE_SHAPES}`);
+  }
+  return { closeCode: closeCode ?? undefined, reason };
+}
+
+// How an unexpected argument reads in an error message: `"bye"`, `{ code, reason }`, `true`.
+function _shape(value: unknown): string {
+  if (typeof value === "string" || Array.isArray(value)) return JSON.stringify(value);
+  if (typeof value === "object" && value !== null) return `{ ${Object.keys(value).join(", ")} }`;
+  return String(value);
+}

@@ -29,7 +29,10 @@
  *
  * await serve({ port: 8080 }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * ```
@@ -83,11 +86,13 @@ export interface BunWebSocketHandler {
  *
  * const ws = createWebSocketHandler();
  * Bun.serve({
+ *   port: 8080,
  *   websocket: ws.websocket,
  *   async fetch(request, server) {
  *     const { socket, response } = await ws.upgrade(request, server);
  *     if (!socket) return response;
- *     void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
  *   },
  * });
  * ```
@@ -117,7 +122,8 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
     const decision = await acceptUpgrade(request, acceptOptions);
     if (!decision.ok) return { socket: undefined, response: decision.response };
     const headers = new Headers(upgradeOptions.headers);
-    if (decision.protocol) headers.set("sec-websocket-protocol", decision.protocol);
+    // Without this header Bun answers with the client's first subprotocol; empty means none.
+    headers.set("sec-websocket-protocol", decision.protocol);
     const connection = new _NativeConnection({
       maxMessageSize: Math.min(upgradeOptions.maxMessageSize ?? maxPayloadLength, maxPayloadLength),
       streamMessages: upgradeOptions.streamMessages,
@@ -149,11 +155,13 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
  *
  * const server = await serve({ port: 0, mode: "codec" }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
- * console.log(server.url);
- * await server.shutdown();
+ * console.log(server.url); // server.shutdown() closes every connection with 1001 and stops
  * ```
  */
 export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {

@@ -23,7 +23,10 @@
  *
  * const server = serve({ port: 8080, mode: "codec" }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * await server.finished;
@@ -63,13 +66,15 @@ const PING_UNSUPPORTED = 'Cannot ping: Deno.upgradeWebSocket exposes no ping API
  * import { serve } from "@wsflow/wsflow/deno";
  *
  * const server = serve({ port: 0, onListen: ({ port }) => console.log(port) }, async (request) => {
- *   if (!await isValid(request.headers.get("authorization"))) return new Response("Unauthorized", { status: 401 });
- *   const { socket, response } = await upgradeWebSocket(request, { protocol: (offered) => offered[0] });
- *   socket?.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (request.headers.get("authorization") !== "Bearer secret") return new Response("Unauthorized", { status: 401 });
+ *   const { socket, response } = await upgradeWebSocket(request, { protocol: ["chat"] });
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
- * // later
- * await server.shutdown();
+ * Deno.addSignalListener("SIGINT", () => void server.shutdown()); // closes every connection with 1001
  * ```
  */
 export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle {
@@ -134,9 +139,12 @@ export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle
  * ```ts ignore
  * import { upgrade } from "@wsflow/wsflow/deno";
  *
- * Deno.serve(async (request) => {
+ * Deno.serve({ port: 8080 }, async (request) => {
  *   const { socket, response } = await upgrade(request, { heartbeat: { interval: 10_000, timeout: 10_000 } });
- *   socket?.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * ```

@@ -11,7 +11,10 @@
  * const server = createServer((req, res) => res.end("hello"));
  * attach(server, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * server.listen(8080);
@@ -141,7 +144,10 @@ async function _answer(socket: Socket, response: Response): Promise<void> {
  *
  * serve({ port: 8080 }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request);
- *   if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable));
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * ```
