@@ -55,7 +55,7 @@ export class WebSocketError extends DOMException {
   }
 
   /**
-   * Builds an error with any close code a connection can end with (1006, 1002, 1009...),
+   * @internal Builds an error with any close code a connection can end with (1006, 1002, 1009...),
    * which the public constructor refuses.
    */
   static _from(message: string, closeCode: number | null, reason: string): WebSocketError {

@@ -20,7 +20,7 @@ type Closed = Extract<SessionEvent, { type: "closed" }>;
 const now = () => performance.now();
 
 /**
- * A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
+ * @internal A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
  * queue is full the transport is paused (so a slow consumer holds the peer back through TCP);
  * a write resolves when the transport is under its high-water mark.
  */

@@ -9,6 +9,7 @@ import { _clientDeflate, _compressionOptions, _offerCompression, type Compressio
 import { _defaultTransport } from "./default_transport.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
+import type { BufferSourceLike, HeadersLike } from "../core/web_types.ts";
 
 /** Options shared by client and server connections: limits, heartbeat, timeouts. */
 export interface ConnectionOptions {
@@ -45,7 +46,7 @@ export interface WebSocketStreamOptions extends ConnectionOptions {
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
   /** Extra request headers (cookies, authorization). */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /**
    * The byte duplex to speak over, or a function that opens one for the URL.
    * @default {a TCP or TLS connection with the runtime's own sockets}
@@ -65,7 +66,7 @@ export interface WebSocketStreamOptions extends ConnectionOptions {
 export interface WebSocketStreamOpenInfo {
   /** Received messages: `string` for text, `Uint8Array` for binary. */
   readable: ReadableStream<WebSocketMessage>;
-  /** Messages to send: `string`, `BufferSource`, or a `ReadableStream<Uint8Array>` sent as one message. */
+  /** Messages to send: `string`, `BufferSourceLike`, or a `ReadableStream<Uint8Array>` sent as one message. */
   writable: WritableStream<WebSocketSendable>;
   /** The subprotocol in use, or the empty string. */
   protocol: string;
@@ -265,7 +266,7 @@ export class WebSocketStream {
 }
 
 /**
- * Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
+ * @internal Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
  * as `rest`.
  */
 export async function _readHead<M extends HttpHeadMode>(readable: ReadableStream<Uint8Array>, mode: M, maxHeadBytes?: number): Promise<HttpHeadResult<M>> {
