@@ -1,9 +1,10 @@
 // Builds the npm package `wsflow` into npm/, doing what dnt would (dnt is on JSR): ESM JavaScript
 // and .d.ts files emitted by the TypeScript compiler with `.ts` import specifiers rewritten to
 // `.js` (computed dynamic imports too, through TypeScript's __rewriteRelativeImportExtension
-// helper), a package.json whose subpaths are deno.json's (checked by check_exports.mjs), README.md
-// and LICENSE. --smoke then packs, installs and smoke-tests the tarball on Node 20, Node 24, Bun
-// and Deno and type-checks a consumer (tests/package/run.mjs, about 8 s); --test also runs the
+// helper), with internal names stripped from the .d.ts, a package.json whose subpaths are
+// deno.json's (checked by check_exports.mjs), README.md and LICENSE. --smoke then packs, installs
+// and smoke-tests the tarball on Node 20, Node 24, Bun and Deno, type-checks a consumer on
+// TypeScript 7 and 5 and runs attw (tests/package/run.mjs, about 45 s); --test also runs the
 // test suite against npm/ on Node 20 and Node 24 first (about 40 s more). Plain JavaScript, so
 // the Node 20 that runs npm starts it.
 //
