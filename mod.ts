@@ -72,6 +72,7 @@ export { type MessagePart } from "./src/core/message_decoder.ts";
 export { Session } from "./src/core/session.ts";
 export type { HeartbeatOptions, SessionEvent, SessionOptions, SessionState } from "./src/core/session_types.ts";
 export type { ByteDuplex, OutgoingMessage, WebSocketMessage, WebSocketSendable } from "./src/streams/types.ts";
+export type { BufferSourceLike, HeadersLike } from "./src/core/web_types.ts";
 export { readUpgradeRequest, type ReadUpgradeOptions, type UpgradeRequest } from "./src/streams/upgrade.ts";
 export {
   type ConnectionOptions,

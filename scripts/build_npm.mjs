@@ -1,9 +1,10 @@
 // Builds the npm package `wsflow` into npm/, doing what dnt would (dnt is on JSR): ESM JavaScript
 // and .d.ts files emitted by the TypeScript compiler with `.ts` import specifiers rewritten to
 // `.js` (computed dynamic imports too, through TypeScript's __rewriteRelativeImportExtension
-// helper), a package.json whose subpaths are deno.json's (checked by check_exports.mjs), README.md
-// and LICENSE. --smoke then packs, installs and smoke-tests the tarball on Node 20, Node 24, Bun
-// and Deno and type-checks a consumer (tests/package/run.mjs, about 8 s); --test also runs the
+// helper), with internal names stripped from the .d.ts, a package.json whose subpaths are
+// deno.json's (checked by check_exports.mjs), README.md and LICENSE. --smoke then packs, installs
+// and smoke-tests the tarball on Node 20, Node 24, Bun and Deno, type-checks a consumer on
+// TypeScript 7 and 5 and runs attw (tests/package/run.mjs, about 45 s); --test also runs the
 // test suite against npm/ on Node 20 and Node 24 first (about 40 s more). Plain JavaScript, so
 // the Node 20 that runs npm starts it.
 //
@@ -106,29 +107,55 @@ function packageJson() {
     const base = source.replace(/\.ts$/, "");
     exports[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
   }
+  const main = { types: exports["."].types, default: exports["."].default };
+  // npm-only: tools read the package's own package.json through its exports.
+  exports["./package.json"] = "./package.json";
   return {
     name: "wsflow",
     version: deno.version,
     description: "WebSocket (RFC 6455, with permessage-deflate from RFC 7692) on WHATWG Web Streams, for Node, Deno, Bun and edge runtimes",
     keywords: ["websocket", "websocketstream", "streams", "rfc6455", "permessage-deflate", "deno", "bun"],
     license: deno.license,
+    repository: { type: "git", url: "git+https://github.com/wsflow/wsflow.git" },
+    homepage: "https://github.com/wsflow/wsflow#readme",
+    bugs: { url: "https://github.com/wsflow/wsflow/issues" },
     type: "module",
-    main: exports["."].default,
-    types: exports["."].types,
+    main: main.default,
+    types: main.types,
+    // TypeScript's node10 resolution (`moduleResolution: "node"`) reads no exports: this maps
+    // each subpath to its declarations for it.
+    typesVersions: { "*": Object.fromEntries(Object.entries(deno.exports).filter(([subpath]) => subpath !== ".").map(([subpath, source]) => [subpath.slice(2), [source.replace(/\.ts$/, ".d.ts")]])) },
     exports,
-    engines: { node: ">=20" },
+    // ESM only. import works from Node 20.0; require() (require(esm)) from Node 20.19 and 22.12
+    // (measured: ERR_REQUIRE_ESM on 20.0.0 and 20.18.3, works on 20.19.0; 22.0 to 22.11 need a flag).
+    engines: { node: "^20.19.0 || >=22.12.0" },
     sideEffects: false,
   };
 }
 
+// Internal members (named `_x` or marked @internal) are left out of the declarations by
+// stripInternal; one that is neither still shows. Lists every `_` name declared in npm/'s .d.ts.
+const internalDeclaration = /^\s*(?:export )?(?:declare )?(?:(?:readonly|static|get|set|async|function|class|const|let|type|interface|abstract) )*(_\w+)/gm;
+function checkInternal() {
+  const problems = [];
+  for (const file of walk(out).filter((f) => f.endsWith(".d.ts"))) {
+    for (const [, name] of readFileSync(file, "utf8").matchAll(internalDeclaration)) {
+      problems.push(`${relative(out, file)} declares ${name}: mark it @internal or make it #private`);
+    }
+  }
+  return problems;
+}
+
 rmSync(out, { recursive: true, force: true });
 const emitted = compile("emit npm/", [join(root, "mod.ts"), join(root, "src")], out, {
-  compilerOptions: { declaration: true, stripInternal: false, removeComments: false, sourceMap: false },
+  compilerOptions: { declaration: true, stripInternal: true, removeComments: false, sourceMap: false },
 });
 if (!emitted) fail("tsc failed");
 rewriteDeclarations();
 const specifierProblems = checkSpecifiers();
 if (specifierProblems.length > 0) fail(`unresolved specifiers in npm/:\n  ${specifierProblems.join("\n  ")}`);
+const internalProblems = checkInternal();
+if (internalProblems.length > 0) fail(`internal names in the public types:\n  ${internalProblems.join("\n  ")}`);
 writeFileSync(join(out, "package.json"), `${JSON.stringify(packageJson(), null, 2)}\n`);
 for (const file of ["README.md", "LICENSE"]) cpSync(join(root, file), join(out, file));
 const exportProblems = checkExports(out);

@@ -1,4 +1,5 @@
-// Checks that the npm package in npm/ exposes exactly the subpaths of deno.json's "exports", each
+// Checks that the npm package in npm/ exposes exactly the subpaths of deno.json's "exports" (and
+// ./package.json, which only npm has), each
 // with "types" and "default" pointing at files that exist and were emitted from the same source
 // file (./src/adapters/node/mod.ts -> ./src/adapters/node/mod.js and .d.ts). JSR and npm users then see
 // the same entry points (as honojs/hono's build/validate-exports.ts keeps its two lists equal).
@@ -9,6 +10,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
+// Subpaths only npm has: package.json, which Node tools read through the exports.
+const NPM_ONLY = { "./package.json": "./package.json" };
 
 /**
  * Compares deno.json's exports with `<npmDir>/package.json`'s; returns the problems found, one
@@ -26,6 +29,10 @@ export function checkExports(npmDir = join(root, "npm")) {
     if (!(subpath in npm)) problems.push(`Subpath ${subpath} is in deno.json but not in the npm package`);
   }
   for (const [subpath, target] of Object.entries(npm)) {
+    if (subpath in NPM_ONLY) {
+      if (target !== NPM_ONLY[subpath]) problems.push(`Subpath ${subpath} maps to ${JSON.stringify(target)}; expected ${NPM_ONLY[subpath]}`);
+      continue;
+    }
     if (!(subpath in jsr)) {
       problems.push(`Subpath ${subpath} is in the npm package but not in deno.json`);
       continue;

@@ -15,6 +15,12 @@ export interface DeflateEngine {
    * the stream goes on after them.
    */
   compress(data: Uint8Array, last?: boolean): Uint8Array;
+  /**
+   * Optional: starts a new engine from `history`, what was sent before it (at most its window),
+   * as if it had compressed it. Without it, {@linkcode PerMessageDeflate} compresses the history
+   * and discards the output.
+   */
+  restore?(history: Uint8Array): void;
   /** Forgets the context: the next message is compressed on its own (no context takeover). */
   reset(): void;
   /** Frees the engine. */
@@ -31,6 +37,12 @@ export interface InflateEngine {
    * fails with 1007. After a failure the engine is unusable.
    */
   decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError;
+  /**
+   * Optional: starts a new engine from `history`, what was received before it (at most its
+   * window), as if it had decompressed it. Without it, {@linkcode PerMessageDeflate} feeds the
+   * history as stored deflate blocks and discards the output.
+   */
+  restore?(history: Uint8Array): void;
   /** Forgets the context: the next message is decompressed on its own. */
   reset(): void;
   /** Frees the engine. */
@@ -274,7 +286,10 @@ export class PerMessageDeflate {
   #newDeflate(): DeflateEngine {
     const engine = this.#engines.createDeflate(this.#ownBits());
     const history = this.#sentHistory;
-    if (history && history.length > 0) engine.compress(history.bytes(), false);
+    if (history && history.length > 0) {
+      if (engine.restore) engine.restore(history.bytes());
+      else engine.compress(history.bytes(), false);
+    }
     return engine;
   }
 
@@ -283,7 +298,9 @@ export class PerMessageDeflate {
   #newInflate(): InflateEngine {
     const engine = this.#engines.createInflate(this.#peerBits());
     const history = this.#receivedHistory;
-    if (history && history.length > 0) {
+    if (history && history.length > 0 && engine.restore) {
+      engine.restore(history.bytes());
+    } else if (history && history.length > 0) {
       const primed = engine.decompress(_storedBlock(history.bytes()), false, Infinity);
       if (primed instanceof ProtocolError) throw new Error(`Cannot restore the inflate context: ${primed.message}`);
     }
@@ -418,9 +435,11 @@ export class PerMessageDeflate {
 }
 
 
-// `data` as deflate stored blocks (RFC 1951 section 3.2.4), none of them final: BFINAL 0 and
-// BTYPE 00 in a byte of their own, then LEN and its complement, little-endian, then the bytes.
-function _storedBlock(data: Uint8Array): Uint8Array {
+/**
+ * @internal `data` as deflate stored blocks (RFC 1951 section 3.2.4), none of them final: BFINAL
+ * 0 and BTYPE 00 in a byte of their own, then LEN and its complement, little-endian, then the bytes.
+ */
+export function _storedBlock(data: Uint8Array): Uint8Array {
   const blocks = Math.max(1, Math.ceil(data.length / 0xffff));
   const out = new Uint8Array(data.length + blocks * 5);
   let at = 0;

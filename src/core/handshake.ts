@@ -9,6 +9,7 @@
 import { _parseList, _TOKEN } from "./http_head.ts";
 import { _sha1 } from "./sha1.ts";
 import { WebSocketError } from "./websocket_error.ts";
+import type { HeadersLike } from "./web_types.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const _textEncoder = new TextEncoder();
@@ -63,7 +64,7 @@ export interface AcceptOptions {
    * Sec-WebSocket-*.
    * @default {none}
    */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /**
    * Negotiates extensions: gets the raw `Sec-WebSocket-Extensions` offer and returns the
    * response value, or `undefined` to accept none (RFC 6455 section 9.1).
@@ -196,7 +197,7 @@ export interface RejectOptions {
    * Headers for the response, such as WWW-Authenticate or Retry-After.
    * @default {none}
    */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
 }
 
 /**
@@ -237,7 +238,7 @@ export interface ClientHandshakeOptions {
    * Connection or Sec-WebSocket-*.
    * @default {none}
    */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /**
    * Returns `n` random bytes, for the key.
    * @default {crypto.getRandomValues}
@@ -386,7 +387,7 @@ function _fail(detail: string): never {
   throw WebSocketError._from(`Cannot complete WebSocket handshake: ${detail}`, 1006, "");
 }
 
-function _reject(status: number, detail: string, headers?: HeadersInit): UpgradeRejected {
+function _reject(status: number, detail: string, headers?: HeadersLike): UpgradeRejected {
   return { ok: false, response: rejectUpgrade(status, `Cannot upgrade to WebSocket: ${detail}`, { headers }) };
 }
 
@@ -394,7 +395,7 @@ function _hasToken(value: string | null, token: string): boolean {
   return _parseList(value).some((item) => item.toLowerCase() === token);
 }
 
-function _callerHeaders(init: HeadersInit | undefined, prefix: string): Headers {
+function _callerHeaders(init: HeadersLike | undefined, prefix: string): Headers {
   const headers = new Headers(init);
   for (const name of RESERVED) {
     if (headers.has(name)) throw new TypeError(`${prefix}: headers may not set ${name}; use the options for the handshake headers`);

@@ -1,3 +1,4 @@
+import type { HeadersLike } from "./web_types.ts";
 /**
  * HTTP/1.1 message heads over raw bytes (RFC 9112 sections 2-5), for adapters that own a socket
  * and must read the upgrade request or response themselves before handing the rest to the frame
@@ -80,7 +81,7 @@ export class HttpHeadError extends Error {
 
 const CR = 0x0d;
 const LF = 0x0a;
-/** A token (RFC 9110 section 5.6.2). */
+/** @internal A token (RFC 9110 section 5.6.2). */
 export const _TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const TARGET = /^[\x21-\x7e]+$/;
@@ -350,7 +351,7 @@ export interface HttpRequestHeadInit {
   /** The request-target, for example `/chat?room=1`. */
   target: string;
   /** The header fields, written in the order `Headers` iterates them. */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
 }
 
 /** What {@linkcode serializeResponseHead} writes. */
@@ -363,7 +364,7 @@ export interface HttpResponseHeadInit {
    */
   statusText?: string;
   /** The header fields, written in the order `Headers` iterates them. */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
 }
 
 /**
@@ -446,7 +447,7 @@ const REASONS: Record<number, string> = {
   502: "Bad Gateway", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 };
 
-/** Splits a comma-separated field value into its trimmed, non-empty elements (RFC 9110 section 5.6.1). */
+/** @internal Splits a comma-separated field value into its trimmed, non-empty elements (RFC 9110 section 5.6.1). */
 export function _parseList(value: string | null): string[] {
   if (!value) return [];
   return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
@@ -458,7 +459,7 @@ function _latin1(bytes: Uint8Array): string {
   return text;
 }
 
-function _bytes(start: string, init: HeadersInit | undefined): Uint8Array {
+function _bytes(start: string, init: HeadersLike | undefined): Uint8Array {
   let text = start;
   for (const [name, value] of new Headers(init)) text += `${name}: ${value}\r\n`;
   text += "\r\n";

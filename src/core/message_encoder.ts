@@ -1,4 +1,5 @@
 import type { Frame } from "./frame.ts";
+import type { BufferSourceLike } from "./web_types.ts";
 
 /** Options for {@linkcode MessageEncoder}. */
 export interface MessageEncoderOptions {
@@ -48,7 +49,7 @@ export class MessageEncoder {
    *
    * @throws {TypeError} When the message is neither a string nor a `BufferSource`.
    */
-  encode(message: string | BufferSource | ArrayBufferView): Frame[] {
+  encode(message: string | BufferSourceLike): Frame[] {
     const text = typeof message === "string";
     const payload = text ? textEncoder.encode(message) : toBytes(message);
     const size = this.#fragmentSize;
@@ -77,7 +78,7 @@ export class MessageEncoder {
  *
  * @throws {TypeError} When `data` is not a `BufferSource`.
  */
-export function toBytes(data: BufferSource | ArrayBufferView): Uint8Array {
+export function toBytes(data: BufferSourceLike): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const buffer: unknown = data;

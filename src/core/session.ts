@@ -7,6 +7,7 @@ import { toBytes } from "./message_encoder.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
+import type { BufferSourceLike } from "./web_types.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -189,7 +190,7 @@ export class Session {
    *
    * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
    */
-  send(message: string | BufferSource | ArrayBufferView, options: SendOptions = {}): void {
+  send(message: string | BufferSourceLike, options: SendOptions = {}): void {
     this.#guard("send a message", "open", "closingRemote");
     if (this.#sending) {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");

@@ -47,7 +47,7 @@ export class WebSocketError extends DOMException {
   }
 
   /**
-   * Builds an error with any close code a connection can end with, 1005 and 1006 included,
+   * @internal Builds an error with any close code a connection can end with, 1005 and 1006 included,
    * which the public constructor refuses.
    */
   static _from(message: string, closeCode: number | null, reason: string): WebSocketError {

@@ -21,7 +21,7 @@ const now = () => performance.now();
 const HOLD_PONG = { holdPong: true } as const;
 
 /**
- * A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
+ * @internal A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
  * queue is full the transport is paused (so a slow consumer holds the peer back through TCP);
  * a write resolves when the transport is under its high-water mark. While the transport is over
  * it, a pong waits in the session, replaced by each newer one, so a peer that pings and never

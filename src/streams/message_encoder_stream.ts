@@ -1,5 +1,6 @@
 import type { Frame } from "../core/frame.ts";
 import { MessageEncoder, type MessageEncoderOptions } from "../core/message_encoder.ts";
+import type { BufferSourceLike } from "../core/web_types.ts";
 
 /**
  * A TransformStream from messages to data frames (RFC 6455 section 5.4): a thin shell over
@@ -16,7 +17,7 @@ import { MessageEncoder, type MessageEncoderOptions } from "../core/message_enco
  * for await (const chunk of bytes) console.log(chunk.length); // 11, then 9
  * ```
  */
-export class MessageEncoderStream extends TransformStream<string | BufferSource | ArrayBufferView, Frame> {
+export class MessageEncoderStream extends TransformStream<string | BufferSourceLike, Frame> {
   /**
    * Creates the stream.
    *

@@ -7,6 +7,7 @@ import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stre
 import { _readAll } from "../core/bytes.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, type _Surface } from "./surface.ts";
+import type { BufferSourceLike } from "../core/web_types.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -153,7 +154,7 @@ export class _NativeConnection implements _ConnectionLike {
     return undefined;
   }
 
-  async #writeLater(chunk: string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array>): Promise<void> {
+  async #writeLater(chunk: string | BufferSourceLike | ReadableStream<Uint8Array>): Promise<void> {
     try {
       const data = chunk instanceof ReadableStream ? await _readAll(chunk) : chunk;
       await this.#open;
@@ -166,7 +167,7 @@ export class _NativeConnection implements _ConnectionLike {
     }
   }
 
-  #send(data: string | BufferSource | ArrayBufferView): void {
+  #send(data: string | BufferSourceLike): void {
     this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
   }
 

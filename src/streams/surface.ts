@@ -4,6 +4,7 @@ import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _directTarget, _MessageReadable } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
+import type { BufferSourceLike } from "../core/web_types.ts";
 
 /**
  * @internal How much a queued received message weighs: one unit, plus one per KiB, so a queue of
@@ -18,7 +19,7 @@ export function _messageWeight(message: WebSocketMessage): number {
  * @internal The most bytes sending `data` adds to a socket's buffered amount: a string's UTF-8
  * form is at most 3 bytes per UTF-16 code unit.
  */
-export function _bufferedBound(data: string | BufferSource | ArrayBufferView): number {
+export function _bufferedBound(data: string | BufferSourceLike): number {
   return typeof data === "string" ? data.length * 3 : data.byteLength;
 }
 

@@ -1,3 +1,4 @@
+import type { BufferSourceLike } from "../core/web_types.ts";
 /**
  * Any pair of byte streams that carries a connection: a TCP socket's two sides, a TLS stream,
  * an HTTP/2 stream, a tunnel, or an in-memory pipe in a test.
@@ -14,8 +15,8 @@ export type WebSocketMessage = string | Uint8Array;
 
 /** A message with options for this one message. */
 export interface OutgoingMessage {
-  /** The message: `string` for text, a `BufferSource` for binary. */
-  data: string | BufferSource | ArrayBufferView;
+  /** The message: `string` for text, a `BufferSourceLike` for binary. */
+  data: string | BufferSourceLike;
   /** With permessage-deflate negotiated, `false` sends this message uncompressed. @default {true} */
   compress?: boolean;
 }
@@ -24,7 +25,7 @@ export interface OutgoingMessage {
  * What the writable takes: text, binary, a stream of bytes sent as one fragmented message, or
  * an {@linkcode OutgoingMessage} with per-message options.
  */
-export type WebSocketSendable = string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array> | OutgoingMessage;
+export type WebSocketSendable = string | BufferSourceLike | ReadableStream<Uint8Array> | OutgoingMessage;
 
 /** @internal Whether a written chunk is an {@linkcode OutgoingMessage} (data with options). */
 export function _isOutgoingMessage(chunk: unknown): chunk is OutgoingMessage {

@@ -5,10 +5,11 @@ import { _checkCloseInfo, WebSocketError, type WebSocketCloseInfo } from "../cor
 import { _Connection } from "./connection.ts";
 import type { PerMessageDeflate } from "../core/deflate.ts";
 import type { DeflateParams } from "../core/extensions.ts";
-import { _clientDeflate, _compressionOptions, _offerCompression, type CompressionOptions } from "./compression.ts";
+import { _clientDeflate, _compressionOptions, _engines, _offerCompression, type CompressionOptions } from "./compression.ts";
 import { _defaultTransport } from "./default_transport.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
+import type { BufferSourceLike, HeadersLike } from "../core/web_types.ts";
 
 /** Options shared by client and server connections: limits, heartbeat, timeouts. */
 export interface ConnectionOptions {
@@ -31,9 +32,12 @@ export interface ConnectionOptions {
    */
   streamMessages?: boolean;
   /**
-   * permessage-deflate (RFC 7692): `true` for the defaults, or the negotiation knobs and the
-   * size threshold below which messages go uncompressed. A server accepts the client's first
-   * offer it can honour; a client offers it. @default {false}
+   * permessage-deflate (RFC 7692): `true` for the defaults, `false` for none, or the negotiation
+   * knobs and the size threshold below which messages go uncompressed. A server accepts the
+   * client's first offer it can honour; a client offers it, as browsers do (by default only
+   * where the default engine loads: `node:zlib` on Node, Deno and Bun). An idle connection frees
+   * its zlib contexts after `releaseIdleAfter` (1 s) either way.
+   * @default {false on a server, true on a client (WebSocketStream)}
    */
   compression?: boolean | CompressionOptions;
 }
@@ -45,7 +49,7 @@ export interface WebSocketStreamOptions extends ConnectionOptions {
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
   /** Extra request headers (cookies, authorization). */
-  headers?: HeadersInit;
+  headers?: HeadersLike;
   /**
    * The byte duplex to speak over, or a function that opens one for the URL.
    * @default {a TCP or TLS connection with the runtime's own sockets}
@@ -65,7 +69,7 @@ export interface WebSocketStreamOptions extends ConnectionOptions {
 export interface WebSocketStreamOpenInfo {
   /** Received messages: `string` for text, `Uint8Array` for binary. */
   readable: ReadableStream<WebSocketMessage>;
-  /** Messages to send: `string`, `BufferSource`, or a `ReadableStream<Uint8Array>` sent as one message. */
+  /** Messages to send: `string`, `BufferSourceLike`, or a `ReadableStream<Uint8Array>` sent as one message. */
   writable: WritableStream<WebSocketSendable>;
   /** The subprotocol in use, or the empty string. */
   protocol: string;
@@ -152,7 +156,7 @@ export class WebSocketStream {
       this.#closed = connection.closed;
       return;
     }
-    const compression = _offerCompression(_compressionOptions(options.compression));
+    const compression = _offerCompression(_compressionOptions(options.compression ?? true));
     const handshake = createClientHandshake(url, { protocols: options.protocols, headers: options.headers, randomBytes: options.randomBytes, extensions: compression?.offer });
     this.#url = handshake.url.href;
     let rejectClosed!: (error: unknown) => void;
@@ -258,6 +262,13 @@ export class WebSocketStream {
     aborted.catch(() => {});
     try {
       if (signal?.aborted) throw signal.reason ?? new DOMException("The operation was aborted", "AbortError");
+      // The default offer stands only where the default engines load: a runtime without
+      // node:zlib connects uncompressed rather than failing after the server accepts.
+      if (compression && options.compression === undefined && !(await _enginesLoad())) {
+        handshake.headers.delete("Sec-WebSocket-Extensions");
+        handshake = { ...handshake, extensions: "" };
+        compression = undefined;
+      }
       const transport = options.transport ?? ((url: URL) => {
         const ca = options.tls?.ca;
         return _defaultTransport(url, { ca: typeof ca === "string" ? [ca] : ca, signal });
@@ -268,12 +279,13 @@ export class WebSocketStream {
       writer.releaseLock();
       const head = await Promise.race([readHead(duplex.readable, "response", options.maxHeadBytes), aborted]);
       let params: DeflateParams | undefined;
+      const offer = compression;
       const result = await checkServerResponse(head, handshake, {
         // A response the offer does not allow throws, which fails the handshake with its message.
-        extensions: compression ? (response) => ((params = compression.check(response)), true) : undefined,
+        extensions: offer ? (response) => ((params = offer.check(response)), true) : undefined,
       });
       if (this.#pendingClose) throw WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, "");
-      const deflate = params ? await _clientDeflate(params, _compressionOptions(options.compression)!, options.maxMessageSize) : undefined;
+      const deflate = params ? await _clientDeflate(params, _compressionOptions(options.compression ?? true)!, options.maxMessageSize) : undefined;
       const connection = this.#connection = new _Connection(_duplexTransport(duplex), { ...options, role: "client", deflate }, head.rest);
       return { readable: connection.readable, writable: connection.writable, protocol: result.protocol, extensions: result.extensions };
     } catch (error) {
@@ -292,7 +304,7 @@ export class WebSocketStream {
 }
 
 /**
- * Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
+ * @internal Reads one HTTP/1.1 head from a byte stream and releases it; bytes after the head come back
  * as `rest`.
  */
 export async function _readHead<M extends HttpHeadMode>(
@@ -352,4 +364,10 @@ function _shape(value: unknown): string {
   if (typeof value === "string" || Array.isArray(value)) return JSON.stringify(value);
   if (typeof value === "object" && value !== null) return `{ ${Object.keys(value).join(", ")} }`;
   return String(value);
+}
+
+// Whether the default compression engines load on this runtime (once; the import is cached).
+let enginesLoad: Promise<boolean> | undefined;
+function _enginesLoad(): Promise<boolean> {
+  return enginesLoad ??= _engines({}).then(() => true, () => false);
 }

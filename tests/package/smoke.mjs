@@ -1,5 +1,6 @@
 // Runs inside an empty project where the packed `wsflow` tarball is installed, on Node, Bun and
-// Deno (run.mjs rewrites the specifiers to `npm:wsflow...` for Deno). Imports every subpath, then
+// Deno (run.mjs rewrites the specifiers to `npm:wsflow...` for Deno). Imports every subpath and
+// package.json, then
 // a real round trip on 127.0.0.1: wsflow/serve (the runtime's server, wsflow's codec) and
 // WebSocketStream from "wsflow" with the default transport and permessage-deflate, which load
 // adapters by computed dynamic imports. Prints one JSON line; exits non-zero on failure.
@@ -11,6 +12,7 @@ import * as deno from "wsflow/deno";
 import * as node from "wsflow/node";
 import { runtime, serve } from "wsflow/serve";
 import { createZlibEngines } from "wsflow/zlib";
+import pkg from "wsflow/package.json" with { type: "json" };
 
 const timer = setTimeout(() => {
   console.error("smoke: timed out after 10 s");
@@ -22,6 +24,7 @@ assert.equal(typeof node.attach, "function");
 assert.equal(typeof deno.serve, "function");
 assert.equal(typeof bun.serve, "function");
 assert.equal(typeof createZlibEngines().createDeflate, "function");
+assert.equal(pkg.name, "wsflow");
 
 const server = await serve({ port: 0, hostname: "127.0.0.1", mode: "codec" }, async (request) => {
   const { socket, response } = await upgradeWebSocket(request, {

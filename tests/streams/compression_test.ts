@@ -8,6 +8,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import { readUpgradeRequest, WebSocketError, WebSocketStream } from "../../mod.ts";
 import { socketDuplex } from "../_net.ts";
 import { echoServer } from "../_deflate.ts";
+import { createZlibEngines } from "../../src/adapters/zlib/mod.ts";
 
 const isBun = "Bun" in globalThis; // Bun's "ws" is its own shim, with its own deflate settings
 const json = JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `user ${i}`, tags: ["a", "b"], active: i % 2 === 0 })));
@@ -122,5 +123,61 @@ describe("ws client with compression against a wsflow server", { skip: isBun && 
     const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
     socket.write(Buffer.concat([header, bomb]));
     assert.equal(await closed, 1009);
+  });
+});
+
+/** Sends `messages` on a new client and checks each comes back; returns the negotiated extensions. */
+async function echoes(url: string, options: ConstructorParameters<typeof WebSocketStream>[1], messages: (string | Uint8Array)[]): Promise<string> {
+  const wss = new WebSocketStream(url, options);
+  const { readable, writable, extensions } = await wss.opened;
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  for (const message of messages) {
+    await writer.write(message);
+    assert.deepEqual((await reader.read()).value, message);
+  }
+  wss.close();
+  await wss.closed;
+  return extensions;
+}
+
+describe("a wsflow client offers permessage-deflate unless told not to", () => {
+  let server: Server;
+  let port: number;
+  before(async () => ({ server, port } = await echoServer(() => ({ compression: { threshold: 0 } }))));
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  for (const [name, options, expected] of [["by default", {}, "permessage-deflate"], ["with compression: false", { compression: false }, ""]] as const) {
+    test(`${name}: the server's answer is ${JSON.stringify(expected)}, and messages round-trip`, async () => {
+      const extensions = await echoes(`ws://127.0.0.1:${port}/`, options, [json, new Uint8Array([1, 2, 3])]);
+      assert.equal(extensions.split(";")[0], expected);
+    });
+  }
+});
+
+describe("compression through node:zlib's public API (the fallback engines) end to end", () => {
+  const engines = createZlibEngines({ api: "public" });
+  const messages = [json, json, `${json}!`, new Uint8Array(5000).fill(7)];
+
+  test("a wsflow client and a wsflow server, both on the public API, with context takeover", async () => {
+    const { server, port } = await echoServer(() => ({ compression: { threshold: 0, engines } }));
+    try {
+      const extensions = await echoes(`ws://127.0.0.1:${port}/`, { compression: { threshold: 0, engines } }, messages);
+      assert.equal(extensions, "permessage-deflate");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test("a wsflow client on the public API against a ws server on zlib's streams", { skip: isBun && "Bun's ws shim" }, async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: { threshold: 0 } });
+    server.on("connection", (ws) => ws.on("message", (data, binary) => ws.send(binary ? data : String(data))));
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      assert.match(await echoes(`ws://127.0.0.1:${port}/`, { compression: { threshold: 0, engines } }, messages), /^permessage-deflate/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

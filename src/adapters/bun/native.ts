@@ -8,6 +8,7 @@ import type { BunServerWebSocket } from "./types.ts";
 import { _readAll } from "../../core/bytes.ts";
 import type { _MessageReadable } from "../../streams/direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../../streams/surface.ts";
+import type { BufferSourceLike } from "../../core/web_types.ts";
 
 // Bytes Bun may hold for a connection before a write waits for `drain`.
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -131,7 +132,7 @@ export class _NativeConnection implements _ConnectionLike {
     return this.#writeLater(chunk);
   }
 
-  async #writeLater(chunk: string | BufferSource | ArrayBufferView | ReadableStream<Uint8Array> | undefined): Promise<void> {
+  async #writeLater(chunk: string | BufferSourceLike | ReadableStream<Uint8Array> | undefined): Promise<void> {
     try {
       if (chunk === undefined) return await this.#drainedOpen();
       const data = typeof chunk === "string" ? chunk : chunk instanceof ReadableStream ? await _readAll(chunk) : toBytes(chunk);

@@ -1,5 +1,6 @@
 // The slice of Bun's API the Bun adapter uses, declared here instead of depending on bun-types
 // (as oakserver/oak's http_server_bun.ts does), and the fail-fast check for the wrong runtime.
+import type { HeadersLike } from "../../core/web_types.ts";
 
 /** @internal A TCP socket of `Bun.listen` / `Bun.connect`; `data` is ours, one per socket. */
 export interface _BunSocket<T> {
@@ -85,7 +86,7 @@ export interface BunServer {
   /** The interface listened on. */
   readonly hostname: string;
   /** Upgrades a request to a WebSocket; Bun writes the 101. */
-  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  upgrade(request: Request, options?: { headers?: HeadersLike; data?: unknown }): boolean;
   /** The peer's address. */
   requestIP(request: Request): { address: string } | null;
   /** Stops the server. */
