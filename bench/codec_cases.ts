@@ -16,7 +16,7 @@ interface WsReceiver {
 }
 /** The socket ws's Sender writes to. */
 export interface WsSocket {
-  write(chunk: Uint8Array, cb?: () => void): boolean;
+  write(chunk: Uint8Array | string, cb?: () => void): boolean;
   cork(): void;
   uncork(): void;
 }
@@ -40,6 +40,8 @@ export const wsDir = require.resolve("ws/package.json").replace(/package\.json$/
 export const Receiver = require(wsDir + "lib/receiver.js") as WsReceiverClass;
 export const Sender = require(wsDir + "lib/sender.js") as WsSenderClass;
 export const WsPerMessageDeflate = require(wsDir + "lib/permessage-deflate.js") as WsPerMessageDeflateClass;
+
+const textEncoder = new TextEncoder();
 
 /** Socket-sized chunks: what one read hands a decoder. */
 export const CHUNK = 64 * 1024;
@@ -192,8 +194,12 @@ export function wsflowEncode(message: Uint8Array | string, masked: boolean, coun
 export function wsEncode(message: Uint8Array | string, masked: boolean, count: number, onChunk?: (c: Uint8Array) => void): Case {
   const data = typeof message === "string" ? message : bufferOf(message);
   const binary = typeof message !== "string";
+  // ws hands an unmasked text message's string to the socket as is, and a Node socket encodes it
+  // as UTF-8 into the memory it writes from; so does this one (into a reused buffer).
+  const text = new Uint8Array(typeof message === "string" ? message.length * 3 : 0);
   const socket: WsSocket = {
-    write(chunk) {
+    write(chunk: Uint8Array | string) {
+      if (typeof chunk === "string") chunk = text.subarray(0, textEncoder.encodeInto(chunk, text).written);
       onChunk?.(chunk);
       sink += chunk.length;
       return true;

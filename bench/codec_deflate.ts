@@ -112,6 +112,7 @@ function wsDeflateEncode(payloads: Uint8Array[], onChunk?: (c: Uint8Array) => vo
   const data = payloads.map(bufferOf);
   const socket: WsSocket = {
     write(chunk, cb) {
+      if (typeof chunk === "string") throw new Error("expected binary messages");
       onChunk?.(chunk);
       addSink(chunk.length);
       cb?.();

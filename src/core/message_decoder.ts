@@ -12,7 +12,8 @@ export interface MessageDecoderOptions {
   /**
    * Makes the buffer a message in several pieces is joined into. Its contents are overwritten
    * at once, so a runtime's allocator that skips zero-filling fits (the Node adapter passes
-   * `Buffer.allocUnsafe`). @default {(size) => new Uint8Array(size)}
+   * `Buffer.allocUnsafe`). A Session also encodes the text messages it sends (256 to 65,536 UTF-16
+   * code units) into buffers from it. @default {(size) => new Uint8Array(size)}
    */
   allocate?: (size: number) => Uint8Array;
 }
