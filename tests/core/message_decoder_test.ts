@@ -174,6 +174,25 @@ describe("RFC 6455 section 8.1: UTF-8 in text messages", () => {
     assertEverySplit(frame(0x81, hex("ef bf bd 41 ff")), client, (got, name) => assert.equal(got.error?.closeCode, 1007, name));
   });
 
+  test("MessageDecoder decodes text in pieces whose first non-ASCII byte comes late, and fails it as soon as it can", () => {
+    const ascii = "a".repeat(100);
+    const text = `${ascii}🙂é${ascii}`;
+    const bytes = new TextEncoder().encode(text);
+    // The emoji's four bytes split across two fragments, after an all-ASCII first fragment.
+    const message = concat(frame(0x01, bytes.subarray(0, 100)), frame(0x00, bytes.subarray(100, 102)), frame(0x80, bytes.subarray(102)));
+    assertEverySplit(message, client, (got, name) => assert.deepEqual(got.messages, [text], name));
+    // A surrogate (ED A0 80) in the second fragment fails there, before the final fragment.
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder();
+    const results: unknown[] = [];
+    for (const f of [frame(0x01, bytes.subarray(0, 100)), frame(0x00, hex("41 ed a0 80"))]) {
+      frames.push(f);
+      for (let part = frames.next(); part !== undefined; part = frames.next()) results.push(messages.push(part as never));
+    }
+    assert.equal(results[0], undefined);
+    assert.ok(results[1] instanceof ProtocolError && results[1].closeCode === 1007);
+  });
+
   test("MessageDecoder keeps a byte order mark in text", () => {
     assert.deepEqual(decode([frame(0x81, hex("ef bb bf 61"))], client).messages, ["\ufeffa"]);
   });
