@@ -87,8 +87,8 @@ export function freshChunks(pristine: Uint8Array, chunking: Chunking): Uint8Arra
   return chunks;
 }
 
-// Decoded messages are joined in memory from Buffer.allocUnsafe, as the Node adapter passes it
-// (ws does the same); elsewhere the core's default.
+// Decoded messages are joined, and sent text encoded, in memory from Buffer.allocUnsafe, as the
+// Node adapter passes it (ws allocates the same way); elsewhere the core's default.
 const allocate = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined"
   ? (size: number): Uint8Array => Buffer.allocUnsafe(size)
   : undefined;
@@ -175,7 +175,7 @@ function _write(chunks: Uint8Array[], policy: WritePolicy): void {
  * reused buffer up to 64 KiB on Deno and Bun).
  */
 export function wsflowEncode(message: Uint8Array | string, masked: boolean, count: number, policy: WritePolicy, onChunk?: (c: Uint8Array) => void): Case {
-  const session = new Session({ role: masked ? "client" : "server", now: 0, heartbeat: false });
+  const session = new Session({ role: masked ? "client" : "server", now: 0, allocate, heartbeat: false });
   session.open(0);
   return {
     run() {
