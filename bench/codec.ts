@@ -4,6 +4,7 @@
 //   npm run bench:codec [-- --json] [-- --samples 7 --ms 200 --warmup 150]   (Node 20, via .build/)
 //   ... [-- --sizes 16,1048576 --ops decode]                        (a subset, for profiling)
 //   ... [-- --ops deflate --deflate-sizes 1024]                     (only compressed rows)
+//   ... [-- --ops decode,text --sizes 16384 --text-sizes 16384]      (text against binary)
 //   node_modules/.bin/node bench/codec.ts                          (Node 24, type stripping)
 //   node_modules/.bin/deno run -A bench/codec.ts
 //   node_modules/.bin/bun bench/codec.ts
@@ -264,9 +265,9 @@ const targets: [string, Row[], (r: Row) => boolean, (r: Row) => string][] = [
   ["unmasking 1 MiB within 3x of an allocating copy", rows.filter((r) => r.op === "decode" && r.masked && r.size === 1 << 20), (r) => r.copy_ratio <= 3, (r) => `${r.copy_ratio}x slower than slice()`],
   [
     "chunks that are views into one buffer decode within 10% of chunks that own their buffers",
-    rows.filter((r) => r.op === "decode views"),
-    (r) => r.wsflow_msgs >= 0.9 * (find("decode", r.masked, r.size)?.wsflow_msgs ?? Infinity),
-    (r) => `${(r.wsflow_msgs / (find("decode", r.masked, r.size)?.wsflow_msgs ?? NaN)).toFixed(2)}x of owned`,
+    rows.filter((r) => r.op === "decode views" && find("decode", r.masked, r.size)),
+    (r) => r.wsflow_msgs >= 0.9 * find("decode", r.masked, r.size)!.wsflow_msgs,
+    (r) => `${(r.wsflow_msgs / find("decode", r.masked, r.size)!.wsflow_msgs).toFixed(2)}x of owned`,
   ],
 ];
 info("");
