@@ -1,6 +1,7 @@
 import type { FramePart } from "./frame.ts";
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import { ProtocolError } from "./protocol_error.ts";
+import { _byteLength, _copyInto } from "./bytes.ts";
 
 /** Options for {@linkcode MessageDecoder}. */
 export interface MessageDecoderOptions {
@@ -11,7 +12,8 @@ export interface MessageDecoderOptions {
   /**
    * Makes the buffer a message in several pieces is joined into. Its contents are overwritten
    * at once, so a runtime's allocator that skips zero-filling fits (the Node adapter passes
-   * `Buffer.allocUnsafe`). @default {(size) => new Uint8Array(size)}
+   * `Buffer.allocUnsafe`). A Session also encodes the text messages it sends (256 to 65,536 UTF-16
+   * code units) into buffers from it. @default {(size) => new Uint8Array(size)}
    */
   allocate?: (size: number) => Uint8Array;
 }
@@ -32,6 +34,22 @@ const EMPTY = new Uint8Array(0);
 const _allocate = (size: number) => new Uint8Array(size);
 // Non-streaming decodes keep no state between calls, so one decoder serves every connection.
 const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const replacingDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+// Decodes a whole text message, or returns undefined when it is not valid UTF-8. One decode both
+// checks and produces the string: a decoder that replaces invalid sequences with U+FFFD is
+// several times faster than a fatal one on Deno (and no slower on Node and Bun), and its output
+// can hold a U+FFFD only if the bytes were invalid or held a real U+FFFD; only then does the fatal
+// decoder decide.
+function _decodeWhole(bytes: Uint8Array): string | undefined {
+  const text = replacingDecoder.decode(bytes);
+  if (text.indexOf("\uFFFD") < 0) return text;
+  try {
+    return wholeDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Reassembles messages from data frame parts (RFC 6455 section 5.4), validating text as UTF-8
@@ -73,6 +91,11 @@ export class MessageDecoder {
   #pieces: Uint8Array[] = [];
   #tail: Uint8Array = EMPTY;
   #tailLength = 0;
+  // The buffer the latest kept views point into, the index in #pieces of the first of them, and
+  // the bytes they cover (see #append).
+  #buffer: ArrayBufferLike | undefined;
+  #bufferFirst = 0;
+  #bufferKept = 0;
   #failed = false;
   #started = false;
 
@@ -139,11 +162,7 @@ export class MessageDecoder {
       const text = this.#opcode === 0x1;
       this.#reset();
       if (!text) return payload;
-      try {
-        return wholeDecoder.decode(payload);
-      } catch {
-        return this.#fail();
-      }
+      return _decodeWhole(payload) ?? this.#fail();
     }
     this.#size += payload.length;
     if (this.#opcode === 0x1) {
@@ -193,14 +212,18 @@ export class MessageDecoder {
     return undefined;
   }
 
-  // Keeps a binary piece until the message ends. Views into socket chunks are kept only when
-  // they cover at least an eighth of their chunk, so what is pinned stays within 8 times what
-  // was received and tiny fragments never pin many whole chunks (the first piece of a large
-  // frame, which starts mid-chunk, is kept as a view and copied once, at the join); small
-  // pieces are copied into an accumulator of 8 or 64 KiB. Memory grows with the bytes received, never
-  // with the length a header claims, and the message is joined once, at the end.
-  // The last piece is kept as a view whatever its size: the message is joined at once, so it
-  // pins nothing, and a small tail needs no accumulator of its own.
+  // Keeps a binary piece until the message ends, and joins the pieces once, at the end. Pieces
+  // of 4 KiB or more are kept as views into the chunks they came in, counted by buffer: however
+  // many views share a buffer (consecutive chunks that are views into one large buffer, as some
+  // transports hand them out), the buffer is counted once, and it stays pinned only while its
+  // views cover at least an eighth of it. That is judged when the pieces move on to another
+  // buffer (the views into the one left behind are then copied if they cover less), and at once
+  // when even the rest of the buffer after a piece could not make up the eighth. So what is
+  // pinned stays within 8 times what was received, plus the one buffer being read, whatever the
+  // buffers' sizes; tiny fragments never pin many whole chunks. Smaller pieces are copied into an
+  // accumulator of 8 or 64 KiB. Memory grows with the bytes received, never with the length a
+  // header claims. The last piece is kept as a view whatever its size: the message is joined at
+  // once, so it pins nothing, and a small tail needs no accumulator of its own.
   #append(payload: Uint8Array, last: boolean): void {
     const n = payload.length;
     if (n === 0) return;
@@ -215,7 +238,33 @@ export class MessageDecoder {
       return;
     }
     this.#flushTail();
-    this.#pieces.push(last || n * 8 >= payload.buffer.byteLength ? payload : payload.slice());
+    if (last) {
+      this.#pieces.push(payload);
+      return;
+    }
+    const buffer = payload.buffer;
+    if (buffer !== this.#buffer) {
+      this.#settle();
+      this.#buffer = buffer;
+      this.#bufferFirst = this.#pieces.length;
+    }
+    this.#pieces.push(payload);
+    this.#bufferKept += n;
+    // Even if the rest of the buffer came next, the views would cover less than an eighth.
+    if ((this.#bufferKept + buffer.byteLength - payload.byteOffset - n) * 8 < buffer.byteLength) this.#settle(true);
+  }
+
+  // Done with the views into #buffer: they are copied (into one array) unless they cover at
+  // least an eighth of it.
+  #settle(force = false): void {
+    const buffer = this.#buffer;
+    if (buffer === undefined) return;
+    if (force || this.#bufferKept * 8 < buffer.byteLength) {
+      const views = this.#pieces.splice(this.#bufferFirst);
+      this.#pieces.push(_copyInto(views, new Uint8Array(_byteLength(views))));
+    }
+    this.#buffer = undefined;
+    this.#bufferKept = 0;
   }
 
   #flushTail(): void {
@@ -229,13 +278,7 @@ export class MessageDecoder {
     this.#flushTail();
     const pieces = this.#pieces;
     if (pieces.length === 1) return pieces[0];
-    const out = this.#allocate(this.#size);
-    let at = 0;
-    for (const piece of pieces) {
-      out.set(piece, at);
-      at += piece.length;
-    }
-    return out;
+    return _copyInto(pieces, this.#allocate(this.#size));
   }
 
   #piece(data: Uint8Array, last: boolean): MessagePart | ProtocolError {
@@ -273,5 +316,7 @@ export class MessageDecoder {
     this.#pieces = [];
     this.#tail = EMPTY;
     this.#tailLength = 0;
+    this.#buffer = undefined;
+    this.#bufferKept = 0;
   }
 }

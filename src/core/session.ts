@@ -3,13 +3,11 @@ import type { FramePart } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
-import { toBytes } from "./message_encoder.ts";
+import { _encodeText, toBytes } from "./message_encoder.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
 import type { BufferSourceLike } from "./web_types.ts";
-
-const textEncoder = new TextEncoder();
 
 /**
  * One WebSocket connection's protocol state, without I/O (RFC 6455 sections 5 to 7): bytes and
@@ -72,6 +70,8 @@ export class Session {
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #deferFailure: boolean;
 
+  readonly #allocate: ((size: number) => Uint8Array) | undefined;
+
   #state: SessionState = "connecting";
   #output: Uint8Array[] = [];
   #events: SessionEvent[] = [];
@@ -106,6 +106,7 @@ export class Session {
     }
     this.#role = role;
     this.#deflate = options.deflate;
+    this.#allocate = options.allocate;
     this.#frames = new FrameDecoder({ ...options, allowedRsv: options.allowedRsv ?? this.#deflate?.allowedRsv ?? 0 });
     this.#messages = new MessageDecoder(options);
     this.#encoder = new FrameEncoder(options);
@@ -196,7 +197,7 @@ export class Session {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
     }
     const text = typeof message === "string";
-    const payload = text ? textEncoder.encode(message) : toBytes(message);
+    const payload = text ? _encodeText(message, this.#allocate) : toBytes(message);
     let rsv1 = false;
     let data = payload;
     if (this.#deflate) {

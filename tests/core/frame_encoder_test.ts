@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FrameEncoder } from "../../src/core/frame_encoder.ts";
-import { MessageEncoder } from "../../src/core/message_encoder.ts";
+import { _encodeText, MessageEncoder } from "../../src/core/message_encoder.ts";
+import { Session } from "../../src/core/session.ts";
 import { concat, decode, hex, toHex } from "../_util.ts";
 
 /** randomBytes that repeats one masking key, so masked output is deterministic. */
@@ -159,5 +160,40 @@ describe("RFC 6455 section 5.4: MessageEncoder", () => {
   test("refuses a message that is neither a string nor a BufferSource", () => {
     assert.throws(() => new MessageEncoder().encode(42 as unknown as string), /expected a string, ArrayBuffer or ArrayBufferView/);
     assert.throws(() => new MessageEncoder({ fragmentSize: 0 }), RangeError);
+  });
+});
+
+describe("Text encoding through an allocator", () => {
+  test("_encodeText encodes into an array from the allocator, of the exact size, for any text", () => {
+    const made: Uint8Array[] = [];
+    const allocate = (size: number) => {
+      const out = new Uint8Array(size).fill(0xee); // stale bytes, as an unzeroed allocator gives
+      made.push(out);
+      return out;
+    };
+    for (const text of ["a".repeat(300), "κόσμε 🙂 ".repeat(100), "{\"k\":1}".repeat(9000)]) {
+      made.length = 0;
+      const bytes = _encodeText(text, allocate);
+      assert.equal(made.length, 1);
+      assert.equal(bytes, made[0]);
+      assert.deepEqual(bytes, new TextEncoder().encode(text));
+    }
+    // Short and very long text, and no allocator: TextEncoder's own array.
+    for (const [text, with_] of [["short", true], ["x".repeat(70000), true], ["y".repeat(1000), false]] as const) {
+      made.length = 0;
+      assert.deepEqual(_encodeText(text, with_ ? allocate : undefined), new TextEncoder().encode(text));
+      assert.equal(made.length, 0);
+    }
+  });
+
+  test("Session sends text encoded into buffers from its allocate option", () => {
+    const made: Uint8Array[] = [];
+    const server = new Session({ role: "server", now: 0, allocate: (size) => (made.push(new Uint8Array(size)), made.at(-1)!) });
+    server.open(0);
+    const text = "héllo ".repeat(100);
+    server.send(text);
+    const out = server.takeOutput();
+    assert.equal(out.at(-1), made[0]);
+    assert.deepEqual(decode([concat(...out)], { role: "client" }).messages, [text]);
   });
 });

@@ -165,6 +165,34 @@ describe("RFC 6455 section 8.1: UTF-8 in text messages", () => {
     });
   });
 
+  test("MessageDecoder accepts a U+FFFD sent as such, and fails invalid bytes next to one with 1007", () => {
+    // EF BF BD is U+FFFD itself: valid, though a replacing decoder's output for invalid bytes holds it too.
+    assertEverySplit(frame(0x81, hex("41 ef bf bd 42")), client, (got, name) => {
+      assert.equal(got.error, undefined, name);
+      assert.deepEqual(got.messages, ["A\uFFFDB"], name);
+    });
+    assertEverySplit(frame(0x81, hex("ef bf bd 41 ff")), client, (got, name) => assert.equal(got.error?.closeCode, 1007, name));
+  });
+
+  test("MessageDecoder decodes text in pieces whose first non-ASCII byte comes late, and fails it as soon as it can", () => {
+    const ascii = "a".repeat(100);
+    const text = `${ascii}🙂é${ascii}`;
+    const bytes = new TextEncoder().encode(text);
+    // The emoji's four bytes split across two fragments, after an all-ASCII first fragment.
+    const message = concat(frame(0x01, bytes.subarray(0, 100)), frame(0x00, bytes.subarray(100, 102)), frame(0x80, bytes.subarray(102)));
+    assertEverySplit(message, client, (got, name) => assert.deepEqual(got.messages, [text], name));
+    // A surrogate (ED A0 80) in the second fragment fails there, before the final fragment.
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder();
+    const results: unknown[] = [];
+    for (const f of [frame(0x01, bytes.subarray(0, 100)), frame(0x00, hex("41 ed a0 80"))]) {
+      frames.push(f);
+      for (let part = frames.next(); part !== undefined; part = frames.next()) results.push(messages.push(part as never));
+    }
+    assert.equal(results[0], undefined);
+    assert.ok(results[1] instanceof ProtocolError && results[1].closeCode === 1007);
+  });
+
   test("MessageDecoder keeps a byte order mark in text", () => {
     assert.deepEqual(decode([frame(0x81, hex("ef bb bf 61"))], client).messages, ["\ufeffa"]);
   });
@@ -175,5 +203,85 @@ describe("RFC 6455 section 8.1: UTF-8 in text messages", () => {
       assert.equal(got.error, undefined, name);
       assert.deepEqual(got.messages, ["€", "x", hex("ff")], name);
     });
+  });
+});
+
+describe("MessageDecoder memory: pieces kept as views, copied once", () => {
+  // Pushes chunks into a client's decoders; `between(i)` runs after chunk i is pushed.
+  function decodeChunks(chunks: Uint8Array[], between: (i: number) => void = () => {}) {
+    const made: number[] = [];
+    const frames = new FrameDecoder(client);
+    const messages = new MessageDecoder({ allocate: (size) => (made.push(size), new Uint8Array(size)) });
+    const out: Uint8Array[] = [];
+    chunks.forEach((chunk, i) => {
+      frames.push(chunk);
+      for (let part = frames.next(); part !== undefined; part = frames.next()) {
+        assert.ok(!(part instanceof ProtocolError));
+        const message = messages.push(part);
+        assert.ok(!(message instanceof ProtocolError) && typeof message !== "string");
+        if (message) out.push(message);
+      }
+      between(i);
+    });
+    return { out, made };
+  }
+  const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+
+  test("MessageDecoder keeps a message spanning views into one large buffer as views, whatever the buffer's size", () => {
+    // One 1 MiB buffer, a 96 KiB message at its start, handed out as 16 KiB views of it.
+    const big = new Uint8Array(1 << 20);
+    const bytes = frame(0x82, pattern(96 * 1024));
+    big.set(bytes);
+    const chunks: Uint8Array[] = [];
+    for (let p = 0; p < bytes.length; p += 16384) chunks.push(big.subarray(p, Math.min(p + 16384, bytes.length)));
+    // Bytes changed in the buffer after their chunk was pushed show in the message: they were
+    // kept as views, not copied early; the join is the one copy.
+    const { out, made } = decodeChunks(chunks, (i) => {
+      if (i === chunks.length - 2) big[10] ^= 0xff;
+    });
+    const expected = pattern(96 * 1024);
+    expected[0] ^= 0xff; // after the 10 header bytes
+    assert.deepEqual(made, [96 * 1024]);
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], expected);
+  });
+
+  test("MessageDecoder copies views that cover under an eighth of their buffer once the message moves on", () => {
+    // Each 64 KiB buffer carries one 5 KiB fragment at its start and nothing else.
+    const buffers = [0x02, 0x00, 0x80].map((b0, i) => {
+      const buffer = new Uint8Array(65536);
+      const bytes = frame(b0, new Uint8Array(5120).fill(i + 1));
+      buffer.set(bytes);
+      return { buffer, chunk: buffer.subarray(0, bytes.length) };
+    });
+    const { out } = decodeChunks(buffers.map((b) => b.chunk), (i) => {
+      // Scribble over the fragments already pushed: copies are unaffected.
+      if (i === 2) for (const { buffer } of buffers.slice(0, 2)) buffer.fill(0xee, 4, 5124);
+    });
+    assert.deepEqual(out, [concat(new Uint8Array(5120).fill(1), new Uint8Array(5120).fill(2), new Uint8Array(5120).fill(3))]);
+  });
+
+  test("MessageDecoder copies a view at once when the rest of its buffer could not make up an eighth", () => {
+    // A 5 KiB first fragment at the very end of a 1 MiB buffer, then the rest later.
+    const big = new Uint8Array(1 << 20);
+    const first = frame(0x02, new Uint8Array(5120).fill(1));
+    big.set(first, big.length - first.length);
+    const { out } = decodeChunks([big.subarray(big.length - first.length), frame(0x80, new Uint8Array(8).fill(2))], (i) => {
+      if (i === 0) big.fill(0xee);
+    });
+    assert.deepEqual(out, [concat(new Uint8Array(5120).fill(1), new Uint8Array(8).fill(2))]);
+  });
+
+  test("MessageDecoder keeps views into chunks that own their buffers (a frame across socket reads)", () => {
+    const bytes = frame(0x82, pattern(200 * 1024));
+    const chunks: Uint8Array[] = [];
+    for (let p = 0; p < bytes.length; p += 65536) chunks.push(bytes.slice(p, p + 65536));
+    const { out, made } = decodeChunks(chunks, (i) => {
+      if (i === 1) chunks[0][100] ^= 0xff;
+    });
+    const expected = pattern(200 * 1024);
+    expected[100 - 10] ^= 0xff; // 10 header bytes
+    assert.deepEqual(made, [200 * 1024]);
+    assert.deepEqual(out, [expected]);
   });
 });
