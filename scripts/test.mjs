@@ -58,8 +58,8 @@ const bunCounts = (out) => ({
   failed: Number(/^\s*(\d+) fail$/m.exec(out)?.[1] ?? 1),
 });
 
-run("typecheck", bin("tsc"), ["-p", "tsconfig.json"]);
-run("typecheck core without runtime types", bin("tsc"), ["-p", "tsconfig.core.json"]);
+run("typecheck", join(root, "node_modules", "typescript", "bin", "tsc"), ["-p", "tsconfig.json"]);
+run("typecheck core without runtime types", join(root, "node_modules", "typescript", "bin", "tsc"), ["-p", "tsconfig.core.json"]);
 
 if (only.includes("deno") && filters.length === 0) {
   // The JSR side: every export documented, every doc example run, the package publishable.
@@ -71,7 +71,7 @@ if (only.includes("deno") && filters.length === 0) {
 
 if (only.includes("node20")) {
   rmSync(join(root, ".build"), { recursive: true, force: true });
-  if (run("build for Node 20", bin("tsc"), ["-p", "tsconfig.build.json"])) {
+  if (run("build for Node 20", join(root, "node_modules", "typescript", "bin", "tsc"), ["-p", "tsconfig.build.json"])) {
     const files = testFiles(".build/tests", "_test.js");
     run(`Node ${process.versions.node}`, process.execPath, ["--test", "--test-reporter=spec", ...files], nodeCounts);
   }

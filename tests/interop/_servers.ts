@@ -162,7 +162,7 @@ export function compileFixtureForOldNode(): { entry: string; cleanup(): void } {
     compilerOptions: { outDir: join(dir, "out"), rootDir: root, noCheck: true, typeRoots: [join(root, "node_modules", "@types")] },
     include: [join(root, "tests/interop/fixture_server.ts"), join(root, "src/adapters/node/*.ts"), join(root, "src/adapters/zlib/*.ts")],
   }));
-  const result = spawnSync(bin("tsc"), ["-p", join(dir, "tsconfig.json")], { encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync(join(root, "node_modules", "typescript", "bin", "tsc"), ["-p", join(dir, "tsconfig.json")], { encoding: "utf8", timeout: 30_000 });
   const entry = join(dir, "out", "tests", "interop", "fixture_server.js");
   if (!existsSync(entry)) throw new Error(`Cannot compile the fixture for old Node: ${result.stdout}${result.stderr}`);
   writeFileSync(join(dir, "out", "package.json"), '{"type":"module"}');
