@@ -21,7 +21,10 @@
  * const engines = createZlibEngines({ level: 1 });
  * await serve({ port: 8080 }, async (request) => {
  *   const { socket, response } = await upgradeWebSocket(request, { compression: { engines } });
- *   socket?.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+ *   if (socket) {
+ *     const { readable, writable } = await socket.opened;
+ *     readable.pipeTo(writable).catch(() => {}); // echo; the pipe rejects when the connection closes, even cleanly
+ *   }
  *   return response;
  * });
  * ```
