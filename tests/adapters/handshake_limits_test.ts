@@ -2,6 +2,7 @@
 // attach(), Deno codec, Bun codec, readUpgradeRequest): the handshake deadline (a slow or
 // unfinished head, a handler that never decides) and the same head checks everywhere. Each
 // runtime runs its own paths; the peer is raw TCP.
+// test:own-process (it measures this process's memory; scripts/test.mjs runs it alone on Bun)
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";

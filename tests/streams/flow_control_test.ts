@@ -4,6 +4,7 @@
 // codec on Deno and Bun) and its client (WebSocketStream over the default transport). Memory is
 // this process's RSS once garbage is collected, against a baseline taken the same way after a
 // first flood of the same size from a peer that reads (which sizes the heaps for the reading).
+// test:own-process (it measures this process's memory; scripts/test.mjs runs it alone on Bun)
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { upgradeWebSocket, WebSocketStream } from "../../mod.ts";
