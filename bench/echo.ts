@@ -101,20 +101,20 @@ const SPECS: ServerSpec[] = [
   { id: "deno-native", name: "Deno.serve", runtime: "deno", path: "native", family: "deno", cmd: denoServer(["--server", "native"]) },
   {
     id: "wsflow-deno-native", name: "wsflow", runtime: "deno", path: "native", family: "deno", ref: "deno-native",
-    cmd: denoServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("deno.ts"),
+    cmd: denoServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("deno/mod.ts"),
   },
   {
     id: "wsflow-deno-codec", name: "wsflow", runtime: "deno", path: "codec", family: "deno", ref: "deno-native",
-    cmd: denoServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("deno.ts"),
+    cmd: denoServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("deno/mod.ts"),
   },
   { id: "bun-native", name: "Bun.serve", runtime: "bun", path: "native", family: "bun", cmd: bunServer(["--server", "native"]) },
   {
     id: "wsflow-bun-native", name: "wsflow", runtime: "bun", path: "native", family: "bun", ref: "bun-native",
-    cmd: bunServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("bun.ts"),
+    cmd: bunServer(["--server", "wsflow", "--mode", "native"]), missing: adapterMissing("bun/mod.ts"),
   },
   {
     id: "wsflow-bun-codec", name: "wsflow", runtime: "bun", path: "codec", family: "bun", ref: "bun-native",
-    cmd: bunServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("bun.ts"),
+    cmd: bunServer(["--server", "wsflow", "--mode", "codec"]), missing: adapterMissing("bun/mod.ts"),
   },
 ];
 
