@@ -4,12 +4,14 @@
 //   npm run bench:echo [-- --quick] [-- --json] [-- --runs 3 --ms 1500 --warmup 500]
 //   npm run bench:echo -- --only wsflow-node,ws-node [--profile .prof]   (a subset; CPU profile)
 //   npm run bench:echo -- --gen bun|node   --no-pin
+//   npm run bench:echo -- --kinds binary,text --sizes 32,16384 --conns 1,64   (the defaults)
 //
 // The orchestrator (this file) runs on Node 20 from .build/ (npm run bench:echo compiles first);
 // Node servers run on the same Node, Deno and Bun servers on node_modules/.bin/{deno,bun}, from
 // the TypeScript sources.
 //
-// What one row measures: `conns` connections each send a binary message of `size` bytes, wait
+// What one row measures: `conns` connections each send a message of `size` bytes (binary: random
+// bytes; text: JSON-like ASCII, which every server echoes as text), wait
 // for the whole echo, and send again (closed loop). msgs/s = round trips completed per second
 // over all connections; p50/p99 = round-trip latency. All servers run at once (idle but for the
 // one under load); for each cell there are --runs rounds, and each round runs one generator
@@ -44,6 +46,7 @@ const ONLY = listOption("--only", "").filter(Boolean);
 const PROFILE = option("--profile", "");
 const SIZES = listOption("--sizes", "32,16384").map(Number);
 const CONNS = listOption("--conns", "1,64").map(Number);
+const KINDS = listOption("--kinds", "binary,text") as ("binary" | "text")[];
 
 // Where things are: from .build/bench/echo.js (Node 20) or bench/echo.ts (a runtime that runs .ts).
 const here = dirname(fileURLToPath(import.meta.url));
@@ -124,6 +127,7 @@ interface Row {
   runtime: string;
   path: string;
   size: number;
+  kind: "binary" | "text";
   conns: number;
   msgs: number | null;
   p50_ms: number | null;
@@ -194,9 +198,9 @@ async function stopServer(running: Running): Promise<void> {
 }
 
 // One cell: a load generator process against a running server.
-function runLoad(running: Running, size: number, conns: number, verify: boolean): Promise<EchoSample[]> {
+function runLoad(running: Running, size: number, kind: string, conns: number, verify: boolean): Promise<EchoSample[]> {
   const loadArgs = [
-    "--port", String(running.port), "--size", String(size), "--conns", String(conns), "--warmup", String(WARMUP_MS),
+    "--port", String(running.port), "--size", String(size), "--kind", kind, "--conns", String(conns), "--warmup", String(WARMUP_MS),
     "--ms", String(SAMPLE_MS), "--runs", "1", "--server-pid", String(running.pid), ...(verify ? [] : ["--no-verify"]),
   ];
   const genCmd = GEN === "bun"
@@ -229,12 +233,12 @@ const sizeName = (n: number) => (n >= 1024 ? `${n >> 10} KiB` : `${n} B`);
 const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
 const runtimeLabel: Record<string, string> = {};
 
-const columns = ["server", "runtime", "path", "size", "conns", "msgs/s", "p50 ms", "p99 ms", "srv cpu", "gen cpu", "srv us/msg", "vs ref", "by cost"];
-const table = new Table([10, 7, 7, 6, 5, 8, 7, 7, 7, 7, 10, 18, 7], 3);
+const columns = ["server", "runtime", "path", "size", "kind", "conns", "msgs/s", "p50 ms", "p99 ms", "srv cpu", "gen cpu", "srv us/msg", "vs ref", "by cost"];
+const table = new Table([10, 7, 7, 6, 6, 5, 8, 7, 7, 7, 7, 10, 18, 7], 3);
 
 function printRow(row: Row): void {
   if (JSON_OUT) return console.log(JSON.stringify(row));
-  const cells = [row.server, runtimeLabel[row.runtime] ?? row.runtime, row.path, sizeName(row.size), String(row.conns)];
+  const cells = [row.server, runtimeLabel[row.runtime] ?? row.runtime, row.path, sizeName(row.size), row.kind, String(row.conns)];
   if (row.msgs === null) {
     console.log(table.line([...cells, "", "", "", "", "", ""]).trimEnd() + "  " + (row.note ?? "n/a"));
     return;
@@ -285,7 +289,7 @@ for (const spec of specs) {
   }
 }
 
-for (const size of SIZES) {
+for (const kind of KINDS) for (const size of SIZES) {
   for (const conns of CONNS) {
     // Round-robin: round r runs one sample against every server before round r + 1, so noise
     // from the rest of the machine hits each server alike.
@@ -295,7 +299,7 @@ for (const size of SIZES) {
         const server = running.get(spec.id);
         if (!server || failures.has(spec.id)) continue;
         try {
-          const got = await runLoad(server, size, conns, !spec.id.startsWith("tcp"));
+          const got = await runLoad(server, size, kind, conns, !spec.id.startsWith("tcp"));
           samples.set(spec.id, [...(samples.get(spec.id) ?? []), ...got]);
         } catch (error) {
           const message = (error as Error).message.split("\n")[0].slice(0, 160);
@@ -303,17 +307,17 @@ for (const size of SIZES) {
           // A server that died fails from here on; a load failure fails this cell only.
           if (server.child.exitCode !== null) failures.set(spec.id, `n/a (${message}${serverErr})`);
           else samples.set(spec.id, []);
-          if (server.child.exitCode === null) failures.set(`${spec.id}@${size}x${conns}`, `n/a (${message})`);
+          if (server.child.exitCode === null) failures.set(`${spec.id}@${kind}${size}x${conns}`, `n/a (${message})`);
         }
       }
     }
     for (const spec of specs) {
       const got = samples.get(spec.id) ?? [];
-      const note = failures.get(`${spec.id}@${size}x${conns}`) ?? failures.get(spec.id);
+      const note = failures.get(`${spec.id}@${kind}${size}x${conns}`) ?? failures.get(spec.id);
       let row: Row;
       if (note || got.length === 0) {
         row = {
-          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, conns, msgs: null, p50_ms: null,
+          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, kind, conns, msgs: null, p50_ms: null,
           p99_ms: null, server_cpu: null, gen_cpu: null, other_cpu: null, ref: spec.ref ?? null, ratio: null, server_us: null,
           cost_ratio: null, note: note ?? "n/a",
         };
@@ -322,12 +326,12 @@ for (const size of SIZES) {
           const xs = got.map(f).filter((x): x is number => x !== null);
           return xs.length ? Number(median(xs).toFixed(3)) : null;
         };
-        const ref = spec.ref ? rows.find((r) => r.id === spec.ref && r.size === size && r.conns === conns) : undefined;
+        const ref = spec.ref ? rows.find((r) => r.id === spec.ref && r.size === size && r.kind === kind && r.conns === conns) : undefined;
         const msgs = Math.round(pick((s) => s.msgs)!);
         // Per-sample CPU per message, then the median (not a ratio of medians).
         const server_us = pick((s) => (s.serverCpu === null ? null : (s.serverCpu * 1e6) / s.msgs));
         row = {
-          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, conns, msgs,
+          server: spec.name, id: spec.id, runtime: spec.runtime, path: spec.path, size, kind, conns, msgs,
           p50_ms: pick((s) => s.p50), p99_ms: pick((s) => s.p99), server_cpu: pick((s) => s.serverCpu),
           gen_cpu: pick((s) => s.genCpu), other_cpu: pick((s) => s.otherCpu), ref: spec.ref ?? null,
           ratio: ref?.msgs ? Number((msgs / ref.msgs).toFixed(2)) : null,
@@ -346,28 +350,50 @@ for (const server of running.values()) await stopServer(server);
 // ---------------------------------------------------------------------------------------------
 // The targets from the issue.
 
-const get = (id: string, size: number, conns: number) => rows.find((r) => r.id === id && r.size === size && r.conns === conns);
+type Cell = [size: number, conns: number, kind: "binary" | "text"];
+const get = (id: string, size: number, conns: number, kind = "binary") =>
+  rows.find((r) => r.id === id && r.size === size && r.conns === conns && r.kind === kind);
+const cellName = ([size, conns, kind]: Cell) => `${sizeName(size)}${kind === "text" ? " text" : ""} x${conns}`;
 type Verdict = "PASS" | "FAIL" | "n/a";
 const verdicts: [Verdict, string, string][] = [];
-function atLeast(label: string, id: string, min: number, cells: [number, number][]): void {
-  const found = cells.map(([size, conns]) => get(id, size, conns));
-  if (found.some((r) => !r || r.ratio === null)) {
-    const note = found.find((r) => r?.note)?.note ?? "not measured";
-    return void verdicts.push(["n/a", label, note]);
-  }
-  const worst = found.reduce((a, b) => (b!.ratio! < a!.ratio! ? b : a))!;
-  const detail = found
-    .map((r) => `${sizeName(r!.size)} x${r!.conns} ${r!.ratio!.toFixed(2)}x` + (r!.cost_ratio === null ? "" : ` (by CPU cost ${r!.cost_ratio.toFixed(2)}x)`))
-    .join(", ");
-  verdicts.push([worst.ratio! >= min ? "PASS" : "FAIL", label, detail]);
+function verdict(label: string, min: number, cells: Cell[], ratioOf: (cell: Cell) => { ratio: number | null; detail?: string; note?: string }): void {
+  const found = cells.map((cell) => ({ cell, ...ratioOf(cell) }));
+  const missing = found.find((f) => f.ratio === null);
+  if (missing) return void verdicts.push(["n/a", label, missing.note ?? "not measured"]);
+  const worst = Math.min(...found.map((f) => f.ratio!));
+  const detail = found.map((f) => `${cellName(f.cell)} ${f.ratio!.toFixed(2)}x${f.detail ?? ""}`).join(", ");
+  verdicts.push([worst >= min ? "PASS" : "FAIL", label, detail]);
 }
-const all: [number, number][] = SIZES.flatMap((s) => CONNS.map((c) => [s, c] as [number, number]));
-atLeast("wsflow Node >= 1.3x ws at 32 B over 64 connections", "wsflow-node", 1.3, [[32, 64]]);
-atLeast("wsflow Node >= 2.5x ws at 16 KiB over 64 connections", "wsflow-node", 2.5, [[16384, 64]]);
+// Messages per second against the row's reference (with its CPU cost ratio beside it).
+function atLeast(label: string, id: string, min: number, cells: Cell[]): void {
+  verdict(label, min, cells, (cell) => {
+    const row = get(id, ...cell);
+    if (!row || row.ratio === null) return { ratio: null, note: row?.note };
+    return { ratio: row.ratio, detail: row.cost_ratio === null ? "" : ` (by CPU cost ${row.cost_ratio.toFixed(2)}x)` };
+  });
+}
+// Server CPU per round trip: the raw echo's over this row's (1x: costs what the bare socket costs).
+function nearFloor(label: string, id: string, floorId: string, min: number, cells: Cell[]): void {
+  verdict(label, min, cells, (cell) => {
+    const row = get(id, ...cell);
+    const floor = get(floorId, ...cell);
+    if (!row?.server_us || !floor?.server_us) return { ratio: null, note: row?.note ?? floor?.note };
+    return { ratio: Number((floor.server_us / row.server_us).toFixed(2)), detail: ` (${floor.server_us.toFixed(1)} vs ${row.server_us.toFixed(1)} us)` };
+  });
+}
+const all: Cell[] = KINDS.flatMap((kind) => SIZES.flatMap((size) => CONNS.map((conns) => [size, conns, kind] as Cell)));
+const binary = all.filter(([, , kind]) => kind === "binary");
+atLeast("wsflow Node >= 1.3x ws at 32 B over 64 connections", "wsflow-node", 1.3, [[32, 64, "binary"]]);
+atLeast("wsflow Node >= 2.5x ws at 16 KiB over 64 connections", "wsflow-node", 2.5, [[16384, 64, "binary"]]);
 atLeast("wsflow Deno message-level within 10% of Deno.serve (>= 0.9x, every cell)", "wsflow-deno-native", 0.9, all);
 atLeast("wsflow Bun message-level within 10% of Bun.serve (>= 0.9x, every cell)", "wsflow-bun-native", 0.9, all);
 atLeast("wsflow Deno byte-level >= 0.8x Deno.serve (every cell)", "wsflow-deno-codec", 0.8, all);
 atLeast("wsflow Bun byte-level >= 0.8x Bun.serve (every cell)", "wsflow-bun-codec", 0.8, all);
+// The cells named by the byte-level speed issue (64 connections).
+atLeast("wsflow Deno codec, 16 KiB text echo >= 0.9x Deno.serve", "wsflow-deno-codec", 0.9, [[16384, 64, "text"]]);
+atLeast("wsflow Bun codec, 32 B echo >= 0.9x Bun.serve", "wsflow-bun-codec", 0.9, [[32, 64, "binary"]]);
+atLeast("wsflow Bun codec, 16 KiB text echo >= 0.9x Bun.serve", "wsflow-bun-codec", 0.9, [[16384, 64, "text"]]);
+nearFloor("wsflow Node, server CPU per round trip: raw TCP echo's over wsflow's >= 0.85x", "wsflow-node", "tcp-node", 0.85, [[32, 64, "binary"], [16384, 64, "binary"]]);
 
 info("");
 if (!/^v20\./.test(nodeVersion)) info("(Node targets judged on a non-20 Node: not the headline)");
@@ -376,10 +402,10 @@ for (const [verdict, label, detail] of verdicts) info(`${verdict.padEnd(4)}  ${l
 // What no WebSocket server on node:net can beat: the same Node echoing raw bytes, no WebSocket
 // work at all (the `tcp-node` row), as a ratio over ws.
 const floorOverWs = (id: string) =>
-  all.flatMap(([size, conns]) => {
-    const floor = get(id, size, conns);
-    const ws = get("ws-node", size, conns);
-    return floor?.msgs && ws?.msgs ? [`${sizeName(size)} x${conns} ${(floor.msgs / ws.msgs).toFixed(2)}x`] : [];
+  binary.flatMap((cell) => {
+    const floor = get(id, ...cell);
+    const ws = get("ws-node", ...cell);
+    return floor?.msgs && ws?.msgs ? [`${cellName(cell)} ${(floor.msgs / ws.msgs).toFixed(2)}x`] : [];
   });
 const floors = floorOverWs("tcp-node");
 if (floors.length) info(`Node floor, a raw TCP echo on the same Node over ws: ${floors.join(", ")}`);
@@ -391,15 +417,16 @@ if (upgradeFloors.length) info(`Node floor on http upgrade sockets, the same raw
 // quiet machine with one core each, the side that costs more per round trip saturates first).
 const headroom: string[] = [];
 const usPer = (cores: number | null, msgs: number | null) => (cores === null || !msgs ? null : (cores * 1e6) / msgs);
-for (const [size, conns] of all) {
-  const ceiling = get("tcp", size, conns);
-  const real = rows.filter((r) => !r.id.startsWith("tcp") && r.size === size && r.conns === conns && r.msgs !== null);
+for (const cell of all) {
+  const [size, conns, kind] = cell;
+  const ceiling = get("tcp", ...cell);
+  const real = rows.filter((r) => !r.id.startsWith("tcp") && r.size === size && r.conns === conns && r.kind === kind && r.msgs !== null);
   if (real.length === 0) continue;
   const best = real.reduce((a, b) => (b.msgs! > a.msgs! ? b : a));
   const genUs = real.map((r) => usPer(r.gen_cpu, r.msgs)).filter((x): x is number => x !== null);
   const tighter = real.filter((r) => r.server_us !== null && (usPer(r.gen_cpu, r.msgs) ?? 0) >= r.server_us);
   headroom.push(
-    `${sizeName(size)} x${conns}: ` +
+    `${cellName(cell)}: ` +
       (ceiling?.msgs ? `ceiling ${shortCount(ceiling.msgs)} vs best ${shortCount(best.msgs!)} (${best.server} ${runtimeLabel[best.runtime]} ${best.path}) = ${(ceiling.msgs / best.msgs!).toFixed(2)}x; ` : "") +
       `generator ${median(genUs).toFixed(1)} us of CPU per round trip (median) vs servers ${
         Math.min(...real.map((r) => r.server_us ?? Infinity)).toFixed(1)

@@ -3,7 +3,7 @@
 // masked once, ahead of time: per round trip it does one socket write of ready bytes, a header
 // parse and a memcmp of the echo, so it stays cheaper than any server it drives.
 //
-//   <runtime> echo_load.(ts|js) --port 1234 --size 32 --conns 64 --warmup 500 --ms 1500 --runs 3
+//   <runtime> echo_load.(ts|js) --port 1234 --size 32 [--kind binary|text] --conns 64 --warmup 500 --ms 1500 --runs 3
 //                               [--server-pid 4321] [--no-verify]
 //
 // Closed loop: every connection sends one binary message, waits for the whole echo, records the
@@ -13,10 +13,14 @@
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import process from "node:process";
-import { bufferOf, type EchoSample, flag, frameOf, maskKeyOf, numberOption, randomBytes, sleep } from "./_util.ts";
+import { bufferOf, type EchoSample, flag, frameOf, jsonText, maskKeyOf, numberOption, option, randomBytes, sleep } from "./_util.ts";
 
 const PORT = numberOption("--port", 0);
 const SIZE = numberOption("--size", 32);
+// binary: random bytes in binary frames; text: JSON-like ASCII text in text frames (echoed as text).
+const KIND = option("--kind", "binary");
+if (KIND !== "binary" && KIND !== "text") throw new Error(`--kind binary|text, not ${KIND}`);
+const FIRST = KIND === "text" ? 0x81 : 0x82;
 const CONNS = numberOption("--conns", 1);
 const WARMUP_MS = numberOption("--warmup", 500);
 const SAMPLE_MS = numberOption("--ms", 1500);
@@ -31,7 +35,7 @@ const histogram = new Uint32Array(BUCKETS + 1);
 let measuring = false;
 let count = 0;
 
-const payload = bufferOf(randomBytes(SIZE, 0x2545f491 ^ SIZE));
+const payload = KIND === "text" ? Buffer.from(jsonText(SIZE).padEnd(SIZE), "latin1") : bufferOf(randomBytes(SIZE, 0x2545f491 ^ SIZE));
 
 function fail(message: string): never {
   process.stderr.write(`echo_load: ${message}\n`);
@@ -134,7 +138,7 @@ class Conn {
   ready: Promise<void>;
 
   constructor(index: number) {
-    this.frame = bufferOf(frameOf(payload, { key: maskKeyOf(index) }));
+    this.frame = bufferOf(frameOf(payload, { first: FIRST, key: maskKeyOf(index) }));
     let resolveReady!: () => void;
     let rejectReady!: (error: Error) => void;
     this.ready = new Promise((resolve, reject) => {
@@ -226,7 +230,7 @@ class Conn {
       const opcode = b0 & 0x0f;
       if (opcode === 0x8) fail(`the server sent a close frame (code ${len >= 2 ? frame.readUInt16BE(offset) : "none"})`);
       if (opcode === 0x9 || opcode === 0xa) continue; // a ping or pong: not part of the loop
-      if (b0 !== 0x82) fail(`expected one unfragmented binary frame, got first byte 0x${b0.toString(16)}`);
+      if (b0 !== FIRST) fail(`expected one unfragmented ${KIND} frame, got first byte 0x${b0.toString(16)}`);
       if (len !== SIZE) fail(`echo of ${len} bytes, expected ${SIZE}`);
       if (VERIFY && !(b1 & 0x80) && !payload.equals(frame.subarray(offset))) fail("echo payload differs from what was sent");
       this.#received();
