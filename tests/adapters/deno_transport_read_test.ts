@@ -65,4 +65,27 @@ describe("_denoTransport reads", () => {
     await settle();
     assert.ok(ended);
   });
+
+  test("a peer whose messages after each pause are 16 KiB gets one read per message once the read after a pause has grown, and small ones shrink it back", async () => {
+    const conn = new StreamConn();
+    const transport = _denoTransport(conn as unknown as _DenoConn);
+    let received = 0;
+    transport.start((chunk) => void (received += chunk.length), () => {});
+    await settle();
+    const message = new Uint8Array(16 * 1024 + 8).fill(0x61);
+    const readsFor = async (bytes: Uint8Array) => {
+      const before = conn.pinned.length;
+      conn.feed(bytes);
+      await settle();
+      return conn.pinned.length - before; // reads that returned bytes (each ends with a new read)
+    };
+    const reads: number[] = [];
+    for (let i = 0; i < 8; i++) reads.push(await readsFor(message));
+    assert.equal(received, 8 * message.length);
+    assert.ok(reads.slice(0, 2).every((n) => n >= 2), `the first messages take two reads or more: ${reads}`);
+    assert.deepEqual(reads.slice(-3), [1, 1, 1], `then one read each: ${reads}`);
+    assert.equal(conn.pinned.at(-1), 64 * 1024, "the read after a pause has grown to 64 KiB");
+    for (let i = 0; i < 8; i++) await readsFor(new Uint8Array(100));
+    assert.equal(conn.pinned.at(-1), 1024, "small messages bring it back to 1 KiB");
+  });
 });

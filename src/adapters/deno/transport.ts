@@ -10,7 +10,10 @@ export const _READ_SIZE = 64 * 1024;
 const READ_SIZE = _READ_SIZE;
 /** The least room a read is given: below it, the next read gets a fresh slab. */
 const MIN_READ = 16 * 1024;
-/** Bytes a read gets while the connection may be idle (the last read drained the socket). */
+/**
+ * Bytes a read gets at first while the connection may be idle (the last read drained the
+ * socket). Each connection adapts it to the bursts it gets after a pause, up to READ_SIZE.
+ */
 const IDLE_READ = 1024;
 /** The least room such a read is given: below it, it gets a fresh small slab. */
 const IDLE_MIN = 256;
@@ -108,6 +111,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   // A read after one that drained the socket may wait for as long as the peer is silent, so it
   // goes into a 1 KiB slab instead, and the big one is held only weakly meanwhile: an idle
   // connection pins 1 KiB, not 64. A small read that fills up means bytes flow again.
+  // A peer whose messages after a pause are larger than that read (a request, then silence)
+  // would cost two reads per message: the second read after a pause in a row that fills up makes
+  // the next such read four times larger (up to 64 KiB), and one that uses under a quarter of it
+  // halves it. One burst after a long silence leaves it at 1 KiB.
+  let idleSize = IDLE_READ;
+  let filledAfterPause = false;
   let big: WeakRef<Uint8Array> | undefined;
   let bigOffset = 0;
   let small = new Uint8Array(0);
@@ -129,8 +138,8 @@ export function _denoTransport(conn: _DenoConn): _Transport {
           }
           start = bigOffset;
         } else {
-          if (small.length - smallOffset < IDLE_MIN) {
-            small = new Uint8Array(IDLE_READ);
+          if (small.length !== idleSize || small.length - smallOffset < Math.max(IDLE_MIN, idleSize >> 2)) {
+            small = new Uint8Array(idleSize);
             smallOffset = 0;
           }
           slab = small;
@@ -140,7 +149,13 @@ export function _denoTransport(conn: _DenoConn): _Transport {
         if (n === null) return finish();
         if (ended) return; // end() ran while the read was out
         if (flowing) bigOffset = start + n;
-        else smallOffset = start + n;
+        else {
+          smallOffset = start + n;
+          const filled = start + n === slab.length;
+          if (filled && filledAfterPause) idleSize = Math.min(READ_SIZE, idleSize * 4);
+          else if (!filled && n * 4 < idleSize) idleSize = Math.max(IDLE_READ, idleSize >> 1);
+          filledAfterPause = filled;
+        }
         flowing = start + n === slab.length;
         onData(slab.subarray(start, start + n));
       }
