@@ -41,8 +41,8 @@ interface BunLike {
 const g = globalThis as { Deno?: DenoLike; Bun?: BunLike };
 const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : g.Bun ? `Bun ${g.Bun.version}` : `Node ${process.version}`;
 
-// Exit cleanly on a signal, so `node --cpu-prof` writes its profile.
-if (!g.Deno && !g.Bun) for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));
+// Exit cleanly on a signal, so `node --cpu-prof` (or `bun --cpu-prof`) writes its profile.
+if (!g.Deno) for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));
 
 function listening(port: number): void {
   process.stdout.write(JSON.stringify({ port, pid: process.pid, runtime }) + "\n");
