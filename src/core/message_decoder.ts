@@ -1,3 +1,4 @@
+import { _forgetText, _rememberText } from "./recent_text.ts";
 import type { FramePart } from "./frame.ts";
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import { ProtocolError } from "./protocol_error.ts";
@@ -43,7 +44,10 @@ const replacingDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 // decoder decide.
 function _decodeWhole(bytes: Uint8Array): string | undefined {
   const text = replacingDecoder.decode(bytes);
-  if (text.indexOf("\uFFFD") < 0) return text;
+  if (text.indexOf("\uFFFD") < 0) {
+    _rememberText(text, bytes);
+    return text;
+  }
   try {
     return wholeDecoder.decode(bytes);
   } catch {
@@ -141,6 +145,7 @@ export class MessageDecoder {
   }
 
   #push(part: FramePart, pieces: boolean): string | Uint8Array | MessagePart | ProtocolError | undefined {
+    _forgetText(); // the bytes it remembers may be an inflater's output, reused for this part
     if (this.#failed) return undefined;
     const opcode = part.opcode;
     if (opcode > 0x2) {

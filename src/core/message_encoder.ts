@@ -1,4 +1,5 @@
 import type { Frame } from "./frame.ts";
+import { _recallText } from "./recent_text.ts";
 import type { BufferSourceLike } from "./web_types.ts";
 
 /** Options for {@linkcode MessageEncoder}. */
@@ -20,9 +21,14 @@ let scratch = new Uint8Array(0);
  * @internal Encodes text as UTF-8. With `allocate` (an allocator that need not zero, such as
  * Node's `Buffer.allocUnsafe`), text up to 64 Ki code units is encoded into a shared scratch
  * buffer and copied into an array of its exact size from `allocate`: on Node, 2 to 3 times faster
- * for 16 KiB than `TextEncoder.encode`, which is kept otherwise (Deno's is faster still).
+ * for 16 KiB than `TextEncoder.encode`, which is kept otherwise (Deno's is faster still). The
+ * text decoded last in the process is not encoded at all: its bytes are reused. The result is
+ * read, never written: it may be memory the caller does not own.
  */
 export function _encodeText(text: string, allocate?: (size: number) => Uint8Array): Uint8Array {
+  // The text just received, sent back or on: its bytes as they came (see recent_text.ts).
+  const recent = _recallText(text);
+  if (recent !== undefined) return recent;
   if (allocate === undefined || text.length > SCRATCH_UNITS || text.length < 256) return textEncoder.encode(text);
   if (scratch.length < text.length * 3) scratch = new Uint8Array(Math.min(SCRATCH_UNITS, Math.max(text.length, 4096)) * 3);
   const written = textEncoder.encodeInto(text, scratch).written;
