@@ -6,6 +6,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, _pullWhilePaused, type _Surface } from "./surface.ts";
+import { _timers } from "./timer_heap.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -43,7 +44,8 @@ export class _Connection {
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<CloseResult>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** @internal Its place in the shared timer heap (-1: none). */
+  _timerIndex = -1;
   #timerAt = Infinity;
   #written = 0;
   #sent = 0;
@@ -308,27 +310,29 @@ export class _Connection {
   #settle(): void {
     const final = this.#final;
     if (!final || !this.#transportDone) return;
-    clearTimeout(this.#timer);
+    _timers.cancel(this);
     this.#timerAt = -Infinity;
     this.#surface.settle(final.wasClean ? undefined : _closeError(final), { closeCode: final.code, reason: final.reason });
   }
 
-  // One timer for the session's next deadline. A later deadline (the heartbeat moves with every
-  // message) keeps the earlier timer, which re-arms when it fires: no timer churn per message.
+  // One deadline in the shared timer heap for the session's next deadline. A later deadline
+  // (the heartbeat moves with every message) keeps the earlier one, which re-arms when it
+  // fires: no heap churn per message.
   #arm(): void {
     const deadline = this.session.nextDeadline();
     if (deadline === undefined || deadline >= this.#timerAt || this.#timerAt === -Infinity) return;
-    clearTimeout(this.#timer);
     this.#timerAt = deadline;
-    this.#timer = setTimeout(() => {
-      this.#timerAt = Infinity;
-      // A consumer holding back the readable keeps the peer's data unread in our buffers: that
-      // peer is alive, and its pong may be among the unread bytes.
-      if (this.#paused) this.session.keepAlive(now());
-      this.session.handleTimeout(now());
-      this.#process();
-    }, Math.max(0, deadline - now()));
-    _unref(this.#timer);
+    _timers.schedule(this, deadline);
+  }
+
+  /** @internal The shared timer heap calls this once the deadline armed last has passed. */
+  _timerFired(): void {
+    this.#timerAt = Infinity;
+    // A consumer holding back the readable keeps the peer's data unread in our buffers: that
+    // peer is alive, and its pong may be among the unread bytes.
+    if (this.#paused) this.session.keepAlive(now());
+    this.session.handleTimeout(now());
+    this.#process();
   }
 }
 
