@@ -2,7 +2,8 @@
 // costs each server, measured in the server's own process (VmRSS from /proc/PID/status).
 //
 //   npm run bench:hostile [-- --handshake-timeout 2000 --heads 2000 --pings 100000 --full
-//                            --connections 10000 --settle 5000 --only wsflow-node24,ws --json]
+//                            --connections 10000 --settle 5000 --only wsflow-node24,ws --json
+//                            --tests heads,slow,flood,idle --idle-rounds 3]
 //
 // Each server is bench/echo_server.ts (the README's echo; `compression: true` except for the
 // idle rows, which measure without compression) in a fresh child process per measurement:
@@ -17,7 +18,10 @@
 //   left 2 s after the peer leaves.
 // - idle: --connections upgraded connections that then say nothing; after --settle ms, the RSS
 //   growth divided by the connection count, in KiB. `ws`, Deno.serve and Bun.serve are the
-//   references (their own WebSocket servers echoing).
+//   references (their own WebSocket servers echoing). `--idle-rounds N`: the median of N runs,
+//   each in a fresh server process.
+//
+// `--tests` picks the measurements (default all four: heads,slow,flood,idle).
 //
 // The PASS/FAIL lines at the end are the goals of issue 12 for whatever code this runs on.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -36,6 +40,8 @@ const SETTLE_MS = numberOption("--settle", 5000);
 const ONLY = listOption("--only", "").filter(Boolean);
 const SKIP = listOption("--skip", "").filter(Boolean);
 const JSON_OUT = flag("--json");
+const TESTS = listOption("--tests", "heads,slow,flood,idle").filter(Boolean);
+const IDLE_ROUNDS = numberOption("--idle-rounds", 1);
 const HOST = "127.0.0.1";
 const MiB = 1024 * 1024;
 
@@ -269,6 +275,7 @@ interface Row {
   slow?: number | null;
   flood?: { peak: number; after: number };
   idle?: number;
+  idleSamples?: number[];
   error?: string;
 }
 
@@ -292,12 +299,24 @@ for (const spec of SPECS) {
     continue;
   }
   try {
-    const heads = await measure(spec, true, halfOpenHeads);
-    row.runtime = heads.runtime;
-    row.heads = heads.value;
-    row.slow = (await measure(spec, true, slowHead)).value ?? null;
-    row.flood = (await measure(spec, true, pingFlood)).value;
-    row.idle = (await measure(spec, false, idle)).value;
+    if (TESTS.includes("heads")) {
+      const heads = await measure(spec, true, halfOpenHeads);
+      row.runtime = heads.runtime;
+      row.heads = heads.value;
+    }
+    if (TESTS.includes("slow")) row.slow = (await measure(spec, true, slowHead)).value ?? null;
+    if (TESTS.includes("flood")) row.flood = (await measure(spec, true, pingFlood)).value;
+    if (TESTS.includes("idle")) {
+      const samples: number[] = [];
+      for (let round = 0; round < IDLE_ROUNDS; round++) {
+        const result = await measure(spec, false, idle);
+        row.runtime = result.runtime;
+        samples.push(result.value);
+      }
+      samples.sort((a, b) => a - b);
+      row.idle = samples[Math.floor(samples.length / 2)];
+      if (IDLE_ROUNDS > 1) row.idleSamples = samples;
+    }
   } catch (error) {
     row.error = String((error as Error).message ?? error);
   }
@@ -320,7 +339,7 @@ if (JSON_OUT) {
       continue;
     }
     console.log(
-      `| ${r.name} | ${r.runtime} | ${fixed(r.heads?.mib)} | ${r.heads?.cut} of ${HEADS} | ${r.slow === null ? `>${slowBound}` : fixed(r.slow ?? undefined)} | ` +
+      `| ${r.name} | ${r.runtime} | ${fixed(r.heads?.mib)} | ${r.heads ? `${r.heads.cut} of ${HEADS}` : "-"} | ${r.slow === null ? `>${slowBound}` : fixed(r.slow ?? undefined)} | ` +
         `${fixed(r.flood?.peak)} | ${fixed(r.flood?.after)} | ${fixed(r.idle)} | ${r.idle !== undefined && wsIdle ? `${(r.idle / wsIdle).toFixed(2)}x` : "-"} |`,
     );
   }

@@ -85,7 +85,7 @@ export class Session {
   #transportDeadline: number | undefined;
   #transportClosing = false;
   #sentClose = false;
-  #pings = new Map<number, number>();
+  #pings: Map<number, number> | undefined; // made by the first ping
   #pingId = 0;
   #sending = false;
   // The payload of the latest ping not yet answered (section 5.5.3).
@@ -437,7 +437,7 @@ export class Session {
     const id = ++this.#pingId;
     const payload = new Uint8Array(8);
     new DataView(payload.buffer).setFloat64(0, id);
-    this.#pings.set(id, now);
+    (this.#pings ??= new Map()).set(id, now);
     this.#push(0x9, payload, true);
     return id;
   }
@@ -445,7 +445,7 @@ export class Session {
   // A pong answers our ping with the same payload; a peer may answer only the latest of several
   // pings (section 5.5.3), so every earlier one counts as answered too.
   #matchPong(payload: Uint8Array, now: number): { id?: number; rtt?: number } {
-    if (payload.length !== 8) return {};
+    if (payload.length !== 8 || this.#pings === undefined) return {};
     const id = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
     const sentAt = this.#pings.get(id);
     if (sentAt === undefined) return {};

@@ -5,7 +5,8 @@ import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
-import { _connectionSurface, _pullWhilePaused, type _Surface } from "./surface.ts";
+import { _connectionSurface, type _Surface } from "./surface.ts";
+import { _timers } from "./timer_heap.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -43,7 +44,8 @@ export class _Connection {
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<CloseResult>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** @internal Its place in the shared timer heap (-1: none). */
+  _timerIndex = -1;
   #timerAt = Infinity;
   #written = 0;
   #sent = 0;
@@ -65,11 +67,10 @@ export class _Connection {
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
-  #pings = new Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }>();
-  readonly #pull = _pullWhilePaused(() => {
-    this.#flow();
-    return this.#paused;
-  });
+  // Made by the first ping() (an idle connection may never ping).
+  #pings: Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }> | undefined;
+  // Resolves the readable's pending pull (see _pullWhilePaused), once reading is paused.
+  #release: (() => void) | undefined;
 
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
@@ -77,23 +78,14 @@ export class _Connection {
     this.#closeTimeout = options.closeTimeout ?? 10_000; // the Session's default
     this.session = new Session({ ...options, now: now(), deferFailure: true });
     this.session.open(now());
-    const surface = this.#surface = _connectionSurface<CloseResult>({
-      streamMessages: options.streamMessages,
-      pull: this.#pull.pull,
-      cancelled: () => {
-        this.#readableDone = true;
-        this.#flow();
-      },
-      write: (chunk) => this.#write(chunk),
-      close: (code, reason) => this.close(code, reason),
-      queued: () => this.#written++,
-    });
+    this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
+    // The connection is its surface's hooks (streamMessages, pull, cancelled, write, close, queued).
+    const surface = this.#surface = _connectionSurface<CloseResult>(this);
     this.readable = this.#readable = surface.readable;
     this.writable = surface.writable;
     this.closed = surface.closed;
     this.#readController = surface.readable._controller;
     this.#emptyQueue = this.#readController.desiredSize ?? 0;
-    this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
     transport.start((chunk) => {
@@ -102,10 +94,45 @@ export class _Connection {
     }, () => this.#transportEnded());
   }
 
+  /** @internal For the surface: each received message is a stream of its fragments. */
+  get streamMessages(): boolean {
+    return this.#pieces !== undefined;
+  }
+
+  /** @internal The readable's pull: reads on, and stays pending while reading is not paused (see _pullWhilePaused). */
+  pull(): Promise<void> | undefined {
+    this.#flow();
+    return this.#paused ? undefined : new Promise<void>((resolve) => (this.#release = resolve));
+  }
+
+  /** @internal The readable was cancelled. */
+  cancelled(): void {
+    this.#readableDone = true;
+    this.#flow();
+  }
+
+  /** @internal The writable's write: sends one message. */
+  write(chunk: WebSocketSendable): Promise<void> | undefined {
+    return this.#write(chunk);
+  }
+
+  /** @internal A write was queued on the writable. */
+  queued(): void {
+    this.#written++;
+  }
+
+  // The readable's queue is full (or the connection ended): the pending pull resolves.
+  #pullPaused(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
   /** Sends a ping; resolves with the round-trip time in milliseconds. */
   ping(): Promise<number> {
     const id = this.session.ping(now());
-    const rtt = new Promise<number>((resolve, reject) => this.#pings.set(id, { resolve, reject }));
+    const pings = this.#pings ??= new Map();
+    const rtt = new Promise<number>((resolve, reject) => pings.set(id, { resolve, reject }));
     this.#process();
     return rtt;
   }
@@ -204,7 +231,7 @@ export class _Connection {
       ((this.#pieces?.full() ?? false) || (this.#readController.desiredSize ?? 1) <= 0);
     // The pull is released while the queue is full, and while a violation waits for the
     // consumer to take the messages before it (each read then calls pull, so #flow sees it).
-    if (full || held) this.#pull.paused();
+    if (full || held) this.#pullPaused();
     if (held) this.#failWhenHandled();
     const paused = full || held;
     if (paused === this.#paused) return;
@@ -256,7 +283,7 @@ export class _Connection {
         return;
       }
       case "pong":
-        if (event.id === undefined) return;
+        if (event.id === undefined || !this.#pings) return;
         for (const [id, ping] of this.#pings) {
           if (id > event.id) continue;
           ping.resolve(event.rtt!);
@@ -281,9 +308,9 @@ export class _Connection {
     const error = event.wasClean ? undefined : _closeError(event);
     this.#surface.endStreams(error, event.code, event.reason);
     this.#pieces?.end(error ?? WebSocketError._from("Cannot read message: the connection closed inside it", event.code, event.reason));
-    for (const ping of this.#pings.values()) ping.reject(WebSocketError._from("Cannot ping: the connection closed", event.code, event.reason));
-    this.#pings.clear();
-    this.#pull.paused();
+    for (const ping of this.#pings?.values() ?? []) ping.reject(WebSocketError._from("Cannot ping: the connection closed", event.code, event.reason));
+    this.#pings?.clear();
+    this.#pullPaused();
     this.#settle();
   }
 
@@ -308,27 +335,29 @@ export class _Connection {
   #settle(): void {
     const final = this.#final;
     if (!final || !this.#transportDone) return;
-    clearTimeout(this.#timer);
+    _timers.cancel(this);
     this.#timerAt = -Infinity;
     this.#surface.settle(final.wasClean ? undefined : _closeError(final), { closeCode: final.code, reason: final.reason });
   }
 
-  // One timer for the session's next deadline. A later deadline (the heartbeat moves with every
-  // message) keeps the earlier timer, which re-arms when it fires: no timer churn per message.
+  // One deadline in the shared timer heap for the session's next deadline. A later deadline
+  // (the heartbeat moves with every message) keeps the earlier one, which re-arms when it
+  // fires: no heap churn per message.
   #arm(): void {
     const deadline = this.session.nextDeadline();
     if (deadline === undefined || deadline >= this.#timerAt || this.#timerAt === -Infinity) return;
-    clearTimeout(this.#timer);
     this.#timerAt = deadline;
-    this.#timer = setTimeout(() => {
-      this.#timerAt = Infinity;
-      // A consumer holding back the readable keeps the peer's data unread in our buffers: that
-      // peer is alive, and its pong may be among the unread bytes.
-      if (this.#paused) this.session.keepAlive(now());
-      this.session.handleTimeout(now());
-      this.#process();
-    }, Math.max(0, deadline - now()));
-    _unref(this.#timer);
+    _timers.schedule(this, deadline);
+  }
+
+  /** @internal The shared timer heap calls this once the deadline armed last has passed. */
+  _timerFired(): void {
+    this.#timerAt = Infinity;
+    // A consumer holding back the readable keeps the peer's data unread in our buffers: that
+    // peer is alive, and its pong may be among the unread bytes.
+    if (this.#paused) this.session.keepAlive(now());
+    this.session.handleTimeout(now());
+    this.#process();
   }
 }
 

@@ -5,14 +5,24 @@
 // backpressure, order, locks and how the pipe ends stay those of the WHATWG algorithm.
 import type { WebSocketMessage } from "./types.ts";
 
-/** @internal Sends one message now; a promise when the sender must wait before the next one. */
-export type _DirectSend = (message: WebSocketMessage) => Promise<void> | undefined;
+/** @internal A connection's writable's sender: sends one message now; a promise when the sender must wait before the next one. */
+export interface _DirectTarget {
+  _directSend(message: WebSocketMessage): Promise<void> | undefined;
+}
 
-const targets = new WeakMap<WritableStream, _DirectSend>();
+const targets = new WeakMap<WritableStream, _DirectTarget>();
 
 /** @internal Marks `writable` as a connection's writable that a piped readable may send to directly. */
-export function _directTarget(writable: WritableStream, send: _DirectSend): void {
-  targets.set(writable, send);
+export function _directTarget(writable: WritableStream, target: _DirectTarget): void {
+  targets.set(writable, target);
+}
+
+/**
+ * @internal A connection's readable's underlying source: `start` keeps the controller as
+ * `_controller`, for the connection that feeds the readable.
+ */
+export interface _MessageSource extends UnderlyingDefaultSource<WebSocketMessage> {
+  _controller: ReadableStreamDefaultController<WebSocketMessage>;
 }
 
 /**
@@ -24,13 +34,12 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   /** @internal The controller, for the connection that feeds this readable. */
   readonly _controller: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #highWaterMark: number;
-  #route: _DirectSend | undefined;
+  #route: _DirectTarget | undefined;
   #blocked: ((wait: { wait: Promise<void> }) => void) | undefined;
 
-  constructor(source: Omit<UnderlyingDefaultSource<WebSocketMessage>, "start">, highWaterMark: number, size: (message: WebSocketMessage) => number) {
-    let controller!: ReadableStreamDefaultController<WebSocketMessage>;
-    super({ ...source, start: (c) => void (controller = c) }, { highWaterMark, size });
-    this._controller = controller;
+  constructor(source: _MessageSource, highWaterMark: number, size: (message: WebSocketMessage) => number) {
+    super(source, { highWaterMark, size });
+    this._controller = source._controller;
     this.#highWaterMark = highWaterMark;
   }
 
@@ -75,7 +84,7 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
     return this.#pipeDirect(destination, send);
   }
 
-  async #pipeDirect(destination: WritableStream<WebSocketMessage>, send: _DirectSend): Promise<void> {
+  async #pipeDirect(destination: WritableStream<WebSocketMessage>, send: _DirectTarget): Promise<void> {
     const reader = this.getReader();
     const writer = destination.getWriter();
     let ended = false;
@@ -141,9 +150,9 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
 }
 
 // A send that threw is a failed send: as a rejected promise, so both lanes handle it alike.
-function _trySend(send: _DirectSend, message: WebSocketMessage): Promise<void> | undefined {
+function _trySend(target: _DirectTarget, message: WebSocketMessage): Promise<void> | undefined {
   try {
-    return send(message);
+    return target._directSend(message);
   } catch (error) {
     return Promise.reject(error);
   }

@@ -2,7 +2,7 @@
 // message-level adapters' alike.
 import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _directTarget, _MessageReadable } from "./direct_pipe.ts";
+import { _directTarget, _MessageReadable, type _MessageSource } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 
@@ -34,37 +34,6 @@ export function _closeFor(reason: unknown): [code: number | undefined, reason: s
 }
 
 /**
- * @internal A connection's writable: `write` sends one message; closing it closes with 1000,
- * aborting it with the reason's code; `queued` is called as each write is queued, so a
- * `close()` can wait until everything written before it has gone out. A wsflow readable piped
- * into it sends through `write` directly.
- */
-export function _messageWritable(
-  write: (chunk: WebSocketSendable) => Promise<void> | undefined,
-  close: (code: number | undefined, reason: string) => void,
-  queued: () => void,
-): { writable: WritableStream<WebSocketSendable>; controller: WritableStreamDefaultController } {
-  let controller!: WritableStreamDefaultController;
-  const writable = new WritableStream<WebSocketSendable>({
-    start: (c) => void (controller = c),
-    write,
-    close: () => close(1000, ""),
-    abort: (reason) => close(..._closeFor(reason)),
-  }, {
-    highWaterMark: 1,
-    size: () => {
-      queued();
-      return 1;
-    },
-  });
-  _directTarget(writable, (message) => {
-    queued();
-    return write(message);
-  });
-  return { writable, controller };
-}
-
-/**
  * @internal A pull for a readable that is fed by pushes. `flow` reads on (or not) and returns
  * whether reading is paused; while it is not, the pull stays pending, so the stream calls it
  * again only after `paused()` (the queue filled up), not after every message, each call being
@@ -93,49 +62,139 @@ export interface _Surface<T> {
   settle(error: WebSocketError | undefined, info: T): void;
 }
 
+/** @internal What a connection does for its surface's streams (see {@linkcode _connectionSurface}). */
+export interface _SurfaceConnection {
+  /** Each received message is a stream of its fragments: the readable holds one at a time. */
+  streamMessages?: boolean;
+  /** The readable's pull (see {@linkcode _pullWhilePaused}); none for a readable fed by pushes alone. */
+  pull?: () => Promise<void> | undefined;
+  /** The readable was cancelled. */
+  cancelled: () => void;
+  /** The writable's sink write: sends one message; a promise when the next write must wait. */
+  write: (chunk: WebSocketSendable) => Promise<void> | undefined;
+  /** Closes the connection once what was written before has gone out. */
+  close: (code: number | undefined, reason: string) => void;
+  /** A write was queued (so a close can wait until everything written before it is out). */
+  queued: () => void;
+}
+
 /**
  * @internal A connection's readable, writable and `closed`. Whole messages queue in the readable
  * up to about 1 MiB or 1024 of them (with `streamMessages`, one message stream at a time);
- * cancelling it calls `cancelled`, then closes with the reason's code. `closed` rejecting
- * unobserved is not reported.
+ * cancelling it calls `cancelled`, then closes with the reason's code. The writable: `write`
+ * sends one message; closing it closes with 1000, aborting it with the reason's code; `queued`
+ * is called as each write is queued, so a `close()` can wait until everything written before
+ * it has gone out. A wsflow readable piped into it sends through `write` directly. `closed`
+ * rejecting unobserved is not reported.
+ *
+ * `connection`'s functions are called as its methods, so a connection object can be its own
+ * hooks (no closures per connection for them).
  */
-export function _connectionSurface<T>(connection: {
-  streamMessages?: boolean;
-  pull?: () => Promise<void> | undefined;
-  cancelled: () => void;
-  write: (chunk: WebSocketSendable) => Promise<void> | undefined;
-  close: (code: number | undefined, reason: string) => void;
-  queued: () => void;
-}): _Surface<T> {
-  let resolveClosed!: (value: T) => void;
-  let rejectClosed!: (error: WebSocketError) => void;
-  const closed = new Promise<T>((resolve, reject) => {
-    resolveClosed = resolve;
-    rejectClosed = reject;
-  });
-  closed.catch(() => {});
-  const readable = new _MessageReadable({
-    ...(connection.pull ? { pull: connection.pull } : {}),
-    cancel: (reason) => {
-      connection.cancelled();
-      connection.close(..._closeFor(reason));
-    },
-  }, connection.streamMessages ? 1 : 1024, _messageWeight);
-  const { writable, controller } = _messageWritable(connection.write, connection.close, connection.queued);
-  return {
-    readable,
-    writable,
-    closed,
-    endStreams(error, code, reason) {
-      try {
-        if (error) readable._controller.error(error);
-        else readable._controller.close();
-      } catch { /* already closed or errored */ }
-      controller.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
-    },
-    settle(error, info) {
-      if (error) rejectClosed(error);
-      else resolveClosed(info);
-    },
+export function _connectionSurface<T>(connection: _SurfaceConnection): _Surface<T> {
+  return new _ConnectionSurface<T>(connection);
+}
+
+const ignore = () => {};
+
+// The streams' underlying source and sink are these objects, with their algorithms as methods:
+// what a connection holds for them while idle is the objects, not a closure per algorithm.
+class _ConnectionSurface<T> implements _Surface<T> {
+  readonly readable: _MessageReadable;
+  readonly writable: WritableStream<WebSocketSendable>;
+  readonly closed: Promise<T>;
+  readonly #connection: _SurfaceConnection;
+  #resolveClosed!: (value: T) => void;
+  #rejectClosed!: (error: WebSocketError) => void;
+  #controller!: WritableStreamDefaultController;
+
+  constructor(connection: _SurfaceConnection) {
+    this.#connection = connection;
+    this.closed = new Promise<T>((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(ignore);
+    const source = connection.pull ? new _PulledSource(connection) : new _PushedSource(connection);
+    this.readable = new _MessageReadable(source, connection.streamMessages ? 1 : 1024, _messageWeight);
+    this.writable = new WritableStream<WebSocketSendable>(this, { highWaterMark: 1, size: _countingSize(connection) });
+    _directTarget(this.writable, this);
+  }
+
+  /** @internal The sink's start. */
+  start(controller: WritableStreamDefaultController): void {
+    this.#controller = controller;
+  }
+
+  /** @internal The sink's write. */
+  write(chunk: WebSocketSendable): Promise<void> | undefined {
+    return this.#connection.write(chunk);
+  }
+
+  /** @internal The sink's close: closes the connection with 1000. */
+  close(): void {
+    this.#connection.close(1000, "");
+  }
+
+  /** @internal The sink's abort: closes the connection with the reason's code. */
+  abort(reason: unknown): void {
+    this.#connection.close(..._closeFor(reason));
+  }
+
+  /** @internal A piped wsflow readable sends here directly, skipping both streams. */
+  _directSend(message: WebSocketMessage): Promise<void> | undefined {
+    this.#connection.queued();
+    return this.#connection.write(message);
+  }
+
+  endStreams(error: WebSocketError | undefined, code: number, reason: string): void {
+    try {
+      if (error) this.readable._controller.error(error);
+      else this.readable._controller.close();
+    } catch { /* already closed or errored */ }
+    this.#controller.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
+  }
+
+  settle(error: WebSocketError | undefined, info: T): void {
+    if (error) this.#rejectClosed(error);
+    else this.#resolveClosed(info);
+  }
+}
+
+// The writable's size: each write counts as queued as it is queued, and weighs one.
+function _countingSize(connection: _SurfaceConnection): () => number {
+  return () => {
+    connection.queued();
+    return 1;
   };
+}
+
+// A readable's source that the connection only pushes into.
+class _PushedSource implements _MessageSource {
+  _controller!: ReadableStreamDefaultController<WebSocketMessage>;
+  readonly #connection: _SurfaceConnection;
+
+  constructor(connection: _SurfaceConnection) {
+    this.#connection = connection;
+  }
+
+  start(controller: ReadableStreamDefaultController<WebSocketMessage>): void {
+    this._controller = controller;
+  }
+
+  cancel(reason: unknown): void {
+    const connection = this.#connection;
+    connection.cancelled();
+    connection.close(..._closeFor(reason));
+  }
+
+  protected get connection(): _SurfaceConnection {
+    return this.#connection;
+  }
+}
+
+// A readable's source with a pull: the connection learns when the consumer reads again.
+class _PulledSource extends _PushedSource {
+  pull(): Promise<void> | undefined {
+    return this.connection.pull!();
+  }
 }

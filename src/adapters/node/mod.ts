@@ -77,25 +77,23 @@ export function attach(server: Server | HttpsServer, handler: Handler, options: 
   const secure = server instanceof HttpsServer;
   const scheme = secure ? "https" : "http";
   // A connection's deadline runs from its first byte (after TLS) to its first request head, and
-  // for an upgrade on to the handler's decision.
-  const deadlines = new WeakMap<Socket, _HandshakeDeadline>();
-  server.on(secure ? "secureConnection" : "connection", (socket: Socket) => {
-    const deadline = new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
-    deadlines.set(socket, deadline);
-    socket.once("close", () => deadline.settle());
+  // for an upgrade on to the handler's decision. It is kept on the socket until settled.
+  server.on(secure ? "secureConnection" : "connection", (socket: DeadlineSocket) => {
+    socket[kDeadline] = _deadline(socket, timeout);
+    socket.on("close", _settleDeadline);
   });
-  server.on("request", (message: IncomingMessage) => deadlines.get(message.socket)?.settle());
-  server.on("upgrade", (message: IncomingMessage, socket: Socket, head: Uint8Array) => {
+  server.on("request", (message: IncomingMessage) => _settleDeadline.call(message.socket));
+  server.on("upgrade", (message: IncomingMessage, socket: DeadlineSocket, head: Uint8Array) => {
     if (socket.destroyed || socket.writableEnded) return; // the deadline answered already
-    let deadline = deadlines.get(socket);
+    let deadline = socket[kDeadline];
     if (!deadline || deadline.settled) {
       // An upgrade after plain requests on a kept-alive connection (or on one accepted before
       // attach): the decision gets its own deadline.
-      deadline = new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
-      deadlines.set(socket, deadline);
+      deadline = socket[kDeadline] = _deadline(socket, timeout);
+      socket.on("close", _settleDeadline);
     }
     const invalid = checkRequestHead(`HTTP/${message.httpVersion}`, message.rawHeaders);
-    if (invalid) return void (deadline.settle() && _answer(socket, rejectUpgrade(invalid.status, invalid.message)));
+    if (invalid) return void (_settleDeadline.call(socket) && _answer(socket, rejectUpgrade(invalid.status, invalid.message)));
     socket.setNoDelay(true);
     const request = toRequest(message, scheme);
     const pending = deadline;
@@ -103,6 +101,7 @@ export function attach(server: Server | HttpsServer, handler: Handler, options: 
     _registerUpgrader(request, async (upgradeOptions) => {
       // The hot path: socket data goes straight to the Session, each flush is one corked write.
       const result = await _acceptOnDuplex(request, _socketTransport(socket), head, { allocate: _allocUnsafe, ...upgradeOptions }, pending);
+      if (pending.settled) _settleDeadline.call(socket); // by the 101 or the 408: let it go
       if (!result.socket) return result;
       upgraded = true;
       _track(open, result.socket);
@@ -120,6 +119,25 @@ export function attach(server: Server | HttpsServer, handler: Handler, options: 
     })();
   });
   return open;
+}
+
+const kDeadline = Symbol("wsflow.handshakeDeadline");
+type DeadlineSocket = Socket & { [kDeadline]?: _HandshakeDeadline };
+
+// A socket's handshake deadline: past it, the 408 is written and the socket closed.
+function _deadline(socket: Socket, timeout: number): _HandshakeDeadline {
+  return new _HandshakeDeadline(timeout, (response) => void _answer(socket, response));
+}
+
+// Settles the socket's pending handshake deadline and forgets it, so neither the deadline nor
+// a listener stays with the socket for its life. A module-level listener (`this` is the
+// socket), not a closure per connection. True when the caller settled it.
+function _settleDeadline(this: DeadlineSocket): boolean {
+  const deadline = this[kDeadline];
+  if (deadline === undefined) return false;
+  this[kDeadline] = undefined;
+  this.off("close", _settleDeadline);
+  return deadline.settle();
 }
 
 // Writes a whole Response on a socket that leaves HTTP, and closes it once written.
