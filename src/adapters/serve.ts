@@ -2,6 +2,10 @@
  * One `serve()` for every runtime: Deno.serve on Deno, Bun.serve on Bun, `node:http` on Node,
  * so the same handler file runs unchanged on all three.
  *
+ * Server-only: this module holds all three adapters (picked at run time by the runtime's
+ * globals, with no import built at run time, so bundlers follow it). A Cloudflare Worker has no
+ * server to start; it exports its `fetch` handler and imports `wsflow/cloudflare` instead.
+ *
  * @example
  * ```ts ignore
  * import { upgradeWebSocket } from "wsflow";
@@ -16,41 +20,12 @@
  *
  * @module
  */
+import { serve as serveBun } from "./bun/mod.ts";
+import { serve as serveDeno } from "./deno/mod.ts";
+import { serve as serveNode } from "./node/mod.ts";
+import type { Handler, ServeHandle, ServeOptions } from "./serve_types.ts";
 
-/** A request handler: the same shape on every runtime. Call `upgradeWebSocket(request)` inside it. */
-export type Handler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
-
-/** Options for {@linkcode serve}. */
-export interface ServeOptions {
-  /** The port; 0 picks a free one. @default {8080} */
-  port?: number;
-  /** The interface to listen on. @default {"127.0.0.1"} */
-  hostname?: string;
-  /** Stops the server (like `shutdown()`). */
-  signal?: AbortSignal;
-  /** Called once listening. */
-  onListen?: (addr: { hostname: string; port: number }) => void;
-  /**
-   * On Deno and Bun: `"native"` upgrades through the runtime's own WebSocket (message-level),
-   * `"codec"` runs wsflow's codec on the socket (byte-level: ping API, limits, compression).
-   * Node always runs the codec. @default {"native"}
-   */
-  mode?: "native" | "codec";
-}
-
-/** A running server. */
-export interface ServeHandle {
-  /** The interface listened on. */
-  hostname: string;
-  /** The port listened on. */
-  port: number;
-  /** `http://hostname:port`. */
-  url: string;
-  /** Resolves when the server has stopped. */
-  finished: Promise<void>;
-  /** Stops listening, closes every WebSocket with 1001 (going away), and resolves when done. */
-  shutdown(): Promise<void>;
-}
+export type { Handler, ServeHandle, ServeOptions } from "./serve_types.ts";
 
 /** The runtime `serve()` picks: `"deno"`, `"bun"` or `"node"`. */
 export function runtime(): "deno" | "bun" | "node" {
@@ -63,8 +38,6 @@ export function runtime(): "deno" | "bun" | "node" {
  * Inside it, `upgradeWebSocket(request)` (from the main entry) upgrades on every runtime.
  */
 export async function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
-  const adapter: { serve: (options: ServeOptions, handler: Handler) => ServeHandle | Promise<ServeHandle> } = await import(
-    `./${runtime()}/mod.ts`
-  );
-  return await adapter.serve(options, handler);
+  const adapters = { deno: serveDeno, bun: serveBun, node: serveNode };
+  return await adapters[runtime()](options, handler);
 }

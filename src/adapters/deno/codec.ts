@@ -6,7 +6,7 @@ import { rejectUpgrade } from "../../core/handshake.ts";
 import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, serializeResponse } from "../../core/http_head.ts";
 import { _acceptOnDuplex } from "../../streams/upgrade.ts";
 import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
-import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
+import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve_types.ts";
 import type { _DenoConn, _DenoNamespace } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
 import { _denoTransport, _READ_SIZE as READ_SIZE } from "./transport.ts";

@@ -1,5 +1,5 @@
 // permessage-deflate engines over node:zlib, synchronous and with context takeover, for Node,
-// Deno and Bun (all three provide node:zlib).
+// Deno, Bun and Cloudflare Workers with nodejs_compat (all four provide node:zlib).
 //
 // Why not zlib's public API: its streams are asynchronous, and the one-shot `deflateRawSync` /
 // `inflateRawSync` keep no context between calls. The sync path inside them,
@@ -15,7 +15,7 @@
 // Why not `CompressionStream("deflate-raw")`: it has no flush. A message boundary can only be
 // made by closing the stream, which ends the deflate stream (BFINAL) and its context, so there
 // is no context takeover, and every message costs promises and a stream.
-import zlib from "node:zlib";
+import { _nodeBuiltin } from "../node/builtin.ts";
 import type { DeflateEngine, DeflateEngines, InflateEngine } from "../../core/deflate.ts";
 import { ProtocolError } from "../../core/protocol_error.ts";
 import { _concat } from "../../core/bytes.ts";
@@ -37,6 +37,17 @@ export interface ZlibEnginesOptions {
   memLevel?: number;
 }
 
+// The slice of node:zlib used here, which comes from process.getBuiltinModule (see
+// ../node/builtin.ts): no import, so the main entry that defaults to these engines bundles anywhere.
+interface _ZlibModule {
+  createDeflateRaw(options: { windowBits: number; level: number; memLevel: number; chunkSize: number }): object;
+  createInflateRaw(options: { windowBits: number; chunkSize: number }): object;
+}
+
+function _zlib(): _ZlibModule {
+  return _nodeBuiltin<_ZlibModule>("node:zlib", "compress");
+}
+
 interface _Handle {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
   reset(): void;
@@ -53,7 +64,7 @@ class _Zlib {
   /** Input bytes zlib left unread by the last write: the deflate stream ended (BFINAL) before them. */
   leftover = 0;
 
-  constructor(stream: zlib.DeflateRaw | zlib.InflateRaw) {
+  constructor(stream: object) {
     const internal = stream as unknown as { _handle?: _Handle; _writeState?: Uint32Array };
     const handle = internal._handle;
     const state = internal._writeState;
@@ -119,7 +130,7 @@ class _ZlibDeflate implements DeflateEngine {
     // zlib cannot deflate with a 256-byte window and Node raises windowBits 8 to 9 for raw
     // deflate; zlib's deflate never emits a distance above 2^windowBits - 262 (MIN_LOOKAHEAD),
     // which for 9 is 250, so the stream still fits a peer's 256-byte window.
-    this.#zlib = new _Zlib(zlib.createDeflateRaw({ windowBits: Math.max(windowBits, 9), level: options.level ?? -1, memLevel: options.memLevel ?? 8, chunkSize: STREAM_CHUNK }));
+    this.#zlib = new _Zlib(_zlib().createDeflateRaw({ windowBits: Math.max(windowBits, 9), level: options.level ?? -1, memLevel: options.memLevel ?? 8, chunkSize: STREAM_CHUNK }));
   }
 
   compress(data: Uint8Array, last = true): Uint8Array {
@@ -145,7 +156,7 @@ class _ZlibInflate implements InflateEngine {
   readonly #zlib: _Zlib;
 
   constructor(windowBits: number) {
-    this.#zlib = new _Zlib(zlib.createInflateRaw({ windowBits, chunkSize: STREAM_CHUNK }));
+    this.#zlib = new _Zlib(_zlib().createInflateRaw({ windowBits, chunkSize: STREAM_CHUNK }));
   }
 
   decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
