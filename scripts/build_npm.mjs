@@ -1,8 +1,7 @@
 // Builds the npm package `wsflow` into npm/, doing what dnt would (dnt is on JSR): ESM JavaScript
 // and .d.ts files emitted by the TypeScript compiler with `.ts` import specifiers rewritten to
-// `.js` (computed dynamic imports too, through TypeScript's __rewriteRelativeImportExtension
-// helper), a package.json whose subpaths are deno.json's (checked by check_exports.mjs), README.md
-// and LICENSE. --smoke then packs, installs and smoke-tests the tarball on Node 20, Node 24, Bun
+// `.js`, a package.json whose subpaths are deno.json's with their runtime conditions (checked by
+// check_exports.mjs), README.md and LICENSE. --smoke then packs, installs and smoke-tests the tarball on Node 20, Node 24, Bun
 // and Deno and type-checks a consumer (tests/package/run.mjs, about 8 s); --test also runs the
 // test suite against npm/ on Node 20 and Node 24 first (about 40 s more). Plain JavaScript, so
 // the Node 20 that runs npm starts it.
@@ -12,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { checkExports } from "./check_exports.mjs";
+import { checkExports, npmExports, SIDE_EFFECTS } from "./check_exports.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "npm");
@@ -76,8 +75,7 @@ function rewriteDeclarations() {
 }
 
 // Every relative specifier in the emitted files must name an emitted file (no `.ts` left), and
-// every computed dynamic import must go through the rewrite helper, since tsc cannot rewrite a
-// template string at compile time.
+// there is no computed dynamic import: no bundler can follow one.
 function checkSpecifiers() {
   const problems = [];
   const files = new Set(walk(out));
@@ -91,9 +89,7 @@ function checkSpecifiers() {
     }
     if (file.endsWith(".js")) {
       for (const match of text.matchAll(/\bimport\s*\(\s*(?!["'])([^)]*)\)/g)) {
-        if (!match[1].startsWith("__rewriteRelativeImportExtension(")) {
-          problems.push(`${relative(out, file)} has a computed import(${match[1]}) that is not rewritten`);
-        }
+        problems.push(`${relative(out, file)} has a computed import(${match[1]}), which bundlers cannot follow`);
       }
     }
   }
@@ -101,11 +97,7 @@ function checkSpecifiers() {
 }
 
 function packageJson() {
-  const exports = {};
-  for (const [subpath, source] of Object.entries(deno.exports)) {
-    const base = source.replace(/\.ts$/, "");
-    exports[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
-  }
+  const exports = npmExports(deno.exports);
   return {
     name: "wsflow",
     version: deno.version,
@@ -116,8 +108,9 @@ function packageJson() {
     main: exports["."].default,
     types: exports["."].types,
     exports,
-    engines: { node: ">=20" },
-    sideEffects: false,
+    // process.getBuiltinModule, which the default transport and zlib engine use, is from 20.16.
+    engines: { node: ">=20.16" },
+    sideEffects: SIDE_EFFECTS.map((path) => path.replace(/\.ts$/, ".js")),
   };
 }
 
