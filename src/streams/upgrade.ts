@@ -34,6 +34,9 @@ export interface UpgradeRequest {
  * or oversized head is answered with 400 or 431, the transport closed, and the promise rejects
  * with the {@linkcode HttpHeadError}.
  *
+ * @throws {TypeError} In a browser page, whose `Request` drops the handshake's headers (after
+ * answering 500).
+ *
  * @example A byte-level server's handler
  * ```ts ignore
  * import { readUpgradeRequest } from "@wsflow/wsflow";
@@ -58,6 +61,14 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
   if (request instanceof HttpHeadError) {
     await respond(duplex, rejectUpgrade(request.status, request.message));
     throw request;
+  }
+  // A browser's Request drops forbidden headers (Connection, Upgrade, Sec-WebSocket-*) without
+  // a word, which would turn every upgrade into a 400 that blames the client.
+  if (head.headers.has("sec-websocket-key") && !request.headers.has("sec-websocket-key")) {
+    await respond(duplex, rejectUpgrade(500, "Cannot accept WebSocket upgrades in this runtime"));
+    throw new TypeError(
+      "Cannot read upgrade request: this runtime's Request drops the Upgrade, Connection and Sec-WebSocket-* headers (a browser forbids them), so no upgrade can be accepted here; run the server side in Node, Deno, Bun or a Worker",
+    );
   }
   let answered = false;
   const once = () => {
