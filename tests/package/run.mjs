@@ -3,7 +3,10 @@
 // on Node 20 (the Node running this), Node 24, Bun and Deno (`npm:wsflow` specifiers, with
 // `--node-modules-dir=manual`), and `tsc --strict --noEmit` of a consumer file against the shipped
 // .d.ts, once with only the ESNext and DOM libs (no @types/node: the parts that need none) and once
-// with @types/node (all of it). Plain JavaScript, so Node 20 runs it. Exits non-zero on failure.
+// with @types/node (all of it), and esbuild bundling every subpath of the installed package for the
+// browser, neutral and node platforms and for workerd (wrangler's conditions), with no import left
+// but cloudflare:sockets where wsflow/cloudflare is. Plain JavaScript, so Node 20 runs it. Exits
+// non-zero on failure.
 //
 //   node tests/package/run.mjs [--keep]
 import { spawnSync } from "node:child_process";
@@ -89,6 +92,42 @@ run("tsc --strict, ESNext + DOM libs, no @types/node", bin("tsc"), ["-p", "tscon
 mkdirSync(join(project, "node_modules", "@types"), { recursive: true });
 symlinkSync(join(root, "node_modules", "@types", "node"), join(project, "node_modules", "@types", "node"), "dir");
 run("tsc --strict with @types/node", bin("tsc"), ["-p", "tsconfig.json"]);
+
+// Bundlers: each subpath, as a project bundles it, leaves no import unresolved (esbuild fails on
+// one) and none but cloudflare:sockets, which only wsflow/cloudflare and the main entry under
+// the workerd condition import.
+{
+  const started = performance.now();
+  const problems = [];
+  const esbuild = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
+  const targets = {
+    browser: { platform: "browser" },
+    neutral: { platform: "neutral" },
+    node: { platform: "node" },
+    workerd: { platform: "neutral", conditions: ["workerd", "worker", "browser"], mainFields: ["browser", "module", "main"] },
+  };
+  const subpaths = Object.keys(JSON.parse(readFileSync(join(project, "node_modules", "wsflow", "package.json"), "utf8")).exports);
+  for (const [target, settings] of Object.entries(targets)) {
+    for (const subpath of subpaths) {
+      const specifier = subpath === "." ? "wsflow" : `wsflow/${subpath.slice(2)}`;
+      const expected = subpath === "./cloudflare" || (subpath === "." && target === "workerd") ? ["cloudflare:sockets"] : [];
+      try {
+        const result = await esbuild.build({
+          stdin: { contents: `export * from "${specifier}";`, resolveDir: project },
+          bundle: true, write: false, format: "esm", metafile: true, logLevel: "silent", external: ["cloudflare:*"], ...settings,
+        });
+        const imports = Object.values(result.metafile.outputs)[0].imports.map((i) => i.path);
+        if (imports.join() !== expected.join()) problems.push(`${specifier} for ${target} imports ${imports.join(", ")}; expected ${expected.join(", ") || "none"}`);
+      } catch (error) {
+        problems.push(`${specifier} for ${target}: ${error.errors?.map((e) => e.text).join("; ") ?? error.message}`);
+      }
+    }
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  results.push({ label: "esbuild: every subpath for browser, neutral, node, workerd", ok: problems.length === 0, seconds });
+  console.log(`\n=== esbuild: every subpath for browser, neutral, node, workerd (${seconds}s): ${problems.length === 0 ? "ok" : "FAILED"}`);
+  for (const problem of problems) console.log(`  ${problem}`);
+}
 
 console.log("\n=== package summary");
 for (const r of results) console.log(`${r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(48)} ${r.seconds}s`);
