@@ -2,8 +2,9 @@
 // settings: `upgradeWebSocket` from the main entry, as on every other runtime (the package's
 // workerd condition brings wsflow/cloudflare). Echoes what it gets, prefixed for text with where
 // it ran; "close-me" closes with 4001, "ping" answers with what ping() did. /last-close tells
-// how the last connection closed, as the Worker saw it.
-import { upgradeWebSocket } from "wsflow";
+// how the last connection closed, as the Worker saw it; /refused what the options the platform
+// cannot honour throw.
+import { upgradeWebSocket, WebSocketStream } from "wsflow";
 
 let lastClose = null;
 
@@ -43,6 +44,11 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/last-close") return Response.json(lastClose);
+    if (url.pathname === "/refused") {
+      const streamMessages = await upgradeWebSocket(request, { streamMessages: true }).then(() => "upgraded", (error) => `${error.name}: ${error.message}`);
+      const ca = await new WebSocketStream("wss://127.0.0.1:1/", { tls: { ca: "PEM" } }).opened.then(() => "opened", (error) => error.message);
+      return Response.json({ streamMessages, ca });
+    }
     if (url.pathname === "/room") return env.Room.get(env.Room.idFromName("room")).fetch(request);
     return echo(request, "worker");
   },

@@ -164,6 +164,12 @@ describe("Cloudflare Workers (workerd), with wsflow bundled by esbuild as wrangl
     assert.equal(await rawStatus(ports.echo, head), "HTTP/1.1 426 Upgrade Required");
   });
 
+  test("what the platform cannot do is refused with what to do: streamMessages, tls.ca", async () => {
+    const refused = await (await fetch(`http://127.0.0.1:${ports.echo}/refused`)).json();
+    assert.equal(refused.streamMessages, "TypeError: Cannot upgrade: streamMessages needs wsflow's codec; a Worker's WebSocket delivers whole messages");
+    assert.match(refused.ca, /Cannot connect: cloudflare:sockets trusts the system's certificates only; leave out tls\.ca$/);
+  });
+
   test("a Worker's client over cloudflare:sockets, with nodejs_compat: permessage-deflate with wsflow's server on Node", { timeout: 20_000 }, async () => {
     offers.length = 0;
     const response = await fetch(`http://127.0.0.1:${ports.compat}/?to=ws://127.0.0.1:${nodeServer.port}/&compression=1`);
