@@ -1,10 +1,10 @@
 // Builds the npm package `wsflow` into npm/, doing what dnt would (dnt is on JSR): ESM JavaScript
 // and .d.ts files emitted by the TypeScript compiler with `.ts` import specifiers rewritten to
-// `.js` (computed dynamic imports too, through TypeScript's __rewriteRelativeImportExtension
-// helper), with internal names stripped from the .d.ts, a package.json whose subpaths are
-// deno.json's (checked by check_exports.mjs), README.md and LICENSE. --smoke then packs, installs
-// and smoke-tests the tarball on Node 20, Node 24, Bun and Deno, type-checks a consumer on
-// TypeScript 7 and 5 and runs attw (tests/package/run.mjs, about 45 s); --test also runs the
+// `.js`, with internal names stripped from the .d.ts, a package.json whose subpaths are
+// deno.json's with their runtime conditions (checked by check_exports.mjs), README.md and
+// LICENSE. --smoke then packs, installs and smoke-tests the tarball on Node 20, Node 24, Bun and
+// Deno, type-checks a consumer on TypeScript 7 and 5, runs attw and bundles every subpath with
+// esbuild (tests/package/run.mjs, about 45 s); --test also runs the
 // test suite against npm/ on Node 20 and Node 24 first (about 40 s more). Plain JavaScript, so
 // the Node 20 that runs npm starts it.
 //
@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { checkExports } from "./check_exports.mjs";
+import { checkExports, npmExports, SIDE_EFFECTS } from "./check_exports.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const out = join(root, "npm");
@@ -77,8 +77,7 @@ function rewriteDeclarations() {
 }
 
 // Every relative specifier in the emitted files must name an emitted file (no `.ts` left), and
-// every computed dynamic import must go through the rewrite helper, since tsc cannot rewrite a
-// template string at compile time.
+// there is no computed dynamic import: no bundler can follow one.
 function checkSpecifiers() {
   const problems = [];
   const files = new Set(walk(out));
@@ -92,9 +91,7 @@ function checkSpecifiers() {
     }
     if (file.endsWith(".js")) {
       for (const match of text.matchAll(/\bimport\s*\(\s*(?!["'])([^)]*)\)/g)) {
-        if (!match[1].startsWith("__rewriteRelativeImportExtension(")) {
-          problems.push(`${relative(out, file)} has a computed import(${match[1]}) that is not rewritten`);
-        }
+        problems.push(`${relative(out, file)} has a computed import(${match[1]}), which bundlers cannot follow`);
       }
     }
   }
@@ -102,11 +99,7 @@ function checkSpecifiers() {
 }
 
 function packageJson() {
-  const exports = {};
-  for (const [subpath, source] of Object.entries(deno.exports)) {
-    const base = source.replace(/\.ts$/, "");
-    exports[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
-  }
+  const exports = npmExports(deno.exports);
   const main = { types: exports["."].types, default: exports["."].default };
   // npm-only: tools read the package's own package.json through its exports.
   exports["./package.json"] = "./package.json";
@@ -128,8 +121,10 @@ function packageJson() {
     exports,
     // ESM only. import works from Node 20.0; require() (require(esm)) from Node 20.19 and 22.12
     // (measured: ERR_REQUIRE_ESM on 20.0.0 and 20.18.3, works on 20.19.0; 22.0 to 22.11 need a flag).
+    // That also covers process.getBuiltinModule (20.16), which the default transport and zlib
+    // engine use.
     engines: { node: "^20.19.0 || >=22.12.0" },
-    sideEffects: false,
+    sideEffects: SIDE_EFFECTS.map((path) => path.replace(/\.ts$/, ".js")),
   };
 }
 
@@ -166,13 +161,15 @@ const results = [];
 if (runTests) {
   // The test suite against npm/: the tests compiled to a temporary directory in which mod.js and
   // src/ are links to npm/, so every `../../mod.ts` and `../../src/...` a test imports is the
-  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts and tests/doc_examples_test.ts, which start
-  // the sources (fixture servers, the demo, README blocks) in child processes of other runtimes;
-  // tests/package is the tarball's own smoke test, below.
+  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts and
+  // tests/doc_examples_test.ts, which start the sources (fixture servers, the demo, README
+  // blocks) in child processes of other runtimes; tests/edge, which bundles the sources through
+  // deno.json's exports (the smoke test below bundles the tarball); tests/package is the
+  // tarball's own smoke test, below.
   const staged = mkdtempSync(join(tmpdir(), "wsflow-npm-tests-"));
   const compiled = compile("compile tests", [join(root, "tests")], staged, {
     compilerOptions: { noCheck: true },
-    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "package")],
+    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "edge"), join(root, "tests", "package")],
   });
   if (!compiled) fail("compiling the tests failed");
   rmSync(join(staged, "mod.js"), { force: true });
@@ -183,7 +180,7 @@ if (runTests) {
   writeFileSync(join(staged, "package.json"), '{ "type": "module" }\n');
   const tests = walk(join(staged, "tests")).filter((f) => f.endsWith("_test.js")).sort();
   for (const [label, node] of [[`Node ${process.versions.node} against npm/`, process.execPath], ["Node 24 against npm/", node24]]) {
-    console.log(`\n=== ${label}: ${relative(root, node) || node} --test (${tests.length} files of tests/ but interop, demo and readme)`);
+    console.log(`\n=== ${label}: ${relative(root, node) || node} --test (${tests.length} files of tests/ but interop, demo, readme, doc examples and edge)`);
     const child = spawnSync(node, ["--test", "--test-reporter=spec", ...tests], {
       cwd: staged,
       encoding: "utf8",

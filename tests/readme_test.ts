@@ -1,7 +1,8 @@
 // Every code block of README.md marked `<!-- readme-test: ROLE -->` runs as written (with the
 // package's import names pointed at this checkout) in Node 24, Deno and Bun: the standalone ones
 // alone, the server one in the background, the client ones against it. Each `console.log(x); //
-// value` whose comment is a literal must print that value. Driven from Node 24 only.
+// value` whose comment is a literal must print that value. A `worker` block is a Cloudflare Worker:
+// tests/edge/workerd_test.ts runs it in workerd. Driven from Node 24 only.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,7 +16,7 @@ const root = new URL("..", import.meta.url).pathname;
 const isNode24 = !("Deno" in globalThis) && !("Bun" in globalThis) && Number(process.versions.node.split(".")[0]) >= 22;
 
 interface Block {
-  role: "standalone" | "server" | "client";
+  role: "standalone" | "server" | "client" | "worker";
   code: string;
   line: number;
 }
@@ -23,7 +24,7 @@ interface Block {
 function blocks(): Block[] {
   const text = readFileSync(join(root, "README.md"), "utf8");
   const found: Block[] = [];
-  const pattern = /<!-- readme-test: (standalone|server|client) -->\n```ts\n([\s\S]*?)```/g;
+  const pattern = /<!-- readme-test: (standalone|server|client|worker) -->\n```ts\n([\s\S]*?)```/g;
   for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
     found.push({ role: m[1] as Block["role"], code: m[2], line: text.slice(0, m.index).split("\n").length + 2 });
   }
@@ -136,7 +137,7 @@ describe("README.md code blocks", { skip: !isNode24 && "driven from Node 24; it 
   const all = blocks();
 
   test("the README has runnable blocks of every role, and no TypeScript block goes untested", () => {
-    assert.deepEqual(new Set(all.map((b) => b.role)), new Set(["standalone", "server", "client"]));
+    assert.deepEqual(new Set(all.map((b) => b.role)), new Set(["standalone", "server", "client", "worker"]));
     const tsBlocks = readFileSync(join(root, "README.md"), "utf8").match(/^```ts$/gm)?.length ?? 0;
     assert.equal(all.length, tsBlocks, "every ```ts block needs a <!-- readme-test: ROLE --> line above it");
   });

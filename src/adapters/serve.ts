@@ -2,6 +2,10 @@
  * One `serve()` for every runtime: Deno.serve on Deno, Bun.serve on Bun, `node:http` on Node,
  * so the same handler file runs unchanged on all three.
  *
+ * Server-only: this module holds all three adapters (picked at run time by the runtime's
+ * globals, with no import built at run time, so bundlers follow it). A Cloudflare Worker has no
+ * server to start; it exports its `fetch` handler and imports `wsflow/cloudflare` instead.
+ *
  * @example
  * ```ts ignore
  * import { upgradeWebSocket } from "wsflow";
@@ -19,50 +23,12 @@
  *
  * @module
  */
+import { serve as serveBun } from "./bun/mod.ts";
+import { serve as serveDeno } from "./deno/mod.ts";
+import { serve as serveNode } from "./node/mod.ts";
+import type { Handler, ServeHandle, ServeOptions } from "./serve_types.ts";
 
-/** A request handler: the same shape on every runtime. Call `upgradeWebSocket(request)` inside it. */
-export type Handler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
-
-/** Options for {@linkcode serve}. */
-export interface ServeOptions {
-  /** The port; 0 picks a free one. @default {8080} */
-  port?: number;
-  /** The interface to listen on. @default {"127.0.0.1"} */
-  hostname?: string;
-  /** Stops the server (like `shutdown()`). */
-  signal?: AbortSignal;
-  /** Called once listening. */
-  onListen?: (addr: { hostname: string; port: number }) => void;
-  /**
-   * On Deno and Bun: `"native"` upgrades through the runtime's own WebSocket (message-level),
-   * `"codec"` runs wsflow's codec on the socket (byte-level: ping API, limits, compression).
-   * Node always runs the codec. @default {"native"}
-   */
-  mode?: "native" | "codec";
-  /**
-   * Milliseconds a new connection has to send its request head and, for an upgrade, for the
-   * handler to upgrade or answer: past it the peer gets a 408 and the connection is closed, and
-   * a later `upgradeWebSocket` gets the 408 and no socket. A plain request's handler is not
-   * bounded. In `"native"` mode Deno.serve and Bun.serve read the head themselves, so only the
-   * decision is bounded (see the README's Limits). `Infinity` for no deadline.
-   * @default {10000}
-   */
-  handshakeTimeout?: number;
-}
-
-/** A running server. */
-export interface ServeHandle {
-  /** The interface listened on. */
-  hostname: string;
-  /** The port listened on. */
-  port: number;
-  /** `http://hostname:port`. */
-  url: string;
-  /** Resolves when the server has stopped. */
-  finished: Promise<void>;
-  /** Stops listening, closes every WebSocket with 1001 (going away), and resolves when done. */
-  shutdown(): Promise<void>;
-}
+export type { Handler, ServeHandle, ServeOptions } from "./serve_types.ts";
 
 /** The runtime `serve()` picks: `"deno"`, `"bun"` or `"node"`. */
 export function runtime(): "deno" | "bun" | "node" {
@@ -75,8 +41,6 @@ export function runtime(): "deno" | "bun" | "node" {
  * Inside it, `upgradeWebSocket(request)` (from the main entry) upgrades on every runtime.
  */
 export async function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
-  const adapter: { serve: (options: ServeOptions, handler: Handler) => ServeHandle | Promise<ServeHandle> } = await import(
-    `./${runtime()}/mod.ts`
-  );
-  return await adapter.serve(options, handler);
+  const adapters = { deno: serveDeno, bun: serveBun, node: serveNode };
+  return await adapters[runtime()](options, handler);
 }

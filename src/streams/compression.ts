@@ -1,12 +1,15 @@
 // permessage-deflate for a connection: the negotiation in both handshakes, and the engines.
+import { _hasNodeBuiltins, _nodeBuiltin } from "../adapters/node/builtin.ts";
 import { DeflateContextPool, type DeflateEngines, PerMessageDeflate } from "../core/deflate.ts";
+import { zlibEngines } from "../adapters/zlib/mod.ts";
 import { acceptPerMessageDeflate, checkPerMessageDeflate, type DeflateParams, offerPerMessageDeflate, type PerMessageDeflateOptions } from "../core/extensions.ts";
 
 /** permessage-deflate settings (RFC 7692): the negotiation knobs, the size threshold, the engine. */
 export interface CompressionOptions extends PerMessageDeflateOptions {
   /**
    * The compressor. The default is zlib through `node:zlib` (synchronous, with context takeover),
-   * which Node, Deno and Bun all provide; it is loaded when first needed.
+   * which Node (20.16 or later), Deno, Bun and Cloudflare Workers with `nodejs_compat` provide
+   * through `process.getBuiltinModule`; elsewhere pass your own.
    */
   engines?: DeflateEngines;
   /**
@@ -39,8 +42,8 @@ function _pool(engines: DeflateEngines, limit: number | undefined): DeflateConte
 }
 
 // The per-connection state, for either role.
-async function _perMessageDeflate(params: DeflateParams, role: "server" | "client", options: CompressionOptions, maxMessageSize: number | undefined): Promise<PerMessageDeflate> {
-  const engines = await _engines(options);
+function _perMessageDeflate(params: DeflateParams, role: "server" | "client", options: CompressionOptions, maxMessageSize: number | undefined): PerMessageDeflate {
+  const engines = _engines(options);
   return new PerMessageDeflate(params, {
     role,
     engines,
@@ -57,12 +60,35 @@ export function _compressionOptions(compression: boolean | CompressionOptions | 
   return compression === true ? {} : compression;
 }
 
-/** @internal The zlib engines, imported by a computed name so streams stay runtime-free. */
-export async function _engines(options: CompressionOptions): Promise<DeflateEngines> {
+let zlibHere: boolean | undefined;
+
+/**
+ * @internal Whether the default engines work here: the runtime hands out `node:zlib` (through
+ * `process.getBuiltinModule`). Where they do not (a browser, a Worker without nodejs_compat), a
+ * client leaves out its default offer and connects uncompressed.
+ */
+export function _defaultEnginesHere(): boolean {
+  if (zlibHere === undefined) {
+    try {
+      zlibHere = _hasNodeBuiltins() && _nodeBuiltin<object>("node:zlib", "compress") !== undefined;
+    } catch {
+      zlibHere = false;
+    }
+  }
+  return zlibHere;
+}
+
+/**
+ * @internal The engines: the caller's, or zlib's where the runtime hands out `node:zlib`.
+ *
+ * @throws {TypeError} Where it does not and the caller brought none, saying what to do.
+ */
+export function _engines(options: CompressionOptions): DeflateEngines {
   if (options.engines) return options.engines;
-  const name = "zlib/mod";
-  const module: { zlibEngines: DeflateEngines } = await import(`../adapters/${name}.ts`);
-  return module.zlibEngines;
+  if (_defaultEnginesHere()) return zlibEngines;
+  throw new TypeError(
+    "Cannot use compression: this runtime has no node:zlib (it comes from process.getBuiltinModule, in Node 20.16 or later, Deno, Bun, and Cloudflare Workers with nodejs_compat); pass compression: { engines } or leave compression off",
+  );
 }
 
 /**
@@ -82,9 +108,14 @@ export async function _acceptCompression(
   return { response: accepted.response, deflate };
 }
 
-/** @internal A client's side: the offer to send, and a check of the server's answer. */
+/**
+ * @internal A client's side: the offer to send, and a check of the server's answer.
+ *
+ * @throws {TypeError} When there is no engine to honour the offer with (see `_engines`).
+ */
 export function _offerCompression(options: CompressionOptions | undefined): { offer: string; check(response: string): DeflateParams } | undefined {
   if (!options) return undefined;
+  _engines(options);
   return { offer: offerPerMessageDeflate(options), check: (response) => checkPerMessageDeflate(response, options) };
 }
 

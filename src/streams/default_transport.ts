@@ -1,42 +1,46 @@
+// The client's default transport: the runtime's own TCP and TLS sockets, picked by what the
+// runtime offers rather than by an import built at run time, so every bundler follows it.
+// Deno and Bun are found by their globals; Node's sockets come from process.getBuiltinModule
+// (no import at all); Cloudflare Workers need `cloudflare:sockets`, a static import that only
+// wsflow/cloudflare makes (and the npm package's `workerd` condition loads for the main entry).
 import type { ByteDuplex } from "./types.ts";
+import type { ConnectOptions } from "./connect_options.ts";
+import { connect as bunConnect } from "../adapters/bun/connect.ts";
+import { connect as denoConnect } from "../adapters/deno/connect.ts";
+import { _hasNodeBuiltins } from "../adapters/node/builtin.ts";
+import { connect as nodeConnect } from "../adapters/node/connect.ts";
 
-/** Options every runtime's client transport (`connect(url, options)`) takes. */
-export interface ConnectOptions {
-  /** Certificates (PEM) to trust for `wss:`, for servers with self-signed certificates. @default {the system's} */
-  ca?: string[];
-  /** Aborts the connection attempt. */
-  signal?: AbortSignal;
+export type { ConnectOptions };
+
+/** @internal A client transport: opens a byte duplex to the URL's host and port. */
+export type _Connect = (url: URL, options: ConnectOptions) => Promise<ByteDuplex>;
+
+let registered: _Connect | undefined;
+
+/**
+ * @internal Makes `connect` the default transport of every client in this process: how
+ * wsflow/cloudflare brings `cloudflare:sockets`, which cannot be reached without an import.
+ */
+export function _setDefaultTransport(connect: _Connect): void {
+  registered = connect;
 }
 
 /**
- * @internal Waits for `connecting`, or rejects with `signal`'s reason as soon as it aborts. On
- * any failure `abandon` runs, to close a connection that still opens after the abort.
+ * @internal Opens a TCP or TLS connection with the runtime's own sockets: a registered
+ * transport (cloudflare:sockets), Deno.connect(Tls), Bun.connect, or node:net/node:tls.
+ *
+ * @throws {TypeError} Where none of them exists (a browser page, a Worker without
+ * wsflow/cloudflare), saying to pass `transport`.
  */
-export async function _unlessAborted<T>(connecting: Promise<T>, signal: AbortSignal | undefined, abandon: () => void): Promise<T> {
-  if (!signal) return await connecting;
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason)));
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await Promise.race([connecting, aborted]);
-  } catch (error) {
-    abandon();
-    throw error;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
-type Connect = (url: URL, options: ConnectOptions) => Promise<ByteDuplex>;
-
-/**
- * @internal Opens a TCP or TLS connection with the runtime's own sockets: Deno.connect(Tls),
- * Bun.connect, or node:net/node:tls. The adapter is imported when first needed, by a computed
- * name, so this module (and mod.ts) stays free of runtime imports.
- */
-export async function _defaultTransport(url: URL, options: ConnectOptions): Promise<ByteDuplex> {
-  const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
-  const name = runtime.Deno ? "deno" : runtime.Bun ? "bun" : "node";
-  const module: { connect: Connect } = await import(`../adapters/${name}/connect.ts`);
-  return module.connect(url, options);
+export function _defaultTransport(url: URL, options: ConnectOptions): Promise<ByteDuplex> {
+  if (registered) return registered(url, options);
+  const runtime = globalThis as { Deno?: unknown; Bun?: unknown; navigator?: { userAgent?: string } };
+  if (runtime.Deno) return denoConnect(url, options);
+  if (runtime.Bun) return bunConnect(url, options);
+  const workers = runtime.navigator?.userAgent === "Cloudflare-Workers";
+  if (_hasNodeBuiltins() && !workers) return nodeConnect(url, options);
+  const hint = workers ? "import wsflow/cloudflare (its connect() runs on cloudflare:sockets) or pass" : "pass";
+  throw new TypeError(
+    `Cannot connect to ${url.href}: this runtime has no TCP socket wsflow can open (no Deno, Bun, process.getBuiltinModule or cloudflare:sockets); ${hint} a byte duplex { readable, writable } as the transport option`,
+  );
 }

@@ -43,6 +43,9 @@ export interface UpgradeRequest {
  * transport closed, and the promise rejects with the {@linkcode HttpHeadError}. The head and the
  * decision together have `handshakeTimeout` (10 s by default); past it the peer gets a 408.
  *
+ * @throws {TypeError} In a browser page, whose `Request` drops the handshake's headers (after
+ * answering 500).
+ *
  * @example A byte-level server's handler
  * ```ts ignore
  * import { readUpgradeRequest } from "@wsflow/wsflow";
@@ -74,6 +77,14 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
   }
   const request = requestFromHead(head, { scheme: options.scheme });
   if (request instanceof HttpHeadError) return await refuse(request);
+  // A browser's Request drops forbidden headers (Connection, Upgrade, Sec-WebSocket-*) without
+  // a word, which would turn every upgrade into a 400 that blames the client.
+  if (head.headers.has("sec-websocket-key") && !request.headers.has("sec-websocket-key")) {
+    if (deadline.settle()) await respond(duplex, rejectUpgrade(500, "Cannot accept WebSocket upgrades in this runtime"));
+    throw new TypeError(
+      "Cannot read upgrade request: this runtime's Request drops the Upgrade, Connection and Sec-WebSocket-* headers (a browser forbids them), so no upgrade can be accepted here; run the server side in Node, Deno, Bun or a Worker",
+    );
+  }
   let answered = false;
   const once = () => {
     if (answered) throw new DOMException("Cannot answer the upgrade request: it was already accepted or rejected", "InvalidStateError");

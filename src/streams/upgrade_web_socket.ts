@@ -17,6 +17,7 @@ export type UpgradeResult =
 export type _Upgrader = (options: UpgradeOptions) => Promise<UpgradeResult>;
 
 const upgraders = new WeakMap<Request, _Upgrader>();
+let fallback: ((request: Request, options: UpgradeOptions) => Promise<UpgradeResult>) | undefined;
 
 /** @internal An adapter registers how to upgrade each request it hands to a handler. */
 export function _registerUpgrader(request: Request, upgrader: _Upgrader): void {
@@ -34,11 +35,21 @@ export function _upgradeResponse(): Response {
 }
 
 /**
+ * @internal How to upgrade a request no adapter registered: a runtime whose platform hands the
+ * request to the user's own `fetch` (Cloudflare Workers) sets it, so the same handler works there.
+ */
+export function _setDefaultUpgrader(upgrade: (request: Request, options: UpgradeOptions) => Promise<UpgradeResult>): void {
+  fallback = upgrade;
+}
+
+/**
  * Upgrades a request that a wsflow server adapter handed to your handler (`serve()`, or the
- * Node, Deno and Bun adapters), on any runtime: the same handler code everywhere. Works after
- * `await`, so auth can come first. Return `response` from the handler.
+ * Node, Deno and Bun adapters), on any runtime: the same handler code everywhere. In a
+ * Cloudflare Worker it upgrades the `fetch` handler's request through `WebSocketPair` (the npm
+ * package's `workerd` condition sets that up; with JSR, import `wsflow/cloudflare` once). Works
+ * after `await`, so auth can come first. Return `response` from the handler.
  *
- * @throws {TypeError} When the request did not come from a wsflow server adapter.
+ * @throws {TypeError} When the request did not come from a wsflow server adapter, outside a Worker.
  *
  * @example
  * ```ts ignore
@@ -58,8 +69,9 @@ export function _upgradeResponse(): Response {
 export function upgradeWebSocket(request: Request, options: UpgradeOptions = {}): Promise<UpgradeResult> {
   const upgrader = upgraders.get(request);
   if (!upgrader) {
+    if (fallback) return fallback(request, options);
     throw new TypeError(
-      "Cannot upgrade: this request did not come from a wsflow server adapter; serve it with serve() or the wsflow/node, wsflow/deno or wsflow/bun adapter",
+      "Cannot upgrade: this request did not come from a wsflow server adapter; serve it with serve() or the wsflow/node, wsflow/deno or wsflow/bun adapter (in a Cloudflare Worker, import wsflow/cloudflare)",
     );
   }
   upgraders.delete(request);

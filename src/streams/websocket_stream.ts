@@ -5,7 +5,7 @@ import { _checkCloseInfo, WebSocketError, type WebSocketCloseInfo } from "../cor
 import { _Connection } from "./connection.ts";
 import type { PerMessageDeflate } from "../core/deflate.ts";
 import type { DeflateParams } from "../core/extensions.ts";
-import { _clientDeflate, _compressionOptions, _engines, _offerCompression, type CompressionOptions } from "./compression.ts";
+import { _clientDeflate, _compressionOptions, _defaultEnginesHere, _offerCompression, type CompressionOptions } from "./compression.ts";
 import { _defaultTransport } from "./default_transport.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
@@ -35,8 +35,9 @@ export interface ConnectionOptions {
    * permessage-deflate (RFC 7692): `true` for the defaults, `false` for none, or the negotiation
    * knobs and the size threshold below which messages go uncompressed. A server accepts the
    * client's first offer it can honour; a client offers it, as browsers do (by default only
-   * where the default engine loads: `node:zlib` on Node, Deno and Bun). An idle connection frees
-   * its zlib contexts after `releaseIdleAfter` (1 s) either way.
+   * where the default engine works: `node:zlib` on Node, Deno, Bun and Workers with
+   * nodejs_compat). An idle connection frees its zlib contexts after `releaseIdleAfter` (1 s)
+   * either way.
    * @default {false on a server, true on a client (WebSocketStream)}
    */
   compression?: boolean | CompressionOptions;
@@ -156,7 +157,10 @@ export class WebSocketStream {
       this.#closed = connection.closed;
       return;
     }
-    const compression = _offerCompression(_compressionOptions(options.compression ?? true));
+    // The default offer stands only where the default engines work: a runtime without node:zlib
+    // connects uncompressed rather than failing (an explicit `compression` there throws, saying
+    // to pass `engines`).
+    const compression = _offerCompression(_compressionOptions(options.compression ?? _defaultEnginesHere()));
     const handshake = createClientHandshake(url, { protocols: options.protocols, headers: options.headers, randomBytes: options.randomBytes, extensions: compression?.offer });
     this.#url = handshake.url.href;
     let rejectClosed!: (error: unknown) => void;
@@ -262,13 +266,6 @@ export class WebSocketStream {
     aborted.catch(() => {});
     try {
       if (signal?.aborted) throw signal.reason ?? new DOMException("The operation was aborted", "AbortError");
-      // The default offer stands only where the default engines load: a runtime without
-      // node:zlib connects uncompressed rather than failing after the server accepts.
-      if (compression && options.compression === undefined && !(await _enginesLoad())) {
-        handshake.headers.delete("Sec-WebSocket-Extensions");
-        handshake = { ...handshake, extensions: "" };
-        compression = undefined;
-      }
       const transport = options.transport ?? ((url: URL) => {
         const ca = options.tls?.ca;
         return _defaultTransport(url, { ca: typeof ca === "string" ? [ca] : ca, signal });
@@ -279,10 +276,9 @@ export class WebSocketStream {
       writer.releaseLock();
       const head = await Promise.race([readHead(duplex.readable, "response", options.maxHeadBytes), aborted]);
       let params: DeflateParams | undefined;
-      const offer = compression;
       const result = await checkServerResponse(head, handshake, {
         // A response the offer does not allow throws, which fails the handshake with its message.
-        extensions: offer ? (response) => ((params = offer.check(response)), true) : undefined,
+        extensions: compression ? (response) => ((params = compression.check(response)), true) : undefined,
       });
       if (this.#pendingClose) throw WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, "");
       const deflate = params ? await _clientDeflate(params, _compressionOptions(options.compression ?? true)!, options.maxMessageSize) : undefined;
@@ -364,10 +360,4 @@ function _shape(value: unknown): string {
   if (typeof value === "string" || Array.isArray(value)) return JSON.stringify(value);
   if (typeof value === "object" && value !== null) return `{ ${Object.keys(value).join(", ")} }`;
   return String(value);
-}
-
-// Whether the default compression engines load on this runtime (once; the import is cached).
-let enginesLoad: Promise<boolean> | undefined;
-function _enginesLoad(): Promise<boolean> {
-  return enginesLoad ??= _engines({}).then(() => true, () => false);
 }

@@ -2,8 +2,11 @@
 // install into an empty project, then smoke.mjs (every subpath, a real round trip on 127.0.0.1)
 // on Node 20 (the Node running this), Node 24, Bun and Deno (`npm:wsflow` specifiers, with
 // `--node-modules-dir=manual`); `tsc --strict --noEmit` of a consumer file against the shipped
-// .d.ts on TypeScript 7 and 5, with and without the DOM lib; require() of every subpath; and
-// @arethetypeswrong/cli. Plain JavaScript, so Node 20 runs it. Exits non-zero on failure.
+// .d.ts on TypeScript 7 and 5, with and without the DOM lib; require() of every subpath that
+// Node loads; @arethetypeswrong/cli; and esbuild bundling every subpath of the installed package
+// for the browser, neutral and node platforms and for workerd (wrangler's conditions), with no
+// import left but cloudflare:sockets where wsflow/cloudflare is. Plain JavaScript, so Node 20
+// runs it. Exits non-zero on failure.
 //
 //   node tests/package/run.mjs [--keep]
 import { spawn, spawnSync } from "node:child_process";
@@ -128,7 +131,11 @@ await runAll(checks, 2);
 // CommonJS consumers: require() of every subpath and of package.json, where require(esm) works
 // (Node 20.19 and later, Node 24, Bun); the floor is the package's `engines`.
 const pkg = JSON.parse(readFileSync(join(npmDir, "package.json"), "utf8"));
-const subpaths = Object.keys(pkg.exports).map((s) => (s === "." ? "wsflow" : `wsflow/${s.slice(2)}`));
+// wsflow/cloudflare is left out: it imports cloudflare:sockets, which only workerd resolves (the
+// esbuild check below covers it).
+const subpaths = Object.keys(pkg.exports)
+  .filter((s) => s !== "./cloudflare")
+  .map((s) => (s === "." ? "wsflow" : `wsflow/${s.slice(2)}`));
 writeFileSync(
   join(project, "require.cjs"),
   `const assert = require("node:assert");\n${subpaths.map((s) => `assert.ok(Object.keys(require(${JSON.stringify(s)})).length > 0, ${JSON.stringify(s)});`).join("\n")}\n` +
@@ -142,6 +149,42 @@ run("require() on Bun", bin("bun"), ["require.cjs"], { show: true });
 // "a require call resolved to an ESM file" is what the package is, so that rule is off; node10
 // resolution (typesVersions), node16 from ESM and bundler resolution must all be clean.
 run("attw --pack (every rule but cjs-resolves-to-esm)", bin("attw"), ["--pack", npmDir, "--ignore-rules", "cjs-resolves-to-esm", "--format", "table-flipped"], { cwd: root });
+
+// Bundlers: each subpath, as a project bundles it, leaves no import unresolved (esbuild fails on
+// one) and none but cloudflare:sockets, which only wsflow/cloudflare and the main entry under
+// the workerd condition import.
+{
+  const started = performance.now();
+  const problems = [];
+  const esbuild = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
+  const targets = {
+    browser: { platform: "browser" },
+    neutral: { platform: "neutral" },
+    node: { platform: "node" },
+    workerd: { platform: "neutral", conditions: ["workerd", "worker", "browser"], mainFields: ["browser", "module", "main"] },
+  };
+  const subpaths = Object.keys(pkg.exports).filter((s) => s !== "./package.json");
+  for (const [target, settings] of Object.entries(targets)) {
+    for (const subpath of subpaths) {
+      const specifier = subpath === "." ? "wsflow" : `wsflow/${subpath.slice(2)}`;
+      const expected = subpath === "./cloudflare" || (subpath === "." && target === "workerd") ? ["cloudflare:sockets"] : [];
+      try {
+        const result = await esbuild.build({
+          stdin: { contents: `export * from "${specifier}";`, resolveDir: project },
+          bundle: true, write: false, format: "esm", metafile: true, logLevel: "silent", external: ["cloudflare:*"], ...settings,
+        });
+        const imports = Object.values(result.metafile.outputs)[0].imports.map((i) => i.path);
+        if (imports.join() !== expected.join()) problems.push(`${specifier} for ${target} imports ${imports.join(", ")}; expected ${expected.join(", ") || "none"}`);
+      } catch (error) {
+        problems.push(`${specifier} for ${target}: ${error.errors?.map((e) => e.text).join("; ") ?? error.message}`);
+      }
+    }
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  results.push({ label: "esbuild: every subpath for browser, neutral, node, workerd", ok: problems.length === 0, seconds });
+  console.log(`\n=== esbuild: every subpath for browser, neutral, node, workerd (${seconds}s): ${problems.length === 0 ? "ok" : "FAILED"}`);
+  for (const problem of problems) console.log(`  ${problem}`);
+}
 
 console.log("\n=== package summary");
 for (const r of results) console.log(`${r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(64)} ${r.seconds}s`);

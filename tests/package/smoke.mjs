@@ -1,9 +1,10 @@
 // Runs inside an empty project where the packed `wsflow` tarball is installed, on Node, Bun and
-// Deno (run.mjs rewrites the specifiers to `npm:wsflow...` for Deno). Imports every subpath and
-// package.json, then
-// a real round trip on 127.0.0.1: wsflow/serve (the runtime's server, wsflow's codec) and
-// WebSocketStream from "wsflow" with the default transport and permessage-deflate, which load
-// adapters by computed dynamic imports. Prints one JSON line; exits non-zero on failure.
+// Deno (run.mjs rewrites the specifiers to `npm:wsflow...` for Deno). Imports every subpath but
+// wsflow/cloudflare (which only workerd loads; run.mjs bundles it), and package.json, then a real
+// round trip on 127.0.0.1: wsflow/serve (the runtime's server, wsflow's codec) and
+// WebSocketStream from "wsflow" with the default transport and permessage-deflate, which the main
+// entry picks by the runtime's globals and process.getBuiltinModule. Prints one JSON line; exits
+// non-zero on failure.
 import { strict as assert } from "node:assert";
 import * as wsflow from "wsflow";
 import { upgradeWebSocket, WebSocketStream } from "wsflow";

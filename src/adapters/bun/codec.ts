@@ -10,7 +10,7 @@ import type { WebSocketStream } from "../../streams/websocket_stream.ts";
 import type { _BunListener, _BunSocket } from "./types.ts";
 import { _bun } from "./types.ts";
 import { _BunTransport, type _BunRoute, _routedHandlers } from "./transport.ts";
-import type { Handler } from "../serve.ts";
+import type { Handler } from "../serve_types.ts";
 
 /**
  * @internal Listens with `Bun.listen` and serves one HTTP/1.1 request per connection: an

@@ -2,7 +2,7 @@
 import type { ByteDuplex } from "../../streams/types.ts";
 import { _bun } from "./types.ts";
 import { _socketHandlers, type _SocketDuplex } from "./socket.ts";
-import { _unlessAborted, type ConnectOptions } from "../../streams/default_transport.ts";
+import { _unlessAborted, type ConnectOptions } from "../../streams/connect_options.ts";
 
 export type { ConnectOptions };
 

@@ -48,11 +48,11 @@ import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _listenCodec } from "./codec.ts";
 import { _NativeConnection } from "./native.ts";
 import { _bun, type BunServer, type BunWebSocketHandlers } from "./types.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve.ts";
+import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export type { BunServer, BunServerWebSocket, BunWebSocketHandlers } from "./types.ts";
-export type { Handler, ServeHandle } from "../serve.ts";
+export type { Handler, ServeHandle } from "../serve_types.ts";
 
 /** Server-wide options of Bun's native WebSockets (Bun has no per-connection ones). */
 export interface BunWebSocketOptions {

@@ -7,7 +7,7 @@ import { HttpHeadError, HttpHeadParser, type HttpHeadResult, requestFromHead, se
 import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _acceptOnDuplex } from "../../streams/upgrade.ts";
 import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
-import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve.ts";
+import type { Handler as ServeHandler, ServeHandle, ServeOptions } from "../serve_types.ts";
 import type { _DenoConn, _DenoNamespace } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
 import { _denoTransport } from "./transport.ts";

@@ -3,7 +3,7 @@
 // resolves once the bytes are written, so they serve as they are.
 import type { ByteDuplex } from "../../streams/types.ts";
 import { _deno } from "./runtime.ts";
-import { _unlessAborted, type ConnectOptions } from "../../streams/default_transport.ts";
+import { _unlessAborted, type ConnectOptions } from "../../streams/connect_options.ts";
 
 export type { ConnectOptions };
 

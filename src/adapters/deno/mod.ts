@@ -42,7 +42,7 @@ import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _serveCodec } from "./codec.ts";
 import { _deno } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
-import type { Handler, ServeHandle, ServeOptions } from "../serve.ts";
+import type { Handler, ServeHandle, ServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export type { ByteDuplex } from "../../streams/types.ts";

@@ -1,9 +1,10 @@
-// The client transport on Node: node:net for ws:, node:tls for wss:.
-import { connect as netConnect } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+// The client transport on Node: node:net for ws:, node:tls for wss:, both from
+// process.getBuiltinModule, so the main entry that picks this transport by default bundles
+// anywhere.
+import { _nodeBuiltin, type _NodeNet, type _NodeTls } from "./builtin.ts";
 import type { ByteDuplex } from "../../streams/types.ts";
 import { socketDuplex } from "./duplex.ts";
-import type { ConnectOptions } from "../../streams/default_transport.ts";
+import type { ConnectOptions } from "../../streams/connect_options.ts";
 
 export type { ConnectOptions };
 
@@ -23,9 +24,10 @@ export function connect(url: URL, options: ConnectOptions = {}): Promise<ByteDup
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port) || (secure ? 443 : 80);
   return new Promise((resolve, reject) => {
+    // A throw here (no node:net in this runtime) rejects the promise.
     const socket = secure
-      ? tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ca: options.ca, ALPNProtocols: ["http/1.1"] })
-      : netConnect({ host, port });
+      ? _nodeBuiltin<_NodeTls>("node:tls", "connect").connect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ca: options.ca, ALPNProtocols: ["http/1.1"] })
+      : _nodeBuiltin<_NodeNet>("node:net", "connect").connect({ host, port });
     socket.setNoDelay(true);
     const fail = (error: unknown) => {
       socket.destroy();

@@ -1,6 +1,6 @@
 // A node:net socket as a ByteDuplex, with backpressure both ways. Works in Node, and in Deno and
 // Bun through their node:net.
-import type { Socket } from "node:net";
+import type { NodeSocket } from "./builtin.ts";
 import type { ByteDuplex } from "../../streams/types.ts";
 
 /**
@@ -17,7 +17,7 @@ import type { ByteDuplex } from "../../streams/types.ts";
  * const { readable, writable } = socketDuplex(socket);
  * ```
  */
-export function socketDuplex(socket: Socket, highWaterMark = 4): ByteDuplex {
+export function socketDuplex(socket: NodeSocket, highWaterMark = 4): ByteDuplex {
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
       socket.on("data", (chunk: Uint8Array) => {

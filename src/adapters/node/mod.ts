@@ -22,11 +22,16 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
+// Node's modules come from process.getBuiltinModule (./builtin.ts), not imports, so this entry
+// bundles for any platform; only their types are imported.
+import type * as NodeBuffer from "node:buffer";
+import type * as Http from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type * as Https from "node:https";
+import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import { Buffer } from "node:buffer";
-import { Readable } from "node:stream";
+import type * as Stream from "node:stream";
+import { _nodeBuiltin } from "./builtin.ts";
 import { rejectUpgrade } from "../../core/handshake.ts";
 import { checkRequestHead, serializeResponse } from "../../core/http_head.ts";
 import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
@@ -34,11 +39,12 @@ import { _acceptOnDuplex } from "../../streams/upgrade.ts";
 import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
 import type { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _socketTransport } from "./transport.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve.ts";
+import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export { socketDuplex } from "./duplex.ts";
-export type { Handler, ServeHandle } from "../serve.ts";
+export type { NodeSocket } from "./builtin.ts";
+export type { Handler, ServeHandle } from "../serve_types.ts";
 
 /** Options for {@linkcode serve} on Node: the cross-runtime ones plus TLS. */
 export interface ServeOptions extends BaseServeOptions {
@@ -74,7 +80,7 @@ export interface AttachOptions {
 export function attach(server: Server | HttpsServer, handler: Handler, options: AttachOptions = {}): Set<WebSocketStream> {
   const timeout = _handshakeTimeout(options.handshakeTimeout, "Cannot attach");
   const open = new Set<WebSocketStream>();
-  const secure = server instanceof HttpsServer;
+  const secure = server instanceof _nodeBuiltin<typeof Https>("node:https", "attach").Server;
   const scheme = secure ? "https" : "http";
   // A connection's deadline runs from its first byte (after TLS) to its first request head, and
   // for an upgrade on to the handler's decision. It is kept on the socket until settled.
@@ -176,7 +182,9 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
   const onRequest = (message: IncomingMessage, res: ServerResponse) => void respond(message, res, handler, tls ? "https" : "http");
   // With TLS, the TLS handshake has the same bound (tls.Server's own handshakeTimeout).
   const tlsHandshake = Number.isFinite(handshakeTimeout) ? { handshakeTimeout } : {};
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...tlsHandshake }, onRequest) : createServer(onRequest);
+  const server = tls
+    ? _nodeBuiltin<typeof Https>("node:https", "serve").createServer({ cert: tls.cert, key: tls.key, ...tlsHandshake }, onRequest)
+    : _nodeBuiltin<typeof Http>("node:http", "serve").createServer(onRequest);
   const open = attach(server, handler, { handshakeTimeout });
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -203,7 +211,8 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
 }
 
 // Joined messages are overwritten at once: no need to zero-fill them first.
-const _allocUnsafe = (size: number): Uint8Array => Buffer.allocUnsafe(size);
+let _buffer: typeof NodeBuffer.Buffer | undefined;
+const _allocUnsafe = (size: number): Uint8Array => (_buffer ??= _nodeBuiltin<typeof NodeBuffer>("node:buffer", "serve").Buffer).allocUnsafe(size);
 
 // Tracks an open connection until it closes. A module-level function, so the closure that
 // forgets it does not keep the upgrade request (and its IncomingMessage) alive.
@@ -224,7 +233,7 @@ function toRequest(message: IncomingMessage, scheme: "http" | "https"): Request 
   return new Request(url, {
     method,
     headers,
-    body: hasBody ? (Readable.toWeb(message) as ReadableStream<Uint8Array>) : undefined,
+    body: hasBody ? (_nodeBuiltin<typeof Stream>("node:stream", "serve").Readable.toWeb(message) as ReadableStream<Uint8Array>) : undefined,
     ...(hasBody ? { duplex: "half" } : {}),
   } as RequestInit);
 }

@@ -12,13 +12,11 @@
 // `processChunkSync` itself loops over; this file runs that loop without the close. An error is
 // reported through `handle.onerror`, which we replace (Node's own closes the handle and a
 // further `writeSync` then aborts the process), so an error is seen before the next call.
-import zlib from "node:zlib";
 import type { DeflateEngine, InflateEngine } from "../../core/deflate.ts";
 import { ProtocolError } from "../../core/protocol_error.ts";
 import { _concat } from "../../core/bytes.ts";
-import { _deflateWindowBits, _stripTail, TAIL, type ZlibEnginesOptions } from "./options.ts";
+import { _deflateWindowBits, _stripTail, TAIL, _zlib, Z_SYNC_FLUSH, type ZlibEnginesOptions } from "./options.ts";
 
-const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 const CHUNK = 16 * 1024;
 // zlib writes its output here, for every engine of the process; what it produces is copied out
 // at once. An idle connection holds no output buffer of its own.
@@ -42,7 +40,7 @@ class _Zlib {
   /** Input bytes zlib left unread by the last write: the deflate stream ended (BFINAL) before them. */
   leftover = 0;
 
-  constructor(stream: zlib.DeflateRaw | zlib.InflateRaw) {
+  constructor(stream: object) {
     const internal = stream as unknown as { _handle?: _Handle; _writeState?: Uint32Array };
     const handle = internal._handle;
     const state = internal._writeState;
@@ -106,7 +104,7 @@ export class _ZlibDeflate implements DeflateEngine {
   readonly #zlib: _Zlib;
 
   constructor(windowBits: number, options: ZlibEnginesOptions) {
-    this.#zlib = new _Zlib(zlib.createDeflateRaw({ windowBits: _deflateWindowBits(windowBits), level: options.level ?? -1, memLevel: options.memLevel ?? 8, chunkSize: STREAM_CHUNK }));
+    this.#zlib = new _Zlib(_zlib().createDeflateRaw({ windowBits: _deflateWindowBits(windowBits), level: options.level ?? -1, memLevel: options.memLevel ?? 8, chunkSize: STREAM_CHUNK }));
   }
 
   compress(data: Uint8Array, last = true): Uint8Array {
@@ -131,7 +129,7 @@ export class _ZlibInflate implements InflateEngine {
   readonly #zlib: _Zlib;
 
   constructor(windowBits: number) {
-    this.#zlib = new _Zlib(zlib.createInflateRaw({ windowBits, chunkSize: STREAM_CHUNK }));
+    this.#zlib = new _Zlib(_zlib().createInflateRaw({ windowBits, chunkSize: STREAM_CHUNK }));
   }
 
   decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError {
@@ -161,7 +159,7 @@ export class _ZlibInflate implements InflateEngine {
 
 /** @internal Whether this runtime's node:zlib has the native handle {@linkcode _ZlibDeflate} drives. */
 export function _hasNativeHandle(): boolean {
-  const stream = zlib.createDeflateRaw({ chunkSize: STREAM_CHUNK });
+  const stream = _zlib().createDeflateRaw({ chunkSize: STREAM_CHUNK });
   const internal = stream as unknown as { _handle?: Partial<_Handle>; _writeState?: unknown };
   const found = typeof internal._handle?.writeSync === "function" && internal._writeState instanceof Uint32Array;
   stream.close();

@@ -1,7 +1,9 @@
 /**
- * permessage-deflate engines over `node:zlib`, which Node, Deno and Bun all provide: the default
- * compressor of wsflow's connections, loaded when compression is first negotiated. Import it to
- * pass your own level and memory level, or to choose which part of `node:zlib` runs zlib.
+ * permessage-deflate engines over `node:zlib`, which Node (20.16 or later), Deno, Bun and
+ * Cloudflare Workers with `nodejs_compat` hand out through `process.getBuiltinModule`: the
+ * default compressor of wsflow's connections. `node:zlib` is looked up when the first engine is
+ * created, not imported, so this module bundles for any platform. Import it to pass your own
+ * level and memory level, or to choose which part of `node:zlib` runs zlib.
  *
  * zlib runs synchronously with its context kept between messages (context takeover), through
  * the zlib stream's native handle (about 290k 1 KiB messages/s on Node 24). Where a runtime's
@@ -47,6 +49,7 @@ let nativeHandle: boolean | undefined;
  *
  * @throws {Error} From an engine's creation, with `api: "native"`, when the runtime's
  * `node:zlib` lacks the native handle (it is there on Node 20 and 24, Deno 2.9 and Bun 1.4).
+ * @throws {TypeError} From an engine's creation where the runtime hands out no `node:zlib`.
  * @example zlib's public one-shot functions, whatever the runtime has
  * ```ts
  * import { PerMessageDeflate } from "@wsflow/wsflow";

@@ -1,4 +1,7 @@
-// The zlib engines' options, and what both engines (handle.ts, public_api.ts) do alike.
+// The zlib engines' options, and what both engines (handle.ts, public_api.ts) do alike: among it
+// the lookup of node:zlib, which comes from process.getBuiltinModule (see ../node/builtin.ts)
+// rather than an import, so the main entry that defaults to these engines bundles anywhere.
+import { _nodeBuiltin } from "../node/builtin.ts";
 
 /** Options for {@linkcode createZlibEngines}. */
 export interface ZlibEnginesOptions {
@@ -37,4 +40,35 @@ export function _stripTail(payload: Uint8Array): Uint8Array {
  */
 export function _deflateWindowBits(windowBits: number): number {
   return Math.max(windowBits, 9);
+}
+
+/** @internal zlib's Z_SYNC_FLUSH (zlib.h), the flush every engine ends a message's data with. */
+export const Z_SYNC_FLUSH = 2;
+
+/** @internal The options of node:zlib's functions that the engines pass. */
+export interface _ZlibOptions {
+  windowBits?: number;
+  level?: number;
+  memLevel?: number;
+  chunkSize?: number;
+  finishFlush?: number;
+  dictionary?: Uint8Array;
+  maxOutputLength?: number;
+}
+
+/** @internal The slice of node:zlib the engines use, declared so no runtime types are needed. */
+export interface _ZlibModule {
+  createDeflateRaw(options: _ZlibOptions): { close(): void };
+  createInflateRaw(options: _ZlibOptions): { close(): void };
+  deflateRawSync(data: Uint8Array, options: _ZlibOptions): Uint8Array;
+  inflateRawSync(data: Uint8Array, options: _ZlibOptions): Uint8Array;
+}
+
+/**
+ * @internal node:zlib, from process.getBuiltinModule.
+ *
+ * @throws {TypeError} Where the runtime does not hand it out, saying where it does.
+ */
+export function _zlib(): _ZlibModule {
+  return _nodeBuiltin<_ZlibModule>("node:zlib", "compress");
 }

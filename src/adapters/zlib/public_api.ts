@@ -9,20 +9,18 @@
 // piece arrives (bounded by the message size limit). Between messages an engine holds only its
 // window (at most 32 KiB). Deno's deflateRawSync ignores a dictionary: its messages then refer
 // only to themselves, which any peer reads, and are no smaller for context.
-import zlib from "node:zlib";
 import { _storedBlock, type DeflateEngine, type InflateEngine } from "../../core/deflate.ts";
 import { ProtocolError } from "../../core/protocol_error.ts";
 import { _concat } from "../../core/bytes.ts";
 import { _WindowHistory } from "../../core/window_history.ts";
-import { _deflateWindowBits, _stripTail, TAIL, type ZlibEnginesOptions } from "./options.ts";
+import { _deflateWindowBits, _stripTail, TAIL, _zlib, type _ZlibOptions, Z_SYNC_FLUSH, type ZlibEnginesOptions } from "./options.ts";
 
-const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 // The largest maxOutputLength every runtime takes (Node 20's buffer limit is 4 GiB).
 const MAX_OUTPUT = 2 ** 31 - 1;
 
 /** @internal A deflater on `zlib.deflateRawSync`, the window as preset dictionary. */
 export class _PublicDeflate implements DeflateEngine {
-  readonly #options: zlib.ZlibOptions;
+  readonly #options: _ZlibOptions;
   readonly #windowSize: number;
   #window: _WindowHistory;
 
@@ -37,7 +35,7 @@ export class _PublicDeflate implements DeflateEngine {
     const dictionary = this.#window.length > 0 ? this.#window.bytes() : undefined;
     let payload: Uint8Array;
     try {
-      payload = _bytes(zlib.deflateRawSync(data, { ...this.#options, dictionary }));
+      payload = _bytes(_zlib().deflateRawSync(data, { ...this.#options, dictionary }));
     } catch (error) {
       throw new Error(`Cannot compress message: zlib failed (${(error as Error).message})`);
     }
@@ -89,7 +87,7 @@ export class _PublicInflate implements InflateEngine {
     let output: Uint8Array;
     try {
       const maxOutputLength = Math.max(1, Math.min(skip + limit, MAX_OUTPUT));
-      output = _bytes(zlib.inflateRawSync(input, { windowBits: this.#windowBits, finishFlush: Z_SYNC_FLUSH, maxOutputLength })).subarray(skip);
+      output = _bytes(_zlib().inflateRawSync(input, { windowBits: this.#windowBits, finishFlush: Z_SYNC_FLUSH, maxOutputLength })).subarray(skip);
     } catch (error) {
       if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return this.#tooBig(limit);
       return new ProtocolError(`Cannot decode message: invalid compressed data (${(error as Error).message})`, 1007);
