@@ -6,6 +6,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, _pullWhilePaused, type _Surface } from "./surface.ts";
+import type { _SharedDeflate, _TopicSink } from "./topic_sink.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -24,7 +25,7 @@ const now = () => performance.now();
  * queue is full the transport is paused (so a slow consumer holds the peer back through TCP);
  * a write resolves when the transport is under its high-water mark.
  */
-export class _Connection {
+export class _Connection implements _TopicSink {
   readonly readable: ReadableStream<WebSocketMessage>;
   readonly writable: WritableStream<WebSocketSendable>;
   readonly closed: Promise<CloseResult>;
@@ -32,6 +33,7 @@ export class _Connection {
 
   readonly #transport: _Transport;
   readonly #deflating: boolean;
+  readonly #deflate: SessionOptions["deflate"];
   readonly #pieces: _PieceReader | undefined;
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
@@ -46,6 +48,8 @@ export class _Connection {
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
+  #later: (string | Uint8Array)[] = [];
+  #laterBytes = 0;
   #pings = new Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }>();
   readonly #pull = _pullWhilePaused(() => {
     this.#flow();
@@ -55,6 +59,7 @@ export class _Connection {
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
     this.#deflating = options.deflate !== undefined;
+    this.#deflate = options.deflate;
     this.session = new Session({ ...options, now: now() });
     this.session.open(now());
     const surface = this.#surface = _connectionSurface<CloseResult>({
@@ -94,6 +99,63 @@ export class _Connection {
     if (this.#closeRequest) return;
     this.#closeRequest = { code, reason };
     this.#maybeClose();
+  }
+
+  /** @internal Topics: this connection takes frames encoded once for many. */
+  readonly _topicMode = "frames";
+
+  /** @internal Topics: bytes the transport holds, and frames waiting for a streamed message's end. */
+  _backlog(): number {
+    return this.#transport.buffered() + this.session._deferredBytes + this.#laterBytes;
+  }
+
+  /** @internal Topics: writes one pre-encoded frame, with no other work per connection. */
+  _sendFrame(frame: Uint8Array): boolean {
+    if (this.#transportDone || !this.session._sendEncoded(frame)) return false;
+    const output = this.session.takeOutput();
+    if (output.length > 0) this.#underWaterMark = this.#transport.write(output);
+    return true;
+  }
+
+  /** @internal Topics: whether a compressed frame can be shared with this connection. */
+  _deflate(): undefined | _SharedDeflate | "own" {
+    return this.#deflate ? this.#deflate._shared ?? "own" : undefined;
+  }
+
+  /** @internal Topics: one message through this connection's own compression. */
+  _sendMessage(data: string | Uint8Array): boolean {
+    const state = this.session.state;
+    if (this.#transportDone || (state !== "open" && state !== "closingRemote")) return false;
+    if (this.session._streaming) {
+      // A message is going out in pieces: this one follows its end.
+      this.#later.push(data);
+      this.#laterBytes += typeof data === "string" ? data.length * 3 : data.byteLength;
+      return true;
+    }
+    this.session.send(data, this.#deflating ? { now: now() } : undefined);
+    this.#process();
+    return true;
+  }
+
+  // Topic messages that waited for a message sent in pieces to end.
+  #sendLater(): void {
+    const later = this.#later;
+    if (later.length === 0) return;
+    this.#later = [];
+    this.#laterBytes = 0;
+    const state = this.session.state;
+    if (state !== "open" && state !== "closingRemote") return;
+    for (const data of later) this.session.send(data, this.#deflating ? { now: now() } : undefined);
+    this.#process();
+  }
+
+  /** @internal Topics: closes now, ahead of queued writes (which then fail). */
+  _closeNow(code: number, reason: string): void {
+    this.#closeRequest ??= { code, reason };
+    const state = this.session.state;
+    if (state !== "open" && state !== "closingRemote") return;
+    this.session.close(now(), code, reason);
+    this.#process();
   }
 
   #maybeClose(): void {
@@ -151,6 +213,7 @@ export class _Connection {
     }
     this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true, now: now() });
     this.#process();
+    this.#sendLater();
     if (!this.#underWaterMark) await this.#drained();
   }
 

@@ -13,6 +13,8 @@ export interface _Transport {
   write(chunks: Uint8Array[]): boolean;
   /** Resolves when the transport is under its high-water mark again (or closed). */
   drained(): Promise<void>;
+  /** Bytes written and not yet handed to the operating system (or the stream's sink). */
+  buffered(): number;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
   let ended = false;
   let onData: (chunk: Uint8Array) => void = () => {};
   let onEnd: () => void = () => {};
+  let buffered = 0;
   const finish = () => {
     if (ended) return;
     ended = true;
@@ -65,10 +68,18 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
       void loop();
     },
     write(chunks) {
-      for (const chunk of chunks) writer.write(chunk).catch(finish);
+      for (const chunk of chunks) {
+        const size = chunk.byteLength;
+        buffered += size;
+        writer.write(chunk).then(() => void (buffered -= size), () => {
+          buffered -= size;
+          finish();
+        });
+      }
       return (writer.desiredSize ?? 0) > 0;
     },
     drained: () => writer.ready.catch(() => {}),
+    buffered: () => buffered,
     async end() {
       await writer.close().catch(() => {});
       finish();

@@ -183,6 +183,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       if (inFlight < HIGH_WATER_MARK || failed || closed) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
+    buffered: () => inFlight,
     end() {
       return ending ??= (async () => {
         if (writing) await new Promise<void>((resolve) => idleWaiters.push(resolve));
