@@ -44,6 +44,8 @@ interface _Topic {
 
 interface _Group {
   members: Set<_Subscriber>;
+  // "drop": members taken out of the runtime's topics while over the limit.
+  paused: Set<_Subscriber>;
   sinceCheck: number;
   margin: number;
 }
@@ -143,7 +145,7 @@ export class Topics {
       if (!subscriber.paused) native.subscribe(topic);
       entry.groups.set(native.group, (entry.groups.get(native.group) ?? 0) + 1);
       let group = this.#groups.get(native.group);
-      if (!group) this.#groups.set(native.group, group = { members: new Set(), sinceCheck: 0, margin: 0 });
+      if (!group) this.#groups.set(native.group, group = { members: new Set(), paused: new Set(), sinceCheck: 0, margin: 0 });
       group.members.add(subscriber);
     } else entry.members.add(subscriber);
     return entry.ready;
@@ -240,7 +242,9 @@ export class Topics {
     if (this.#subscribers.get(subscriber.sink) !== subscriber) return;
     this.#subscribers.delete(subscriber.sink);
     for (const topic of [...subscriber.topics]) this.#leave(subscriber, topic);
-    if (subscriber.native) this.#groups.get(subscriber.native.group)?.members.delete(subscriber);
+    const group = subscriber.native && this.#groups.get(subscriber.native.group);
+    group?.members.delete(subscriber);
+    group?.paused.delete(subscriber);
   }
 
   // A message from the backplane: not our own, not one seen before, in each publisher's order.
@@ -318,34 +322,39 @@ export class Topics {
 
   // A runtime's publish writes to every member of its group without asking us, so the backlogs
   // are read again (one call per member) whenever what was published since the last check
-  // could have taken one past the limit; in between, none can pass it.
+  // could have taken one past the limit; in between, none can pass it. Members paused by
+  // "drop" are checked at every publish, and rejoin as soon as the message fits.
   #checkGroup(native: _NativeGroup, size: number): void {
     const group = this.#groups.get(native);
     if (!group) return;
+    for (const subscriber of group.paused) {
+      if (subscriber.sink._backlog() + size <= this.#maxBacklog) this.#pause(group, subscriber, false);
+    }
     if (group.sinceCheck + size <= this.#maxBacklog - group.margin) {
       group.sinceCheck += size;
       return;
     }
     let margin = 0;
     for (const subscriber of group.members) {
+      if (subscriber.paused) continue;
       const backlog = subscriber.sink._backlog();
-      const fits = backlog + size <= this.#maxBacklog;
-      if (!fits && !this.#drop) {
-        this.#tooSlow(subscriber);
-        continue;
-      }
-      if (fits === subscriber.paused) {
-        // "drop": out of the runtime's topics while it is over the limit, back in once under it.
-        subscriber.paused = !fits;
-        for (const topic of subscriber.topics) {
-          if (fits) subscriber.native!.subscribe(topic);
-          else subscriber.native!.unsubscribe(topic);
-        }
-      }
-      if (fits) margin = Math.max(margin, backlog);
+      if (backlog + size <= this.#maxBacklog) margin = Math.max(margin, backlog);
+      else if (this.#drop) this.#pause(group, subscriber, true);
+      else this.#tooSlow(subscriber);
     }
     group.margin = margin;
     group.sinceCheck = size;
+  }
+
+  // "drop" on a runtime's publish: out of its topics while over the limit, back in once under it.
+  #pause(group: _Group, subscriber: _Subscriber, paused: boolean): void {
+    subscriber.paused = paused;
+    if (paused) group.paused.add(subscriber);
+    else group.paused.delete(subscriber);
+    for (const topic of subscriber.topics) {
+      if (paused) subscriber.native!.unsubscribe(topic);
+      else subscriber.native!.subscribe(topic);
+    }
   }
 }
 

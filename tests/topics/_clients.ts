@@ -95,13 +95,15 @@ export async function rawSubscriber(port: number, query: string): Promise<{ sock
     };
     socket.on("data", onData);
   });
+  let listening = false;
   return {
     socket,
     // Reads until the server closes or `ms` pass, then decodes every frame.
     async readAll(ms) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms);
-        socket.on("data", (chunk: Uint8Array) => chunks.push(chunk.slice()));
+        if (!listening) socket.on("data", (chunk: Uint8Array) => chunks.push(chunk.slice()));
+        listening = true;
         socket.once("close", () => {
           clearTimeout(timer);
           resolve();

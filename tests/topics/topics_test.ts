@@ -4,9 +4,11 @@
 // backlog limit, then is closed with 1013 (or, with "drop", misses messages and stays).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Topics } from "../../mod.ts";
+import { Topics, WebSocketStream } from "../../mod.ts";
+import type { DeflateEngines } from "../../src/core/deflate.ts";
+import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { runtime } from "../../src/adapters/serve.ts";
-import { gatherer, type Message, topicServer } from "./_clients.ts";
+import { gatherer, type Message, rawSubscriber, topicServer } from "./_clients.ts";
 
 const modes: ("native" | "codec")[] = runtime() === "node" ? ["codec"] : ["codec", "native"];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,7 +23,7 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
 }
 
 for (const mode of modes) {
-  describe(`topics on ${runtime()} (${mode})`, () => {
+  describe(`topics on ${runtime()} (${mode})`, { timeout: 30_000 }, () => {
     test("each subscriber gets each message of its topics once, in publish order; unsubscribe and close stop delivery", async () => {
       const topics = new Topics();
       const { server, url, sockets } = await topicServer(topics, mode);
@@ -54,6 +56,127 @@ for (const mode of modes) {
         await sleep(100);
         assert.equal(ab.received.length, 301, "nothing more reached ab");
         assert.equal(topics.subscribers("a"), 1);
+      } finally {
+        await topics.close();
+        await server.shutdown();
+      }
+    });
+  });
+}
+
+// Real zlib engines that count the messages each compressor compresses.
+function countingCompress(): DeflateEngines & { compressed: number; compressors: number } {
+  const counts = {
+    compressed: 0,
+    compressors: 0,
+    createDeflate(bits: number) {
+      const engine = zlibEngines.createDeflate(bits);
+      counts.compressors++;
+      return {
+        compress: (data: Uint8Array, last?: boolean) => (counts.compressed++, engine.compress(data, last)),
+        reset: () => engine.reset(),
+        close: () => engine.close(),
+      };
+    },
+    createInflate: (bits: number) => zlibEngines.createInflate(bits),
+  };
+  return counts;
+}
+
+describe(`topics on ${runtime()} with permessage-deflate (codec)`, () => {
+  test("subscribers without server context takeover share one compressed frame; the others compress on their own", async () => {
+    const engines = countingCompress();
+    const topics = new Topics();
+    const { server, url } = await topicServer(topics, "codec", { engines, threshold: 64 });
+    try {
+      const shared = [
+        await gatherer(`${url}?topics=t`, { compression: { serverNoContextTakeover: true } }),
+        await gatherer(`${url}?topics=t`, { compression: { serverNoContextTakeover: true } }),
+        await gatherer(`${url}?topics=t`, { compression: { serverNoContextTakeover: true, serverMaxWindowBits: 10 } }),
+      ];
+      const own = await gatherer(`${url}?topics=t`, { compression: { serverNoContextTakeover: false } });
+      const plain = await gatherer(`${url}?topics=t`);
+      await waitFor(() => topics.subscribers("t") === 5, 5000, "the subscriptions");
+      const sent: Message[] = [];
+      for (let i = 0; i < 40; i++) {
+        const message = i % 4 === 3 ? `short ${i}` : i % 2 === 0 ? `message ${i} `.repeat(200) : new TextEncoder().encode(`bytes ${i} `.repeat(300));
+        sent.push(message);
+        topics.publish("t", message);
+      }
+      for (const peer of [...shared, own, plain]) assert.deepEqual((await peer.until(40)).map(text), sent.map(text));
+      const long = sent.filter((m) => (typeof m === "string" ? m.length : m.byteLength) >= 64).length;
+      // One compression per window size for the three sharing peers (15 and 10 bits), one per
+      // message for the peer with context takeover.
+      assert.equal(engines.compressed, long * 2 + long);
+      assert.equal(engines.compressors, 2 + 1);
+    } finally {
+      await topics.close();
+      await server.shutdown();
+    }
+  });
+});
+
+for (const mode of modes) {
+  describe(`a slow subscriber on ${runtime()} (${mode})`, { timeout: 30_000 }, () => {
+    const MAX = 128 * 1024;
+    // Publishes 16 KiB messages, paced by the reading peer, until `stop()` or 16 MiB; checks the
+    // slow connection's backlog after each message.
+    async function flood(topics: Topics, fast: Awaited<ReturnType<typeof gatherer>>, slow: WebSocketStream, stop: () => boolean) {
+      const sink = slow._topicSink()!;
+      let sent = 0;
+      let most = 0;
+      for (let i = 0; i < 1024 && !stop(); i++) {
+        topics.publish("t", `${i} `.padEnd(16 * 1024, "x"));
+        sent++;
+        most = Math.max(most, sink._backlog());
+        if (i % 4 === 3) await fast.until(sent);
+      }
+      await fast.until(sent);
+      return { sent, most };
+    }
+
+    test("is closed with 1013 once its backlog would pass the limit, having cost at most the limit", async () => {
+      const topics = new Topics({ maxBacklog: MAX });
+      const { server, url, sockets } = await topicServer(topics, mode);
+      try {
+        const fast = await gatherer(`${url}?id=fast&topics=t`);
+        const slow = await rawSubscriber(server.port, "id=slow&topics=t");
+        await waitFor(() => topics.subscribers("t") === 2, 5000, "the subscriptions");
+        const { sent, most } = await flood(topics, fast, sockets.get("slow")!, () => topics.subscribers("t") < 2);
+        assert.equal(topics.subscribers("t"), 1, `the slow subscriber left after ${sent} messages`);
+        assert.ok(most <= MAX, `its backlog reached ${most} bytes, over ${MAX}`);
+        assert.deepEqual(fast.received.map((m) => Number(String(m).split(" ")[0])), [...Array(sent).keys()]);
+        const { texts, close } = await slow.readAll(1000);
+        assert.equal(close, 1013);
+        assert.deepEqual(texts.map((t) => Number(t.split(" ")[0])), [...Array(texts.length).keys()], "what reached it came in order");
+        assert.ok(texts.length < sent);
+        slow.socket.destroy();
+      } finally {
+        await topics.close();
+        await server.shutdown();
+      }
+    });
+
+    test('with "drop", misses what does not fit and stays subscribed', async () => {
+      const topics = new Topics({ maxBacklog: MAX, slowSubscriber: "drop" });
+      const { server, url, sockets } = await topicServer(topics, mode);
+      try {
+        const fast = await gatherer(`${url}?id=fast&topics=t`);
+        const slow = await rawSubscriber(server.port, "id=slow&topics=t");
+        await waitFor(() => topics.subscribers("t") === 2, 5000, "the subscriptions");
+        const { sent, most } = await flood(topics, fast, sockets.get("slow")!, () => false);
+        assert.ok(most <= MAX, `its backlog reached ${most} bytes, over ${MAX}`);
+        assert.equal(topics.subscribers("t"), 2);
+        const first = await slow.readAll(500);
+        topics.publish("t", `${sent} last`);
+        const rest = await slow.readAll(500);
+        assert.equal(rest.close, undefined, "not closed");
+        const seen = rest.texts.map((t) => Number(t.split(" ")[0]));
+        assert.ok(first.texts.length < sent, `${first.texts.length} of ${sent} reached it while it did not read`);
+        assert.deepEqual(seen, [...seen].sort((x, y) => x - y), "in order");
+        assert.equal(new Set(seen).size, seen.length, "no message twice");
+        assert.equal(seen.at(-1), sent, "the message published after it read again reached it");
+        slow.socket.destroy();
       } finally {
         await topics.close();
         await server.shutdown();
