@@ -69,6 +69,16 @@ const MAX_ORIGINS = 1024;
  * Each connection has a backlog limit (`maxBacklog`): a subscriber that does not read costs at
  * most that much, then `slowSubscriber` applies.
  *
+ * @example Publish with nobody subscribed yet
+ * ```ts
+ * import { Topics } from "@wsflow/wsflow";
+ *
+ * const topics = new Topics({ maxBacklog: 64 * 1024, slowSubscriber: "close" });
+ * await topics.publish("news", "nobody listens yet");
+ * console.log(topics.subscribers("news")); // 0
+ * await topics.close();
+ * ```
+ *
  * @example A chat room
  * ```ts ignore
  * import { Topics, upgradeWebSocket } from "@wsflow/wsflow";
