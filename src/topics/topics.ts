@@ -36,6 +36,7 @@ interface _Subscriber {
 
 interface _Topic {
   members: Set<_Subscriber>;
+  listeners: Set<(message: string | Uint8Array) => void>;
   groups: Map<_NativeGroup, number>;
   ready: Promise<void>;
   // The last sequence number seen from each publishing hub, for this topic.
@@ -173,6 +174,27 @@ export class Topics {
     if (subscriber?.topics.has(topic)) this.#leave(subscriber, topic);
   }
 
+  /**
+   * Calls `listener` with every message published to `topic`, here or (with a backplane) in
+   * another process: the server's own subscription, for state the processes share (who is in
+   * a room). A listener that throws does not stop delivery to the others.
+   *
+   * @returns A function that stops the listener, and the promise that resolves once the backplane receives the topic.
+   * @throws {TypeError} When `topic` is not a non-empty string or `listener` is not a function.
+   */
+  listen(topic: string, listener: (message: string | Uint8Array) => void): { stop: () => void; ready: Promise<void> } {
+    _checkTopic(topic, "listen");
+    if (typeof listener !== "function") throw new TypeError(`Cannot listen: the listener must be a function, got ${typeof listener}`);
+    const entry = this.#topic(topic);
+    const own = (message: string | Uint8Array) => listener(message);
+    entry.listeners.add(own);
+    const stop = () => {
+      if (!entry.listeners.delete(own)) return;
+      this.#forget(topic, entry);
+    };
+    return { stop, ready: entry.ready };
+  }
+
   /** The number of this process's connections subscribed to `topic`. */
   subscribers(topic: string): number {
     const entry = this.#topics.get(topic);
@@ -208,6 +230,10 @@ export class Topics {
     if (this.#closed) return;
     this.#closed = true;
     for (const subscriber of [...this.#subscribers.values()]) this.#leaveAll(subscriber);
+    for (const [topic, entry] of this.#topics) {
+      entry.listeners.clear();
+      this.#forget(topic, entry);
+    }
     for (const byBits of this.#deflaters.values()) for (const engine of byBits.values()) engine.close();
     this.#deflaters.clear();
     await this.#opened.catch(() => {});
@@ -227,7 +253,7 @@ export class Topics {
     const backplane = this.#backplane;
     const ready = backplane ? this.#opened.then(() => backplane.subscribe(topic)) : Promise.resolve();
     ready.catch(() => {});
-    entry = { members: new Set(), groups: new Map(), ready, seen: new Map() };
+    entry = { members: new Set(), listeners: new Set(), groups: new Map(), ready, seen: new Map() };
     this.#topics.set(topic, entry);
     return entry;
   }
@@ -243,7 +269,12 @@ export class Topics {
       if (left > 0) entry.groups.set(native.group, left);
       else entry.groups.delete(native.group);
     } else entry.members.delete(subscriber);
-    if (entry.members.size > 0 || entry.groups.size > 0) return;
+    this.#forget(topic, entry);
+  }
+
+  // A topic nobody here subscribes to or listens to any more is forgotten, at the broker too.
+  #forget(topic: string, entry: _Topic): void {
+    if (entry.members.size > 0 || entry.groups.size > 0 || entry.listeners.size > 0 || this.#topics.get(topic) !== entry) return;
     this.#topics.delete(topic);
     void this.#backplane?.unsubscribe(topic).catch(() => {});
   }
@@ -298,6 +329,15 @@ export class Topics {
     for (const group of entry.groups.keys()) {
       this.#checkGroup(group, size);
       group.publish(topic, text ? string ??= textDecoder.decode(payload) : payload);
+    }
+    for (const listener of entry.listeners) {
+      try {
+        listener(text ? string ??= textDecoder.decode(payload) : payload.slice());
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 

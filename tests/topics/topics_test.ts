@@ -4,7 +4,7 @@
 // backlog limit, then is closed with 1013 (or, with "drop", misses messages and stays).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Topics, WebSocketStream } from "../../mod.ts";
+import { InProcessBackplane, Topics, WebSocketStream } from "../../mod.ts";
 import type { DeflateEngines } from "../../src/core/deflate.ts";
 import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { runtime } from "../../src/adapters/serve.ts";
@@ -184,3 +184,41 @@ for (const mode of modes) {
     });
   });
 }
+
+describe(`two hubs on an InProcessBackplane (${runtime()})`, { timeout: 30_000 }, () => {
+  test("a publish on either reaches every subscriber and listener of both once, in publish order", async () => {
+    const first = new InProcessBackplane();
+    const a = new Topics({ backplane: first });
+    const b = new Topics({ backplane: new InProcessBackplane(first) });
+    const serverA = await topicServer(a, "codec");
+    const serverB = await topicServer(b, "codec");
+    try {
+      const onA = await gatherer(`${serverA.url}?topics=room`);
+      const onB = await gatherer(`${serverB.url}?topics=room`);
+      const heard: string[] = [];
+      const listening = b.listen("room", (message) => heard.push(String(message)));
+      await listening.ready;
+      await waitFor(() => a.subscribers("room") === 1 && b.subscribers("room") === 1, 5000, "the subscriptions");
+      const sent: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const message = `${i % 2 ? "a" : "b"}${i}`;
+        sent.push(message);
+        await (i % 2 ? a : b).publish("room", message);
+      }
+      assert.deepEqual(await onA.until(50), sent);
+      assert.deepEqual(await onB.until(50), sent);
+      assert.deepEqual(heard, sent);
+      listening.stop();
+      await a.publish("room", "after");
+      assert.deepEqual(heard, sent, "a stopped listener hears nothing");
+      await onB.until(51);
+      await sleep(50);
+      assert.equal(onB.received.length, 51, "nothing came twice");
+    } finally {
+      await a.close();
+      await b.close();
+      await serverA.server.shutdown();
+      await serverB.server.shutdown();
+    }
+  });
+});
