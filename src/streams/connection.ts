@@ -60,6 +60,7 @@ export class _Connection implements _TopicSink {
     this.#transport = transport;
     this.#deflating = options.deflate !== undefined;
     this.#deflate = options.deflate;
+    this._topicMode = options.role === "server" ? "frames" : "messages";
     this.session = new Session({ ...options, now: now() });
     this.session.open(now());
     const surface = this.#surface = _connectionSurface<CloseResult>({
@@ -101,8 +102,8 @@ export class _Connection implements _TopicSink {
     this.#maybeClose();
   }
 
-  /** @internal Topics: this connection takes frames encoded once for many. */
-  readonly _topicMode = "frames";
+  /** @internal Topics: a server's connection takes frames encoded once for many; a client's masks each frame, so it takes messages. */
+  readonly _topicMode: "frames" | "messages";
 
   /** @internal Topics: bytes the transport holds, and frames waiting for a streamed message's end. */
   _backlog(): number {

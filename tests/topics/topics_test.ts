@@ -4,10 +4,10 @@
 // backlog limit, then is closed with 1013 (or, with "drop", misses messages and stays).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { InProcessBackplane, Topics, WebSocketStream } from "../../mod.ts";
+import { InProcessBackplane, Topics, upgradeWebSocket, WebSocketStream } from "../../mod.ts";
 import type { DeflateEngines } from "../../src/core/deflate.ts";
 import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
-import { runtime } from "../../src/adapters/serve.ts";
+import { runtime, serve } from "../../src/adapters/serve.ts";
 import { gatherer, type Message, rawSubscriber, topicServer } from "./_clients.ts";
 
 const modes: ("native" | "codec")[] = runtime() === "node" ? ["codec"] : ["codec", "native"];
@@ -219,6 +219,29 @@ describe(`two hubs on an InProcessBackplane (${runtime()})`, { timeout: 30_000 }
       await b.close();
       await serverA.server.shutdown();
       await serverB.server.shutdown();
+    }
+  });
+});
+
+describe(`a client connection as a subscriber (${runtime()})`, { timeout: 30_000 }, () => {
+  test("takes each message through its own framing, masked, so the server accepts it", async () => {
+    const server = await serve({ port: 0, mode: "codec" }, async (request) => {
+      const { socket, response } = await upgradeWebSocket(request, { heartbeat: false });
+      if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+      return response;
+    });
+    const topics = new Topics();
+    try {
+      const client = await gatherer(`ws://127.0.0.1:${server.port}/`);
+      await topics.subscribe(client.wss, "out");
+      topics.publish("out", "to the server");
+      topics.publish("out", Uint8Array.of(1, 2, 3));
+      assert.deepEqual((await client.until(2)).map(text), ["to the server", "bytes:1,2,3"]);
+      client.wss.close({ closeCode: 1000 });
+      assert.deepEqual(await client.wss.closed, { closeCode: 1000, reason: "" });
+    } finally {
+      await topics.close();
+      await server.shutdown();
     }
   });
 });
