@@ -135,7 +135,11 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     if (this.#done || this.#closeSent) return;
     this.#closeRequest ??= { code, reason };
     this.#closeSent = true;
-    this.#socket.close(code, reason);
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      this.#socket.close(1000, reason); // a socket that allows only 1000 and 3000-4999, as a browser's does
+    }
   }
 
   #maybeClose(): void {
