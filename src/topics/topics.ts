@@ -179,7 +179,7 @@ export class Topics {
    * another process: the server's own subscription, for state the processes share (who is in
    * a room). A listener that throws does not stop delivery to the others.
    *
-   * @returns A function that stops the listener, and the promise that resolves once the backplane receives the topic.
+   * @returns `stop()`, which removes the listener, and `ready`, which resolves once the backplane receives the topic.
    * @throws {TypeError} When `topic` is not a non-empty string or `listener` is not a function.
    */
   listen(topic: string, listener: (message: string | Uint8Array) => void): { stop: () => void; ready: Promise<void> } {
