@@ -27,7 +27,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { flag, info, machineName, median, numberOption, option, shortCount, sleep, Table } from "./_util.ts";
+import { flag, info, listOption, machineName, median, numberOption, option, shortCount, sleep, Table } from "./_util.ts";
 import { broker } from "../tests/topics/_brokers.ts";
 
 const QUICK = flag("--quick");
@@ -38,6 +38,7 @@ const WARMUP = numberOption("--warmup", QUICK ? 300 : 500);
 const WINDOW = numberOption("--window", 16);
 const B_SUBS = numberOption("--b-subs", 200);
 const RATE = numberOption("--rate", 500);
+const COMPRESSION = listOption("--compression", "off,on").map((c) => (c === "on" ? 1 : 0));
 const PIN = !flag("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -135,20 +136,21 @@ function versionOf(command: string): string {
 
 async function partOne(): Promise<boolean> {
   info(`\n## 1. One process: 1 publisher, ${shortCount(SUBS)} subscribers (median of ${RUNS} round(s), ${MS} ms each after ${WARMUP} ms warm-up, ${WINDOW} messages in flight)\n`);
-  const samples = new Map<string, { rate: number; us: number; cores: number }[]>();
+  const samples = new Map<string, { rate: number; us: number; cores: number; live: number }[]>();
   const key = (id: string, compress: number, size: number) => `${id}/${compress}/${size}`;
   const machine0 = busy();
   const wall0 = performance.now();
   for (let run = 0; run < RUNS; run++) {
-    for (const compress of [0, 1]) {
+    for (const compress of COMPRESSION) {
       for (const spec of SPECS) {
+        console.error(`[${new Date().toISOString().slice(11, 19)}] round ${run + 1}/${RUNS}, compression ${compress ? "on" : "off"}: ${spec.id}`);
         const server = await start([...spec.cmd, "--compress", String(compress)], "0");
         try {
           const rows = await generate(["--ports", String(server.port), "--subs", String(SUBS), "--sizes", "32,1024", "--compress", String(compress), "--server-pids", String(server.child.pid), "--window", String(WINDOW), "--ms", String(MS), "--warmup", String(WARMUP)]);
           for (const row of rows) {
             const k = key(spec.id, compress, row.size);
             if (!samples.has(k)) samples.set(k, []);
-            samples.get(k)!.push({ rate: row.deliveries_per_s, us: row.server_cpu_us, cores: row.server_cores });
+            samples.get(k)!.push({ rate: row.deliveries_per_s, us: row.server_cpu_us ?? NaN, cores: row.server_cores, live: row.live });
           }
         } catch (error) {
           info(`${spec.id} compress ${compress}: ${(error as Error).message.split("\n")[0]}`);
@@ -162,13 +164,14 @@ async function partOne(): Promise<boolean> {
   const machineCores = (busy() - machine0) / seconds;
   const table = new Table([11, 7, 6, 5, 12, 5, 8, 14, 11], 4);
   let ok = true;
-  for (const compress of [0, 1]) {
+  for (const compress of COMPRESSION) {
     info(`compression ${compress ? "on (permessage-deflate, no server context takeover)" : "off"}:\n`);
     info(table.head(["server", "runtime", "path", "size", "deliveries/s", "cores", "µs/deliv", "vs ref (cpu)", "goal"]));
     for (const size of [32, 1024]) {
       for (const spec of SPECS) {
         const s = samples.get(key(spec.id, compress, size)) ?? [];
         const rate = s.length ? median(s.map((x) => x.rate)) : NaN;
+        if (!s.length) continue;
         const us = s.length ? median(s.map((x) => x.us)) : NaN;
         const cores = s.length ? median(s.map((x) => x.cores)) : NaN;
         let vs = "";
@@ -185,7 +188,9 @@ async function partOne(): Promise<boolean> {
             goal = `${pass ? "PASS" : "FAIL"} >=${want}x`;
           }
         }
-        info(table.line([spec.name, spec.runtime, spec.path, size === 32 ? "32 B" : "1 KiB", shortCount(rate), cores.toFixed(2), us.toFixed(2), vs, goal]));
+        const closed = s.length ? SUBS - Math.min(...s.map((x) => x.live)) : 0;
+        const fixed = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
+        info(table.line([spec.name, spec.runtime, spec.path, size === 32 ? "32 B" : "1 KiB", shortCount(rate), fixed(cores), fixed(us), vs, goal]) + (closed > 0 ? `  (${closed} subscribers closed)` : ""));
       }
     }
     info("");
