@@ -233,8 +233,8 @@ async function partTwo(): Promise<void> {
 
 info(`# wsflow fanout benchmark\n\n${machineName()}; Node ${process.versions.node}, ${versionOf(DENO)}, Bun ${versionOf(BUN)}; ws ${JSON.parse(readFileSync(join(root, "node_modules", "ws", "package.json"), "utf8")).version}; ` +
   `server pinned to CPU 0 and generator to CPU 1: ${PIN ? "yes" : "no"}; generator on ${GEN[0].endsWith("bun") ? "Bun" : "Node"}`);
-const passed = flag("--skip-fanout") ? true : await partOne();
+const passed = flag("--skip-fanout") ? undefined : await partOne();
 if (!flag("--skip-brokers")) await partTwo();
-info(`\ngoals: ${passed ? "PASS" : "FAIL"}`);
+info(`\ngoals: ${passed === undefined ? "not measured (part 1 skipped)" : passed ? "PASS" : "FAIL"}`);
 await sleep(0);
 process.exit(0);
