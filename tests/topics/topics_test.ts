@@ -24,7 +24,7 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
 
 for (const mode of modes) {
   describe(`topics on ${runtime()} (${mode})`, { timeout: 30_000 }, () => {
-    test("each subscriber gets each message of its topics once, in publish order; unsubscribe and close stop delivery", async () => {
+    test("each subscriber gets each message of its topics once, in publish order; unsubscribe and close stop delivery", { timeout: 30_000 }, async () => {
       const topics = new Topics();
       const { server, url, sockets } = await topicServer(topics, mode);
       try {
@@ -83,8 +83,8 @@ function countingCompress(): DeflateEngines & { compressed: number; compressors:
   return counts;
 }
 
-describe(`topics on ${runtime()} with permessage-deflate (codec)`, () => {
-  test("subscribers without server context takeover share one compressed frame; the others compress on their own", async () => {
+describe(`topics on ${runtime()} with permessage-deflate (codec)`, { timeout: 30_000 }, () => {
+  test("subscribers without server context takeover share one compressed frame; the others compress on their own", { timeout: 30_000 }, async () => {
     const engines = countingCompress();
     const topics = new Topics();
     const { server, url } = await topicServer(topics, "codec", { engines, threshold: 64 });
@@ -135,7 +135,7 @@ for (const mode of modes) {
       return { sent, most };
     }
 
-    test("is closed with 1013 once its backlog would pass the limit, having cost at most the limit", async () => {
+    test("is closed with 1013 once its backlog would pass the limit, having cost at most the limit", { timeout: 30_000 }, async () => {
       const topics = new Topics({ maxBacklog: MAX });
       const { server, url, sockets } = await topicServer(topics, mode);
       try {
@@ -157,7 +157,7 @@ for (const mode of modes) {
       }
     });
 
-    test('with "drop", misses what does not fit and stays subscribed', async () => {
+    test('with "drop", misses what does not fit and stays subscribed', { timeout: 30_000 }, async () => {
       const topics = new Topics({ maxBacklog: MAX, slowSubscriber: "drop" });
       const { server, url, sockets } = await topicServer(topics, mode);
       try {
@@ -186,7 +186,7 @@ for (const mode of modes) {
 }
 
 describe(`two hubs on an InProcessBackplane (${runtime()})`, { timeout: 30_000 }, () => {
-  test("a publish on either reaches every subscriber and listener of both once, in publish order", async () => {
+  test("a publish on either reaches every subscriber and listener of both once, in publish order", { timeout: 30_000 }, async () => {
     const first = new InProcessBackplane();
     const a = new Topics({ backplane: first });
     const b = new Topics({ backplane: new InProcessBackplane(first) });
@@ -224,7 +224,7 @@ describe(`two hubs on an InProcessBackplane (${runtime()})`, { timeout: 30_000 }
 });
 
 describe(`a client connection as a subscriber (${runtime()})`, { timeout: 30_000 }, () => {
-  test("takes each message through its own framing, masked, so the server accepts it", async () => {
+  test("takes each message through its own framing, masked, so the server accepts it", { timeout: 30_000 }, async () => {
     const server = await serve({ port: 0, mode: "codec" }, async (request) => {
       const { socket, response } = await upgradeWebSocket(request, { heartbeat: false });
       if (socket) void socket.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
