@@ -40,6 +40,7 @@ export function _socketTransport(socket: Socket): _Transport {
         socket.on("close", done);
       });
     },
+    buffered: () => socket.writableLength,
     end() {
       return new Promise<void>((resolve) => {
         if (socket.destroyed) return resolve();
