@@ -103,3 +103,5 @@ export {
 } from "./src/core/extensions.ts";
 export type { SendOptions } from "./src/core/session_types.ts";
 export type { CompressionOptions } from "./src/streams/compression.ts";
+export { Topics, type TopicsOptions } from "./src/topics/topics.ts";
+export { type Backplane, InProcessBackplane } from "./src/topics/backplane.ts";

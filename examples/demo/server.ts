@@ -1,11 +1,15 @@
 // The wsflow demo: one page (index.html, plain JavaScript) and one WebSocket endpoint with an echo
-// panel, a small chat room and file transfer, on Node, Deno and Bun from this one file.
+// panel, a small chat room and file transfer, on Node, Deno and Bun from this one file. The chat
+// room is a topic (wsflow's Topics): in this process alone by default, or shared by every demo
+// process started with the same --redis or --nats broker.
 //
 //   npm start                         (Node 24 from node_modules/.bin; strips the types)
 //   deno task start                   (deno run -A examples/demo/server.ts)
 //   bun examples/demo/server.ts       (`bun run start` runs the npm script, so Node)
 //   ... --port 9000   or   PORT=9000 ...   (default 8080; 0 picks a free port)
 //   ... --ping-interval 2000          (ms between the server's heartbeat pings; RTT shown on the page)
+//   ... --redis redis://127.0.0.1:6379  (share the chat room with other demo processes through Redis)
+//   ... --nats 127.0.0.1:4222           (the same through NATS)
 //
 // Protocol on /ws: JSON text messages {type, ...}; binary messages are FILE_DATA.
 //   client -> server                       server -> client
@@ -19,7 +23,10 @@
 //   {type:"FILE_END", id, sha256}          {type:"ACK_FILE_END", id, ok, bytes, sha256, reason?,
 //                                           ms, rssBefore, rssPeak}  (the server's memory, sampled every MiB)
 //                                          {type:"rtt", ms, rss} after each heartbeat ping
-//                                          {type:"welcome", runtime, mode, users}
+//                                          {type:"welcome", runtime, mode, users, broker}
+//
+// join, chat and leave go to everyone through the "chat" topic; the processes sharing a broker
+// keep the room's list of users through the "presence" topic (each announces its own users).
 //
 // The server never holds a file: FILE_DATA arrives as streams of fragments (streamMessages), each
 // fragment goes into an incremental SHA-256 and is dropped. Ctrl-C (SIGINT) or SIGTERM closes
@@ -27,7 +34,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { upgradeWebSocket, type WebSocketStream } from "../../mod.ts";
+import { type Backplane, Topics, upgradeWebSocket, type WebSocketStream } from "../../mod.ts";
 import { runtime, serve, type ServeHandle } from "../../src/adapters/serve.ts";
 
 const args = process.argv.slice(2);
@@ -38,6 +45,9 @@ const flag = (name: string) => {
 const port = Number(flag("--port") ?? process.env.PORT ?? 8080);
 const hostname = flag("--host") ?? "127.0.0.1";
 const pingInterval = Number(flag("--ping-interval") ?? 2000);
+const redisUrl = flag("--redis");
+const natsUrl = flag("--nats");
+const broker = redisUrl ? `redis ${redisUrl}` : natsUrl ? `nats ${natsUrl}` : "";
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`Bad port ${flag("--port") ?? process.env.PORT}: give --port N or PORT=N with 0 <= N <= 65535`);
   process.exit(2);
@@ -69,10 +79,55 @@ interface Client {
 }
 
 const clients = new Set<Client>();
-const users = () => [...clients].flatMap((c) => (c.name ? [c.name] : []));
-const broadcast = (message: Record<string, unknown>) => {
-  for (const client of clients) client.send(message);
+const topics = new Topics({ backplane: await backplane() });
+const publish = (topic: string, message: Record<string, unknown>) => {
+  try {
+    void topics.publish(topic, JSON.stringify(message));
+  } catch { /* the hub is closed: the process is stopping */ }
 };
+const broadcast = (message: Record<string, unknown>) => publish("chat", message);
+
+// Who is in the room: this process's users, and those each other process last announced on the
+// "presence" topic (a process that stops announcing for 15 s is forgotten).
+const processId = crypto.randomUUID();
+const others = new Map<string, { names: string[]; at: number }>();
+const localUsers = () => [...clients].flatMap((c) => (c.name ? [c.name] : []));
+const users = () => {
+  const now = Date.now();
+  for (const [id, other] of others) if (now - other.at > 15_000) others.delete(id);
+  return [...localUsers(), ...[...others.values()].flatMap((other) => other.names)].sort();
+};
+const announce = (type = "roster") => publish("presence", { type, process: processId, names: localUsers() });
+const presence = topics.listen("presence", (message) => {
+  const { type, process: from, names } = JSON.parse(String(message));
+  if (from === processId) return;
+  if (type === "bye") others.delete(from);
+  else others.set(from, { names, at: Date.now() });
+  if (type === "hello") announce();
+});
+await presence.ready;
+announce("hello");
+setInterval(announce, 5000).unref?.();
+
+async function backplane(): Promise<Backplane | undefined> {
+  if (redisUrl) {
+    const { createClient } = await import("redis");
+    const { redisBackplane } = await import("../../src/adapters/redis/mod.ts");
+    const publisher = createClient({ url: redisUrl });
+    publisher.on("error", (error: Error) => console.error(`redis: ${error.message}`));
+    const subscriber = publisher.duplicate();
+    subscriber.on("error", () => {});
+    await publisher.connect();
+    await subscriber.connect();
+    return redisBackplane({ publisher, subscriber });
+  }
+  if (natsUrl) {
+    const { connect } = await import("@nats-io/transport-node");
+    const { natsBackplane } = await import("../../src/adapters/nats/mod.ts");
+    return natsBackplane({ connection: await connect({ servers: natsUrl, maxReconnectAttempts: -1 }) });
+  }
+  return undefined;
+}
 
 // Ctrl-C: every open connection gets a close frame with 1001, then the process exits. A second
 // Ctrl-C, or connections that do not finish closing within 3 s, exit at once.
@@ -84,7 +139,8 @@ function stop(signal: string): void {
   console.log(`\n${signal}: closing ${clients.size} connection(s) with 1001 (going away)`);
   if (!server) process.exit(0); // not listening yet
   const timeout = new Promise((resolve) => setTimeout(resolve, 3000));
-  void Promise.race([server.shutdown(), timeout]).then(() => process.exit(0));
+  announce("bye");
+  void Promise.race([server.shutdown().then(() => topics.close()), timeout]).then(() => process.exit(0));
 }
 const deno = (globalThis as { Deno?: { addSignalListener(signal: string, listener: () => void): void } }).Deno;
 for (const signal of ["SIGINT", "SIGTERM"]) {
@@ -112,7 +168,7 @@ server = await serve({ port, hostname, mode: "codec" }, async (request) => {
   return new Response("Not found", { status: 404 });
 });
 
-console.log(`wsflow demo on ${server.url}/ (${runtime()} ${runtimeVersion()}, WebSocket at /ws); Ctrl-C to stop`);
+console.log(`wsflow demo on ${server.url}/ (${runtime()} ${runtimeVersion()}, WebSocket at /ws${broker ? `, chat room shared through ${broker}` : ""}); Ctrl-C to stop`);
 
 async function session(socket: WebSocketStream): Promise<void> {
   const { readable, writable } = await socket.opened;
@@ -126,7 +182,8 @@ async function session(socket: WebSocketStream): Promise<void> {
     },
   };
   clients.add(client);
-  client.send({ type: "welcome", runtime: `${runtime()} ${runtimeVersion()}`, mode: "codec", users: users(), pingInterval });
+  await topics.subscribe(socket, "chat");
+  client.send({ type: "welcome", runtime: `${runtime()} ${runtimeVersion()}`, mode: "codec", users: users(), pingInterval, broker: broker || undefined });
   const heartbeat = startPings(client);
   try {
     for await (const message of readable as unknown as AsyncIterable<MessageStream>) {
@@ -142,7 +199,10 @@ async function session(socket: WebSocketStream): Promise<void> {
   } finally {
     clearInterval(heartbeat);
     clients.delete(client);
-    if (client.name) broadcast({ type: "leave", name: client.name, users: users() });
+    if (client.name) {
+      announce();
+      broadcast({ type: "leave", name: client.name, users: users() });
+    }
   }
 }
 
@@ -188,6 +248,7 @@ async function control(client: Client, text: string): Promise<void> {
       if (client.name) return;
       if (users().includes(name)) return client.send({ type: "error", message: `${name} is taken` });
       client.name = name;
+      announce();
       return broadcast({ type: "join", name, users: users() });
     }
     case "chat": {
@@ -200,6 +261,7 @@ async function control(client: Client, text: string): Promise<void> {
       const name = client.name;
       if (!name) return;
       client.name = undefined;
+      announce();
       return broadcast({ type: "leave", name, users: users() });
     }
     case "NEW_FILE": {

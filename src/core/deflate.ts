@@ -248,6 +248,17 @@ export class PerMessageDeflate {
     return true;
   }
 
+  /**
+   * @internal How another party may compress for this connection: when this end starts every
+   * message with a fresh context (no context takeover), a message compressed on its own with
+   * at most `windowBits` is exactly what this connection would send, so one compressed frame
+   * serves every such connection. `undefined` with context takeover.
+   */
+  get _shared(): { engines: DeflateEngines; windowBits: number; threshold: number } | undefined {
+    if (!this.#ownNoContextTakeover()) return undefined;
+    return { engines: this.#engines, windowBits: this.#ownBits(), threshold: this.#threshold };
+  }
+
   /** The RSV bits FrameDecoder must allow: RSV1 (`allowedRsv: 4`). */
   get allowedRsv(): number {
     return 4;

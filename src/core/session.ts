@@ -92,6 +92,9 @@ export class Session {
   #pong: Uint8Array | undefined;
   // A peer's violation held at its place in the stream (deferFailure).
   #pendingFailure: ProtocolError | undefined;
+  // Pre-encoded frames that came while a message was being sent in pieces: they follow its end.
+  #deferred: Uint8Array[] = [];
+  #deferredBytes = 0;
 
   /**
    * Creates a connection in the `connecting` state; call `open(now)` once the handshake is done.
@@ -226,6 +229,38 @@ export class Session {
     const payload = this.#deflate ? this.#compress(() => this.#deflate!.compressPiece(data, options.last)) : data;
     if (!payload) return;
     this.#push(opcode, payload, options.last, first && this.#deflate !== undefined);
+    if (options.last && this.#deferred.length > 0) {
+      for (const frame of this.#deferred) this.#output.push(frame);
+      this.#deferred = [];
+      this.#deferredBytes = 0;
+    }
+  }
+
+  /**
+   * @internal Sends one message already framed by the caller (a topic's frame, encoded once for
+   * many connections): unmasked, complete, RSV1 only as this connection's negotiated
+   * permessage-deflate allows. While a message is being sent in pieces it waits for that
+   * message's end (section 5.4: no interleaving of data messages).
+   *
+   * @returns Whether the frame was taken: false once closing has started from this side.
+   */
+  _sendEncoded(frame: Uint8Array): boolean {
+    if (this.#state !== "open" && this.#state !== "closingRemote") return false;
+    if (this.#sending) {
+      this.#deferred.push(frame);
+      this.#deferredBytes += frame.byteLength;
+    } else this.#output.push(frame);
+    return true;
+  }
+
+  /** @internal Bytes of pre-encoded frames waiting for a message sent in pieces to end. */
+  get _deferredBytes(): number {
+    return this.#deferredBytes;
+  }
+
+  /** @internal Whether a message is being sent in pieces (no other message may start). */
+  get _streaming(): boolean {
+    return this.#sending;
   }
 
   /**

@@ -7,6 +7,7 @@ import type { _MessageReadable } from "./direct_pipe.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, type _Surface } from "./surface.ts";
 import { _timers } from "./timer_heap.ts";
+import type { _SharedDeflate, _TopicSink } from "./topic_sink.ts";
 import type { _Transport } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
@@ -32,7 +33,7 @@ const HOLD_PONG = { holdPong: true } as const;
  * A peer's violation takes effect at its place in the stream: the messages before it are
  * delivered, what the application writes as it handles them goes out, then the connection fails.
  */
-export class _Connection {
+export class _Connection implements _TopicSink {
   readonly readable: ReadableStream<WebSocketMessage>;
   readonly writable: WritableStream<WebSocketSendable>;
   readonly closed: Promise<CloseResult>;
@@ -40,6 +41,7 @@ export class _Connection {
 
   readonly #transport: _Transport;
   readonly #deflating: boolean;
+  readonly #deflate: SessionOptions["deflate"];
   readonly #pieces: _PieceReader | undefined;
   readonly #readable: _MessageReadable;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
@@ -67,6 +69,8 @@ export class _Connection {
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
+  #later: (string | Uint8Array)[] = [];
+  #laterBytes = 0;
   // Made by the first ping() (an idle connection may never ping).
   #pings: Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }> | undefined;
   // Resolves the readable's pending pull (see _pullWhilePaused), once reading is paused.
@@ -75,6 +79,8 @@ export class _Connection {
   constructor(transport: _Transport, options: Omit<SessionOptions, "now">, leftover?: Uint8Array) {
     this.#transport = transport;
     this.#deflating = options.deflate !== undefined;
+    this.#deflate = options.deflate;
+    this._topicMode = options.role === "server" ? "frames" : "messages";
     this.#closeTimeout = options.closeTimeout ?? 10_000; // the Session's default
     this.session = new Session({ ...options, now: now(), deferFailure: true });
     this.session.open(now());
@@ -152,6 +158,62 @@ export class _Connection {
     }, this.#closeTimeout));
   }
 
+  /** @internal Topics: a server's connection takes frames encoded once for many; a client's masks each frame, so it takes messages. */
+  readonly _topicMode: "frames" | "messages";
+
+  /** @internal Topics: bytes the transport holds, and frames waiting for a streamed message's end. */
+  _backlog(): number {
+    return this.#transport.buffered() + this.session._deferredBytes + this.#laterBytes;
+  }
+
+  /** @internal Topics: writes one pre-encoded frame, with no other work per connection. */
+  _sendFrame(frame: Uint8Array): boolean {
+    if (this.#transportDone || !this.session._sendEncoded(frame)) return false;
+    this.#flush();
+    return true;
+  }
+
+  /** @internal Topics: whether a compressed frame can be shared with this connection. */
+  _deflate(): undefined | _SharedDeflate | "own" {
+    return this.#deflate ? this.#deflate._shared ?? "own" : undefined;
+  }
+
+  /** @internal Topics: one message through this connection's own compression. */
+  _sendMessage(data: string | Uint8Array): boolean {
+    const state = this.session.state;
+    if (this.#transportDone || (state !== "open" && state !== "closingRemote")) return false;
+    if (this.session._streaming) {
+      // A message is going out in pieces: this one follows its end.
+      this.#later.push(data);
+      this.#laterBytes += typeof data === "string" ? data.length * 3 : data.byteLength;
+      return true;
+    }
+    this.session.send(data, this.#deflating ? { now: now() } : undefined);
+    this.#process();
+    return true;
+  }
+
+  // Topic messages that waited for a message sent in pieces to end.
+  #sendLater(): void {
+    const later = this.#later;
+    if (later.length === 0) return;
+    this.#later = [];
+    this.#laterBytes = 0;
+    const state = this.session.state;
+    if (state !== "open" && state !== "closingRemote") return;
+    for (const data of later) this.session.send(data, this.#deflating ? { now: now() } : undefined);
+    this.#process();
+  }
+
+  /** @internal Topics: closes now, ahead of queued writes (which then fail). */
+  _closeNow(code: number, reason: string): void {
+    this.#closeRequest ??= { code, reason };
+    const state = this.session.state;
+    if (state !== "open" && state !== "closingRemote") return;
+    this.session.close(now(), code, reason);
+    this.#process();
+  }
+
   #maybeClose(): void {
     const request = this.#closeRequest;
     this.#maybeFail();
@@ -208,6 +270,7 @@ export class _Connection {
     }
     this.session.sendPiece(last ?? new Uint8Array(0), { binary: true, last: true, now: now() });
     this.#process();
+    this.#sendLater();
     if (this.#backlog) await this.#backlog;
   }
 
@@ -262,14 +325,19 @@ export class _Connection {
   // transport is over its high-water mark, a pong waits in the session.
   #process(): void {
     const session = this.session;
-    const output = session.takeOutput(this.#backlog ? HOLD_PONG : undefined);
+    this.#flush();
+    for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
+    this.#flow();
+    this.#arm();
+  }
+
+  // Writes the session's output; a pong waits while the transport is over its high-water mark.
+  #flush(): void {
+    const output = this.session.takeOutput(this.#backlog ? HOLD_PONG : undefined);
     if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) {
       this.#overMark++;
       this.#backlog ??= this.#drain();
     }
-    for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
-    this.#flow();
-    this.#arm();
   }
 
   #handle(event: SessionEvent): void {

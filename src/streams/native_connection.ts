@@ -8,6 +8,7 @@ import { _readAll } from "../core/bytes.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, type _Surface } from "./surface.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
+import type { _TopicSink } from "./topic_sink.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -44,7 +45,7 @@ const HIGH_WATER_MARK = 1024 * 1024;
  * in the readable until read), a `ReadableStream` written is sent as one unfragmented message
  * once it has been read whole, and `ping()` rejects with `NotSupportedError`.
  */
-export class _NativeConnection implements _ConnectionLike {
+export class _NativeConnection implements _ConnectionLike, _TopicSink {
   readonly readable: ReadableStream<WebSocketMessage>;
   readonly writable: WritableStream<WebSocketSendable>;
   readonly closed: Promise<WebSocketStreamCloseInfo>;
@@ -103,6 +104,44 @@ export class _NativeConnection implements _ConnectionLike {
     if (this.#closeRequest || this.#done) return;
     this.#closeRequest = { code, reason };
     void this.#open.then(() => this.#maybeClose());
+  }
+
+  /** @internal Topics: the runtime frames each message. */
+  readonly _topicMode = "messages";
+
+  /** @internal Topics: what the socket has not sent yet, which also refreshes the bound writes go by. */
+  _backlog(): number {
+    return this.#buffered = this.#socket.bufferedAmount;
+  }
+
+  /** @internal Topics: never called in `"messages"` mode. */
+  _sendFrame(): boolean {
+    return false;
+  }
+
+  /** @internal Topics: the runtime compresses (or not) by itself. */
+  _deflate(): undefined {
+    return undefined;
+  }
+
+  /** @internal Topics: one message, straight to the socket. */
+  _sendMessage(data: string | Uint8Array): boolean {
+    if (this.#done || this.#closeSent || this.#socket.readyState !== 1) return false;
+    this.#socket.send(data);
+    this.#buffered += _bufferedBound(data);
+    return true;
+  }
+
+  /** @internal Topics: closes now, ahead of queued writes. */
+  _closeNow(code: number, reason: string): void {
+    if (this.#done || this.#closeSent) return;
+    this.#closeRequest ??= { code, reason };
+    this.#closeSent = true;
+    try {
+      this.#socket.close(code, reason);
+    } catch {
+      this.#socket.close(1000, reason); // a socket that allows only 1000 and 3000-4999, as a browser's does
+    }
   }
 
   #maybeClose(): void {

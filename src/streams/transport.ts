@@ -18,6 +18,8 @@ export interface _Transport {
   write(chunks: Uint8Array[]): boolean;
   /** Resolves when the backlog is under the high-water mark again (or the transport closed). */
   drained(): Promise<void>;
+  /** The backlog in bytes: what `write()` compares with the high-water mark. */
+  buffered(): number;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
   /** Closes the transport now, dropping what is not written yet (a peer that never reads). */
@@ -105,6 +107,7 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
       if (backlog <= _DUPLEX_HIGH_WATER_MARK || ended) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
+    buffered: () => backlog,
     async end() {
       await writer.close().catch(() => {});
       finish();

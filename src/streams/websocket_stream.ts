@@ -7,6 +7,7 @@ import type { PerMessageDeflate } from "../core/deflate.ts";
 import type { DeflateParams } from "../core/extensions.ts";
 import { _clientDeflate, _compressionOptions, _defaultEnginesHere, _offerCompression, type CompressionOptions } from "./compression.ts";
 import { _defaultTransport } from "./default_transport.ts";
+import type { _TopicSink } from "./topic_sink.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike, HeadersLike } from "../core/web_types.ts";
@@ -231,6 +232,12 @@ export class WebSocketStream {
     if (this.#connection) return this.#connection.close(closeCode ?? undefined, text);
     this.#pendingClose = { closeCode: closeCode ?? undefined, reason: text };
     this.#abortHandshake?.(WebSocketError._from("Cannot open connection: closed before the handshake finished", 1006, ""));
+  }
+
+  /** @internal The connection's hook for topics, once it is open (a server's at once); else undefined. */
+  _topicSink(): _TopicSink | undefined {
+    const connection = this.#connection as Partial<_TopicSink> | undefined;
+    return connection?._topicMode ? connection as _TopicSink : undefined;
   }
 
   /** @internal Closes with 1001 (going away): a server shutting down. */

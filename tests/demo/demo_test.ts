@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { WebSocketStream } from "../../mod.ts";
+import { broker, type Broker, installed } from "../topics/_brokers.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const nodeMajor = Number(globalThis.process?.versions?.node?.split(".")[0]);
@@ -169,6 +170,34 @@ async function protocolClient(url: string) {
   };
 }
 
+// Two tabs in the chat room: both join, talk both ways, one leaves.
+async function chat(alice: import("playwright-core").Page, bob: import("playwright-core").Page): Promise<void> {
+  const front = async (page: import("playwright-core").Page) => (await page.bringToFront(), page);
+  await front(alice);
+  await alice.fill("#chat-name", "alice");
+  await alice.click("#join");
+  await alice.locator("#chat-text:enabled").waitFor();
+  await front(bob);
+  await bob.fill("#chat-name", "bob");
+  await bob.click("#join");
+  await bob.locator("#chat-text:enabled").waitFor();
+  await alice.locator("#chat-log", { hasText: "bob joined" }).waitFor();
+  await alice.locator("#users", { hasText: "alice, bob" }).waitFor();
+  await bob.locator("#users", { hasText: "alice, bob" }).waitFor();
+  await front(alice);
+  await alice.fill("#chat-text", "hi bob");
+  await alice.click("#chat-send");
+  await bob.locator("#chat-log", { hasText: "alice: hi bob" }).waitFor();
+  await front(bob);
+  await bob.fill("#chat-text", "hi alice");
+  await bob.click("#chat-send");
+  await alice.locator("#chat-log", { hasText: "bob: hi alice" }).waitFor();
+  await front(bob);
+  await bob.click("#leave");
+  await alice.locator("#chat-log", { hasText: "bob left" }).waitFor();
+  await alice.locator("#users", { hasText: /^alice$/ }).waitFor();
+}
+
 describe("demo", { skip: driverSkip }, () => {
   let demo: Demo | undefined;
   let browser: import("playwright-core").Browser | undefined;
@@ -214,29 +243,7 @@ describe("demo", { skip: driverSkip }, () => {
   });
 
   test("two tabs chat: join, messages both ways, leave", async () => {
-    const [alice, bob] = pages;
-    await front(alice);
-    await alice.fill("#chat-name", "alice");
-    await alice.click("#join");
-    await alice.locator("#chat-text:enabled").waitFor();
-    await front(bob);
-    await bob.fill("#chat-name", "bob");
-    await bob.click("#join");
-    await bob.locator("#chat-text:enabled").waitFor();
-    await alice.locator("#chat-log", { hasText: "bob joined" }).waitFor();
-    await alice.locator("#users", { hasText: "alice, bob" }).waitFor();
-    await front(alice);
-    await alice.fill("#chat-text", "hi bob");
-    await alice.click("#chat-send");
-    await bob.locator("#chat-log", { hasText: "alice: hi bob" }).waitFor();
-    await front(bob);
-    await bob.fill("#chat-text", "hi alice");
-    await bob.click("#chat-send");
-    await alice.locator("#chat-log", { hasText: "bob: hi alice" }).waitFor();
-    await front(bob);
-    await bob.click("#leave");
-    await alice.locator("#chat-log", { hasText: "bob left" }).waitFor();
-    await alice.locator("#users", { hasText: /^alice$/ }).waitFor();
+    await chat(pages[0], pages[1]);
   });
 
   test("the page shows the heartbeat's round trip", async () => {
@@ -347,3 +354,50 @@ describe("demo", { skip: driverSkip }, () => {
     });
   }
 });
+
+// Two demo processes on two ports sharing the chat room through a real broker (started on a free
+// port by the test), a tab on each.
+for (const [kind, runtime, command, args] of [
+  ["redis", "Deno", bin("deno"), ["run", "-A", server]],
+  ["nats", "Bun", bin("bun"), [server]],
+] as const) {
+  const brokerSkip = driverSkip || (installed(`${kind}-server`) ? false : `${kind}-server is not installed (apt-get install ${kind}-server)`);
+  describe(`demo across processes through ${kind}: Node and ${runtime}`, { skip: brokerSkip, timeout: 60_000 }, () => {
+    let server_: Broker | undefined;
+    const demos: Demo[] = [];
+    let browser: import("playwright-core").Browser | undefined;
+
+    after(async () => {
+      await browser?.close().catch(() => {});
+      for (const demo of demos) await stopDemo(demo);
+      await server_?.stop();
+    });
+
+    test(`two tabs on two processes chat, joins and leaves included; SIGINT closes each with 1001`, async () => {
+      server_ = await broker(kind);
+      const flag = [`--${kind}`, server_.url];
+      demos.push(await startDemo(existsSync(node24) ? node24 : process.execPath, [server, ...flag]));
+      demos.push(await startDemo(command, [...args, ...flag]));
+      const { chromium } = await import("playwright-core");
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run"], timeout: 20_000 });
+      const context = await browser.newContext();
+      const tabs = [];
+      for (const demo of demos) {
+        const page = await context.newPage();
+        page.setDefaultTimeout(10_000);
+        await page.goto(`${demo.url}/`, { timeout: 10_000 });
+        await page.waitForFunction(() => (window as unknown as { demo: { state: string } }).demo.state === "open");
+        tabs.push(page);
+      }
+      assert.match(await tabs[0].locator("#runtime").textContent() ?? "", /^node /);
+      assert.match(await tabs[1].locator("#runtime").textContent() ?? "", new RegExp(`^${runtime.toLowerCase()} `));
+      await chat(tabs[0], tabs[1]);
+      for (const [i, demo] of demos.entries()) {
+        demo.child.kill("SIGINT");
+        await tabs[i].waitForFunction(() => (window as unknown as { demo: { closeCode?: number } }).demo.closeCode !== undefined, null, { timeout: 5000, polling: 20 });
+        assert.equal(await tabs[i].evaluate(() => (window as unknown as { demo: { closeCode: number } }).demo.closeCode), 1001);
+        assert.equal(await within(demo.exited, 5000, "the demo to exit"), 0);
+      }
+    });
+  });
+}

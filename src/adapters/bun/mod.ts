@@ -127,6 +127,7 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
     const connection = new _NativeConnection({
       maxMessageSize: Math.min(upgradeOptions.maxMessageSize ?? maxPayloadLength, maxPayloadLength),
       streamMessages: upgradeOptions.streamMessages,
+      server,
     });
     if (!server.upgrade(request, { headers, data: connection })) {
       return { socket: undefined, response: new Response("Cannot upgrade: Bun refused the upgrade", { status: 400 }) };

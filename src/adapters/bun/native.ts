@@ -4,7 +4,8 @@ import { toBytes } from "../../core/message_encoder.ts";
 import { WebSocketError } from "../../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "../../streams/types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../../streams/websocket_stream.ts";
-import type { BunServerWebSocket } from "./types.ts";
+import type { BunServer, BunServerWebSocket } from "./types.ts";
+import type { _NativeGroup, _NativeTopics, _TopicSink } from "../../streams/topic_sink.ts";
 import { _readAll } from "../../core/bytes.ts";
 import type { _MessageReadable } from "../../streams/direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../../streams/surface.ts";
@@ -15,8 +16,29 @@ const WRITE_HIGH_WATER = 1024 * 1024;
 // Bun's reason when a message exceeds maxPayloadLength (it reports 1006 locally, sends 1009).
 const TOO_BIG = "Received too big message";
 
+/**
+ * @internal One Bun server's topics: Bun's `server.publish`, which frames a message once for all
+ * its subscribers. A connection subscribed before Bun opened it (Bun cannot subscribe it yet)
+ * gets what is published meanwhile when it opens, then Bun's subscription.
+ */
+class _BunGroup implements _NativeGroup {
+  readonly #server: BunServer;
+  readonly opening = new Set<_NativeConnection>();
+
+  constructor(server: BunServer) {
+    this.#server = server;
+  }
+
+  publish(topic: string, data: string | Uint8Array): void {
+    this.#server.publish(topic, data, false);
+    for (const connection of this.opening) connection._early(topic, data);
+  }
+}
+
+const groups = new WeakMap<BunServer, _BunGroup>();
+
 /** @internal A ServerWebSocket as a WebSocketStream's connection. */
-export class _NativeConnection implements _ConnectionLike {
+export class _NativeConnection implements _ConnectionLike, _TopicSink {
   readonly readable: ReadableStream<WebSocketMessage>;
   readonly writable: WritableStream<WebSocketSendable>;
   readonly closed: Promise<WebSocketStreamCloseInfo>;
@@ -46,8 +68,32 @@ export class _NativeConnection implements _ConnectionLike {
   #pingId = 0;
   #pings = new Map<number, { sentAt: number; resolve: (rtt: number) => void; reject: (error: Error) => void }>();
 
-  constructor(options: { maxMessageSize: number; streamMessages?: boolean }) {
+  readonly #topics: _NativeTopics | undefined;
+  // Before Bun opens the socket: the topics to subscribe at open, and what they got meanwhile.
+  #pendingTopics = new Set<string>();
+  #early: (string | Uint8Array)[] = [];
+
+  constructor(options: { maxMessageSize: number; streamMessages?: boolean; server?: BunServer }) {
     this.#maxMessageSize = options.maxMessageSize;
+    const server = options.server;
+    if (server) {
+      let group = groups.get(server);
+      if (!group) groups.set(server, group = new _BunGroup(server));
+      const bunGroup = group;
+      this.#topics = {
+        group,
+        subscribe: (topic) => {
+          if (this.#done) return;
+          if (this.#ws) return this.#ws.subscribe(topic);
+          this.#pendingTopics.add(topic);
+          bunGroup.opening.add(this);
+        },
+        unsubscribe: (topic) => {
+          if (this.#ws && !this.#done) this.#ws.unsubscribe(topic);
+          this.#pendingTopics.delete(topic);
+        },
+      };
+    }
     this.#streamMessages = options.streamMessages ?? false;
     this.#open = new Promise((resolve) => (this.#opened = resolve));
     const surface = this.#surface = _connectionSurface<WebSocketStreamCloseInfo>({
@@ -164,10 +210,69 @@ export class _NativeConnection implements _ConnectionLike {
     if (this.#done) throw notSent();
   }
 
+  /** @internal Topics: Bun frames each message (and publishes through {@linkcode _BunGroup}). */
+  readonly _topicMode = "messages";
+
+  /** @internal Topics: Bun's publish for this server. */
+  _native(): _NativeTopics | undefined {
+    return this.#topics;
+  }
+
+  /**
+   * @internal Topics: what Bun holds for this connection, read from Bun (what Bun's publish
+   * wrote is in it too), which also refreshes the bound writes go by; before the open, what
+   * waits for it.
+   */
+  _backlog(): number {
+    if (this.#done) return 0;
+    return this.#ws ? (this.#buffered = this.#ws.getBufferedAmount()) : this.#buffered;
+  }
+
+  /** @internal Topics: never called in `"messages"` mode. */
+  _sendFrame(): boolean {
+    return false;
+  }
+
+  /** @internal Topics: Bun's compression is off on this path. */
+  _deflate(): undefined {
+    return undefined;
+  }
+
+  /** @internal Topics: one message, straight to Bun (before open: when it opens). */
+  _sendMessage(data: string | Uint8Array): boolean {
+    if (this.#done || this.#closeRequest) return false;
+    if (!this.#ws) this.#early.push(data);
+    else this.#ws.send(data);
+    this.#buffered += _bufferedBound(data);
+    return true;
+  }
+
+  /** @internal Topics: a message published to `topic` before Bun opened this socket. */
+  _early(topic: string, data: string | Uint8Array): void {
+    if (!this.#pendingTopics.has(topic)) return;
+    this.#early.push(data);
+    this.#buffered += _bufferedBound(data);
+  }
+
+  /** @internal Topics: closes now, ahead of queued writes. */
+  _closeNow(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#closeRequest ??= { code, reason };
+    if (this.#ws) this.#ws.close(code, reason);
+    else void this.#open.then(() => this.#done || this.#ws!.close(code, reason));
+  }
+
   /** @internal Bun's `open`. */
   _open(ws: BunServerWebSocket<_NativeConnection>): void {
     this.#ws = ws;
     ws.binaryType = "uint8array";
+    // What topics got before the open goes first, then Bun's own subscriptions take over.
+    const early = this.#early;
+    this.#early = [];
+    for (const data of early) ws.send(data);
+    for (const topic of this.#pendingTopics) ws.subscribe(topic);
+    this.#pendingTopics.clear();
+    if (this.#topics) (this.#topics.group as _BunGroup).opening.delete(this);
     this.#opened();
   }
 
@@ -211,6 +316,8 @@ export class _NativeConnection implements _ConnectionLike {
   /** @internal Bun's `close`: 1006 means no closing handshake (Bun also reports heartbeat failures so). */
   _close(code: number, reason: string): void {
     this.#done = true;
+    if (this.#topics) (this.#topics.group as _BunGroup).opening.delete(this);
+    this.#early = [];
     let error = this.#failure;
     if (!error && code === 1006) {
       error = reason === TOO_BIG

@@ -156,6 +156,10 @@ export class _BunTransport implements _Transport, _BunRoute {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  buffered(): number {
+    return this.#pendingBytes;
+  }
+
   end(): Promise<void> {
     this.#ending ??= (async () => {
       // Bun calls `close` inside socket.end(): not inside the caller's flush.

@@ -47,6 +47,10 @@ export interface BunServerWebSocket<T = unknown> {
   ping(data?: Uint8Array): number;
   /** Bytes queued for sending. */
   getBufferedAmount(): number;
+  /** Receives what `server.publish(topic)` sends. */
+  subscribe(topic: string): void;
+  /** Stops receiving a topic. */
+  unsubscribe(topic: string): void;
   /** Stops reading from the socket (Bun 1.4). */
   pause?(): void;
   /** Reads from the socket again (Bun 1.4). */
@@ -91,6 +95,8 @@ export interface BunServer {
   requestIP(request: Request): { address: string } | null;
   /** Stops the server. */
   stop(closeActiveConnections?: boolean): void | Promise<void>;
+  /** Sends a message once to every WebSocket subscribed to `topic`. */
+  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
 }
 
 /** @internal A `Bun.listen` listener. */

@@ -227,6 +227,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       if (inFlight < HIGH_WATER_MARK || failed || closed) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
+    buffered: () => inFlight,
     abort() {
       // A write that is out rejects once the connection is closed, which ends the write loop.
       lose();

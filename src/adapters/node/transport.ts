@@ -75,6 +75,10 @@ class _SocketTransport implements _Transport {
     });
   }
 
+  buffered(): number {
+    return this.#socket.writableLength;
+  }
+
   end(): Promise<void> {
     const socket = this.#socket;
     return new Promise<void>((resolve) => {

@@ -1,0 +1,421 @@
+// Publish/subscribe over WebSocket connections, runtime-free: subscriptions, a publish framed
+// once for every subscriber, and a bound on what a slow subscriber may hold.
+import type { DeflateEngine, DeflateEngines } from "../core/deflate.ts";
+import { FrameEncoder } from "../core/frame_encoder.ts";
+import { toBytes } from "../core/message_encoder.ts";
+import type { BufferSourceLike } from "../core/web_types.ts";
+import type { _NativeGroup, _NativeTopics, _SharedDeflate, _TopicSink } from "../streams/topic_sink.ts";
+import { WebSocketStream } from "../streams/websocket_stream.ts";
+import { _envelope, _openEnvelope, type Backplane } from "./backplane.ts";
+
+/** Options for {@linkcode Topics}. */
+export interface TopicsOptions {
+  /** Reaches the hubs of other processes (wsflow/redis, wsflow/nats). @default {none: this process only} */
+  backplane?: Backplane;
+  /**
+   * The most bytes a connection may have waiting to be sent (unsent topic messages and its own
+   * writes) for a publish to be written to it. @default {1048576}
+   */
+  maxBacklog?: number;
+  /**
+   * What happens to a subscriber whose backlog would pass `maxBacklog`: `"close"` closes it
+   * with 1013 (try again later), so its client reconnects and catches up from the application's
+   * state; `"drop"` skips the messages that do not fit, and it stays subscribed. @default {"close"}
+   */
+  slowSubscriber?: "close" | "drop";
+}
+
+/** The close code for a subscriber past its backlog limit: 1013, try again later (RFC 6455 section 7.4.1, IANA registry). */
+const SLOW_CLOSE = 1013;
+
+interface _Subscriber {
+  sink: _TopicSink;
+  topics: Set<string>;
+  native: _NativeTopics | undefined;
+  paused: boolean;
+}
+
+interface _Topic {
+  members: Set<_Subscriber>;
+  listeners: Set<(message: string | Uint8Array) => void>;
+  groups: Map<_NativeGroup, number>;
+  ready: Promise<void>;
+  // The last sequence number seen from each publishing hub, for this topic.
+  seen: Map<string, number>;
+}
+
+interface _Group {
+  members: Set<_Subscriber>;
+  // "drop": members taken out of the runtime's topics while over the limit.
+  paused: Set<_Subscriber>;
+  sinceCheck: number;
+  margin: number;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const MAX_ORIGINS = 1024;
+
+/**
+ * Topics: subscribe connections, publish a string or bytes to everyone subscribed, from
+ * anywhere in the process. Every subscriber gets each message once, in the order each
+ * publisher published (across processes too, with a {@linkcode Backplane}); a connection
+ * leaves all its topics when it closes.
+ *
+ * A publish frames the message once: on wsflow's codec (Node, `mode: "codec"` on Deno and
+ * Bun) the same frame's bytes are written to every subscriber. With permessage-deflate, the
+ * subscribers that negotiated no server context takeover share one compressed frame per
+ * window size; those that keep a context get the message compressed on their own. On Bun's
+ * native path Bun's own `server.publish` is used; Deno's native path sends to each socket.
+ *
+ * Each connection has a backlog limit (`maxBacklog`): a subscriber that does not read costs at
+ * most that much, then `slowSubscriber` applies.
+ *
+ * @example Publish with nobody subscribed yet
+ * ```ts
+ * import { Topics } from "@wsflow/wsflow";
+ *
+ * const topics = new Topics({ maxBacklog: 64 * 1024, slowSubscriber: "close" });
+ * await topics.publish("news", "nobody listens yet");
+ * console.log(topics.subscribers("news")); // 0
+ * await topics.close();
+ * ```
+ *
+ * @example A chat room
+ * ```ts ignore
+ * import { Topics, upgradeWebSocket } from "@wsflow/wsflow";
+ * import { serve } from "@wsflow/wsflow/serve";
+ *
+ * const topics = new Topics();
+ * await serve({ port: 8080 }, async (request) => {
+ *   const { socket, response } = await upgradeWebSocket(request);
+ *   if (!socket) return response;
+ *   topics.subscribe(socket, "room");
+ *   void socket.opened.then(async ({ readable }) => {
+ *     for await (const message of readable) topics.publish("room", message);
+ *   });
+ *   return response;
+ * });
+ * ```
+ */
+export class Topics {
+  readonly #backplane: Backplane | undefined;
+  readonly #maxBacklog: number;
+  readonly #drop: boolean;
+  readonly #topics = new Map<string, _Topic>();
+  readonly #subscribers = new Map<_TopicSink, _Subscriber>();
+  readonly #groups = new Map<_NativeGroup, _Group>();
+  readonly #encoder = new FrameEncoder({ role: "server", copyThreshold: Infinity });
+  readonly #deflaters = new Map<DeflateEngines, Map<number, DeflateEngine>>();
+  readonly #origin = crypto.getRandomValues(new Uint8Array(8));
+  readonly #originKey: string;
+  readonly #opened: Promise<void>;
+  #seq = 0;
+  #closed = false;
+
+  /**
+   * Creates a hub; with a backplane, opens it.
+   *
+   * @throws {RangeError} When `maxBacklog` is not a positive number.
+   * @throws {TypeError} When `slowSubscriber` is neither "close" nor "drop".
+   */
+  constructor(options: TopicsOptions = {}) {
+    const max = options.maxBacklog ?? 1024 * 1024;
+    if (!(max > 0)) throw new RangeError(`Cannot create Topics: maxBacklog must be a number of bytes above 0, got ${max}`);
+    const policy = options.slowSubscriber ?? "close";
+    if (policy !== "close" && policy !== "drop") throw new TypeError(`Cannot create Topics: slowSubscriber must be "close" or "drop", got ${JSON.stringify(policy)}`);
+    this.#maxBacklog = max;
+    this.#drop = policy === "drop";
+    this.#backplane = options.backplane;
+    this.#originKey = _openEnvelope(_envelope(this.#origin, 0, true, new Uint8Array(0)))!.origin;
+    this.#opened = Promise.resolve(this.#backplane?.open((topic, data) => this.#received(topic, data)));
+    this.#opened.catch(() => {});
+  }
+
+  /**
+   * Subscribes a connection to a topic; once is enough (a second call changes nothing).
+   *
+   * @returns A promise that resolves once the backplane receives the topic (at once without one).
+   * @throws {TypeError} When `socket` is not a WebSocketStream, a client's is not open yet, or `topic` is not a non-empty string.
+   */
+  subscribe(socket: WebSocketStream, topic: string): Promise<void> {
+    const sink = this.#sink(socket, "subscribe");
+    _checkTopic(topic, "subscribe");
+    let subscriber = this.#subscribers.get(sink);
+    if (!subscriber) {
+      subscriber = { sink, topics: new Set(), native: sink._native?.(), paused: false };
+      this.#subscribers.set(sink, subscriber);
+      const added = subscriber;
+      const gone = () => this.#leaveAll(added);
+      sink.closed.then(gone, gone);
+    }
+    const entry = this.#topic(topic);
+    if (subscriber.topics.has(topic)) return entry.ready;
+    subscriber.topics.add(topic);
+    const native = subscriber.native;
+    if (native) {
+      if (!subscriber.paused) native.subscribe(topic);
+      entry.groups.set(native.group, (entry.groups.get(native.group) ?? 0) + 1);
+      let group = this.#groups.get(native.group);
+      if (!group) this.#groups.set(native.group, group = { members: new Set(), paused: new Set(), sinceCheck: 0, margin: 0 });
+      group.members.add(subscriber);
+    } else entry.members.add(subscriber);
+    return entry.ready;
+  }
+
+  /**
+   * Unsubscribes a connection from a topic; nothing happens when it was not subscribed.
+   *
+   * @throws {TypeError} When `socket` is not a WebSocketStream or `topic` is not a non-empty string.
+   */
+  unsubscribe(socket: WebSocketStream, topic: string): void {
+    _checkTopic(topic, "unsubscribe");
+    const sink = _sinkOf(socket, "unsubscribe");
+    const subscriber = sink && this.#subscribers.get(sink);
+    if (subscriber?.topics.has(topic)) this.#leave(subscriber, topic);
+  }
+
+  /**
+   * Calls `listener` with every message published to `topic`, here or (with a backplane) in
+   * another process: the server's own subscription, for state the processes share (who is in
+   * a room). A listener that throws does not stop delivery to the others.
+   *
+   * @returns `stop()`, which removes the listener, and `ready`, which resolves once the backplane receives the topic.
+   * @throws {TypeError} When `topic` is not a non-empty string or `listener` is not a function.
+   */
+  listen(topic: string, listener: (message: string | Uint8Array) => void): { stop: () => void; ready: Promise<void> } {
+    _checkTopic(topic, "listen");
+    if (typeof listener !== "function") throw new TypeError(`Cannot listen: the listener must be a function, got ${typeof listener}`);
+    const entry = this.#topic(topic);
+    const own = (message: string | Uint8Array) => listener(message);
+    entry.listeners.add(own);
+    const stop = () => {
+      if (!entry.listeners.delete(own)) return;
+      this.#forget(topic, entry);
+    };
+    return { stop, ready: entry.ready };
+  }
+
+  /** The number of this process's connections subscribed to `topic`. */
+  subscribers(topic: string): number {
+    const entry = this.#topics.get(topic);
+    if (!entry) return 0;
+    let count = entry.members.size;
+    for (const n of entry.groups.values()) count += n;
+    return count;
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic`, in this process at once and through the
+   * backplane to the others: a `string` as a text message, a `BufferSource` as binary.
+   *
+   * @returns A promise that resolves once the backplane took the message (at once without one);
+   *   it rejects when the broker refused it, and is safe to ignore.
+   * @throws {TypeError} When the topic is not a non-empty string, the message is neither a string nor a BufferSource, or the hub is closed.
+   */
+  publish(topic: string, message: string | BufferSourceLike): Promise<void> {
+    _checkTopic(topic, "publish");
+    if (this.#closed) throw new TypeError("Cannot publish: the Topics hub is closed; create a new one");
+    const text = typeof message === "string";
+    const payload = text ? textEncoder.encode(message) : toBytes(message);
+    const seq = ++this.#seq;
+    this.#deliver(topic, text, payload, text ? message : undefined);
+    if (!this.#backplane) return Promise.resolve();
+    const sent = this.#backplane.publish(topic, _envelope(this.#origin, seq, text, payload));
+    sent.catch(() => {});
+    return sent;
+  }
+
+  /** Closes the backplane and forgets every subscription (the connections stay open). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscriber of [...this.#subscribers.values()]) this.#leaveAll(subscriber);
+    for (const [topic, entry] of this.#topics) {
+      entry.listeners.clear();
+      this.#forget(topic, entry);
+    }
+    for (const byBits of this.#deflaters.values()) for (const engine of byBits.values()) engine.close();
+    this.#deflaters.clear();
+    await this.#opened.catch(() => {});
+    await this.#backplane?.close();
+  }
+
+  #sink(socket: WebSocketStream, action: string): _TopicSink {
+    const sink = _sinkOf(socket, action);
+    if (!sink) throw new TypeError(`Cannot ${action}: the connection is not open yet; await socket.opened first`);
+    return sink;
+  }
+
+  #topic(topic: string): _Topic {
+    let entry = this.#topics.get(topic);
+    if (entry) return entry;
+    if (this.#closed) throw new TypeError("Cannot subscribe: the Topics hub is closed; create a new one");
+    const backplane = this.#backplane;
+    const ready = backplane ? this.#opened.then(() => backplane.subscribe(topic)) : Promise.resolve();
+    ready.catch(() => {});
+    entry = { members: new Set(), listeners: new Set(), groups: new Map(), ready, seen: new Map() };
+    this.#topics.set(topic, entry);
+    return entry;
+  }
+
+  #leave(subscriber: _Subscriber, topic: string): void {
+    subscriber.topics.delete(topic);
+    const entry = this.#topics.get(topic);
+    if (!entry) return;
+    const native = subscriber.native;
+    if (native) {
+      if (!subscriber.paused) native.unsubscribe(topic);
+      const left = (entry.groups.get(native.group) ?? 1) - 1;
+      if (left > 0) entry.groups.set(native.group, left);
+      else entry.groups.delete(native.group);
+    } else entry.members.delete(subscriber);
+    this.#forget(topic, entry);
+  }
+
+  // A topic nobody here subscribes to or listens to any more is forgotten, at the broker too.
+  #forget(topic: string, entry: _Topic): void {
+    if (entry.members.size > 0 || entry.groups.size > 0 || entry.listeners.size > 0 || this.#topics.get(topic) !== entry) return;
+    this.#topics.delete(topic);
+    void this.#backplane?.unsubscribe(topic).catch(() => {});
+  }
+
+  #leaveAll(subscriber: _Subscriber): void {
+    if (this.#subscribers.get(subscriber.sink) !== subscriber) return;
+    this.#subscribers.delete(subscriber.sink);
+    for (const topic of [...subscriber.topics]) this.#leave(subscriber, topic);
+    const group = subscriber.native && this.#groups.get(subscriber.native.group);
+    group?.members.delete(subscriber);
+    group?.paused.delete(subscriber);
+  }
+
+  // A message from the backplane: not our own, not one seen before, in each publisher's order.
+  #received(topic: string, data: Uint8Array): void {
+    const entry = this.#topics.get(topic);
+    const message = _openEnvelope(data);
+    if (!entry || !message || message.origin === this.#originKey) return;
+    const last = entry.seen.get(message.origin);
+    if (last !== undefined && message.seq <= last) return;
+    entry.seen.delete(message.origin);
+    entry.seen.set(message.origin, message.seq);
+    if (entry.seen.size > MAX_ORIGINS) entry.seen.delete(entry.seen.keys().next().value!);
+    this.#deliver(topic, message.text, message.payload, undefined);
+  }
+
+  // Every local subscriber, once: one frame for all the codec connections that can share it.
+  #deliver(topic: string, text: boolean, payload: Uint8Array, string: string | undefined): void {
+    const entry = this.#topics.get(topic);
+    if (!entry) return;
+    const size = payload.byteLength;
+    let plain: Uint8Array | undefined;
+    let compressed: Map<DeflateEngine, Uint8Array> | undefined;
+    for (const subscriber of entry.members) {
+      const sink = subscriber.sink;
+      if (sink._topicMode === "frames") {
+        const deflate = sink._deflate();
+        if (deflate !== "own") {
+          let frame: Uint8Array;
+          if (deflate && size >= deflate.threshold) {
+            const engine = this.#deflater(deflate);
+            compressed ??= new Map();
+            frame = compressed.get(engine) ?? this.#compressed(engine, text, payload, compressed);
+          } else frame = plain ??= this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload })[0];
+          if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
+          continue;
+        }
+      }
+      if (!this.#room(subscriber, size)) continue;
+      sink._sendMessage(text ? string ??= textDecoder.decode(payload) : payload);
+    }
+    for (const group of entry.groups.keys()) {
+      this.#checkGroup(group, size);
+      group.publish(topic, text ? string ??= textDecoder.decode(payload) : payload);
+    }
+    for (const listener of entry.listeners) {
+      try {
+        listener(text ? string ??= textDecoder.decode(payload) : payload.slice());
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  #deflater(shared: _SharedDeflate): DeflateEngine {
+    let byBits = this.#deflaters.get(shared.engines);
+    if (!byBits) this.#deflaters.set(shared.engines, byBits = new Map());
+    let engine = byBits.get(shared.windowBits);
+    if (!engine) byBits.set(shared.windowBits, engine = shared.engines.createDeflate(shared.windowBits));
+    return engine;
+  }
+
+  // One message compressed on its own (RFC 7692 section 7.2.1, no context takeover), framed with RSV1.
+  #compressed(engine: DeflateEngine, text: boolean, payload: Uint8Array, cache: Map<DeflateEngine, Uint8Array>): Uint8Array {
+    const data = engine.compress(payload, true);
+    engine.reset();
+    const frame = this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload: data, rsv1: true })[0];
+    cache.set(engine, frame);
+    return frame;
+  }
+
+  // Whether `size` more bytes fit in the subscriber's backlog; if not, the policy applies.
+  #room(subscriber: _Subscriber, size: number): boolean {
+    if (subscriber.sink._backlog() + size <= this.#maxBacklog) return true;
+    if (!this.#drop) this.#tooSlow(subscriber);
+    return false;
+  }
+
+  #tooSlow(subscriber: _Subscriber): void {
+    this.#leaveAll(subscriber);
+    subscriber.sink._closeNow(SLOW_CLOSE, "subscriber too slow");
+  }
+
+  // A runtime's publish writes to every member of its group without asking us, so the backlogs
+  // are read again (one call per member) whenever what was published since the last check
+  // could have taken one past the limit; in between, none can pass it. Members paused by
+  // "drop" are checked at every publish, and rejoin as soon as the message fits.
+  #checkGroup(native: _NativeGroup, size: number): void {
+    const group = this.#groups.get(native);
+    if (!group) return;
+    for (const subscriber of group.paused) {
+      if (subscriber.sink._backlog() + size <= this.#maxBacklog) this.#pause(group, subscriber, false);
+    }
+    if (group.sinceCheck + size <= this.#maxBacklog - group.margin) {
+      group.sinceCheck += size;
+      return;
+    }
+    let margin = 0;
+    for (const subscriber of group.members) {
+      if (subscriber.paused) continue;
+      const backlog = subscriber.sink._backlog();
+      if (backlog + size <= this.#maxBacklog) margin = Math.max(margin, backlog);
+      else if (this.#drop) this.#pause(group, subscriber, true);
+      else this.#tooSlow(subscriber);
+    }
+    group.margin = margin;
+    group.sinceCheck = size;
+  }
+
+  // "drop" on a runtime's publish: out of its topics while over the limit, back in once under it.
+  #pause(group: _Group, subscriber: _Subscriber, paused: boolean): void {
+    subscriber.paused = paused;
+    if (paused) group.paused.add(subscriber);
+    else group.paused.delete(subscriber);
+    for (const topic of subscriber.topics) {
+      if (paused) subscriber.native!.unsubscribe(topic);
+      else subscriber.native!.subscribe(topic);
+    }
+  }
+}
+
+function _sinkOf(socket: WebSocketStream, action: string): _TopicSink | undefined {
+  if (!(socket instanceof WebSocketStream)) throw new TypeError(`Cannot ${action}: expected a WebSocketStream, got ${socket === null ? "null" : typeof socket}`);
+  return socket._topicSink();
+}
+
+function _checkTopic(topic: string, action: string): void {
+  if (typeof topic !== "string" || topic.length === 0) {
+    throw new TypeError(`Cannot ${action}: the topic must be a non-empty string, got ${typeof topic === "string" ? '""' : typeof topic}`);
+  }
+}
