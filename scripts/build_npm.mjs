@@ -161,15 +161,15 @@ const results = [];
 if (runTests) {
   // The test suite against npm/: the tests compiled to a temporary directory in which mod.js and
   // src/ are links to npm/, so every `../../mod.ts` and `../../src/...` a test imports is the
-  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts and
-  // tests/doc_examples_test.ts, which start the sources (fixture servers, the demo, README
-  // blocks) in child processes of other runtimes; tests/edge, which bundles the sources through
+  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts,
+  // tests/doc_examples_test.ts and tests/topics/backplane_test.ts, which start the sources
+  // (fixture servers, the demo, README blocks, broker peers) in child processes of other runtimes; tests/edge, which bundles the sources through
   // deno.json's exports (the smoke test below bundles the tarball); tests/package is the
   // tarball's own smoke test, below.
   const staged = mkdtempSync(join(tmpdir(), "wsflow-npm-tests-"));
   const compiled = compile("compile tests", [join(root, "tests")], staged, {
     compilerOptions: { noCheck: true },
-    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "edge"), join(root, "tests", "package")],
+    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "topics", "backplane_test.ts"), join(root, "tests", "edge"), join(root, "tests", "package")],
   });
   if (!compiled) fail("compiling the tests failed");
   rmSync(join(staged, "mod.js"), { force: true });

@@ -1,7 +1,7 @@
 /**
  * Topics across processes through Redis pub/sub (`wsflow/redis`): a {@linkcode Backplane} over
  * two clients you create with `redis` (node-redis, v5 or later), so wsflow itself depends on
- * no Redis package. For Node, Deno and Bun (it uses `node:buffer`). One client publishes; the other subscribes (a Redis connection in
+ * no Redis package. For Node, Deno and Bun (it uses `node:buffer`, taken through `process.getBuiltinModule`). One client publishes; the other subscribes (a Redis connection in
  * subscribe mode cannot publish). node-redis reconnects by itself and subscribes again.
  *
  * What a broker restart costs: Redis pub/sub keeps nothing, so a message published while a
@@ -22,7 +22,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
+import { _nodeBuiltin } from "../node/builtin.ts";
 import type { Backplane } from "../../topics/backplane.ts";
 
 export type { Backplane } from "../../topics/backplane.ts";
@@ -72,6 +73,8 @@ export function redisBackplane(options: RedisBackplaneOptions): Backplane {
   if (typeof publisher?.publish !== "function" || typeof subscriber?.subscribe !== "function") {
     throw new TypeError("Cannot create a Redis backplane: publisher and subscriber must be connected node-redis clients (createClient() and its duplicate())");
   }
+  // node-redis runs where Node's built-ins do; taken at run time, so this module still bundles.
+  const { Buffer } = _nodeBuiltin<{ Buffer: typeof import("node:buffer").Buffer }>("node:buffer", "publish to Redis");
   let receive: ((topic: string, data: Uint8Array) => void) | undefined;
   const listeners = new Map<string, (message: Uint8Array) => void>();
   return {
