@@ -176,6 +176,8 @@ const closedCount = (sockets: Socket[]) => sockets.filter((s) => s.destroyed || 
 async function halfOpenHeads(server: Server): Promise<{ mib: number; cut: number }> {
   const before = rss(server.pid);
   const sockets = await openMany(server.port, HEADS, (s) => {
+    // Read (and drop) what the server answers, a 408: a socket nobody reads never sees its end.
+    s.resume();
     s.on("end", () => s.destroy());
     s.write(`GET / HTTP/1.1\r\nHost: ${HOST}:${server.port}\r\nUpgrade: websocket\r\n`);
   });
