@@ -166,13 +166,14 @@ const results = [];
 if (runTests) {
   // The test suite against npm/: the tests compiled to a temporary directory in which mod.js and
   // src/ are links to npm/, so every `../../mod.ts` and `../../src/...` a test imports is the
-  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts and tests/doc_examples_test.ts, which start
-  // the sources (fixture servers, the demo, README blocks) in child processes of other runtimes;
+  // shipped JavaScript. Left out: tests/interop, tests/demo, tests/readme_test.ts, tests/doc_examples_test.ts and
+  // tests/topics/backplane_test.ts, which start the sources (fixture servers, the demo, README
+  // blocks, the broker test's servers) in child processes of other runtimes;
   // tests/package is the tarball's own smoke test, below.
   const staged = mkdtempSync(join(tmpdir(), "wsflow-npm-tests-"));
   const compiled = compile("compile tests", [join(root, "tests")], staged, {
     compilerOptions: { noCheck: true },
-    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "package")],
+    exclude: [join(root, "tests", "interop"), join(root, "tests", "demo"), join(root, "tests", "readme_test.ts"), join(root, "tests", "doc_examples_test.ts"), join(root, "tests", "topics", "backplane_test.ts"), join(root, "tests", "package")],
   });
   if (!compiled) fail("compiling the tests failed");
   rmSync(join(staged, "mod.js"), { force: true });
@@ -183,7 +184,7 @@ if (runTests) {
   writeFileSync(join(staged, "package.json"), '{ "type": "module" }\n');
   const tests = walk(join(staged, "tests")).filter((f) => f.endsWith("_test.js")).sort();
   for (const [label, node] of [[`Node ${process.versions.node} against npm/`, process.execPath], ["Node 24 against npm/", node24]]) {
-    console.log(`\n=== ${label}: ${relative(root, node) || node} --test (${tests.length} files of tests/ but interop, demo and readme)`);
+    console.log(`\n=== ${label}: ${relative(root, node) || node} --test (${tests.length} files of tests/ but interop, demo, readme, doc examples and the broker test)`);
     const child = spawnSync(node, ["--test", "--test-reporter=spec", ...tests], {
       cwd: staged,
       encoding: "utf8",
