@@ -2,6 +2,7 @@
 //
 //   npm run bench:fanout [-- --quick] [-- --runs 3 --subs 10000 --ms 2000] [-- --compression off,on]
 //   npm run bench:fanout -- --skip-brokers | --skip-fanout [-- --rate 500 --b-subs 200]
+//   npm run bench:fanout -- --skip-brokers --servers wsflow-node,wsflow-bun-codec   (those rows and their references)
 //
 // Part 1, one process: 1 publisher, --subs subscribers (10,000), messages of 32 B and 1 KiB,
 // compression off and on. Each row: deliveries per second (median over --runs rounds, each with
@@ -73,6 +74,10 @@ const SPECS: Spec[] = [
   { id: "wsflow-bun-native", name: "wsflow", runtime: "bun", path: "native", ref: "bun-publish", cmd: bun(["--server", "wsflow", "--mode", "native"]) },
 ];
 const GOALS: Record<string, number> = { "wsflow-node": 2, "wsflow-bun-codec": 0.8 };
+// --servers ws-node,wsflow-node: only these rows (a row's reference is run with it).
+const WANTED = new Set(listOption("--servers", SPECS.map((spec) => spec.id).join(",")));
+for (const spec of SPECS) if (WANTED.has(spec.id) && spec.ref) WANTED.add(spec.ref);
+const RUN_SPECS = SPECS.filter((spec) => WANTED.has(spec.id));
 
 const children = new Set<ChildProcess>();
 process.on("exit", () => {
@@ -143,7 +148,7 @@ async function partOne(): Promise<boolean> {
   const wall0 = performance.now();
   for (let run = 0; run < RUNS; run++) {
     for (const compress of COMPRESSION) {
-      for (const spec of SPECS) {
+      for (const spec of RUN_SPECS) {
         console.error(`[${new Date().toISOString().slice(11, 19)}] round ${run + 1}/${RUNS}, compression ${compress ? "on" : "off"}: ${spec.id}`);
         const server = await start([...spec.cmd, "--compress", String(compress)], "0");
         try {

@@ -242,14 +242,17 @@ export class Session {
    * permessage-deflate allows. While a message is being sent in pieces it waits for that
    * message's end (section 5.4: no interleaving of data messages).
    *
-   * @returns Whether the frame was taken: false once closing has started from this side.
+   * @returns Whether the frame was taken: false once closing has started from this side;
+   *   `"direct"` when nothing is waiting to go out before it, so the caller writes it itself
+   *   (a publish to many connections then costs no output queue per connection).
    */
-  _sendEncoded(frame: Uint8Array): boolean {
+  _sendEncoded(frame: Uint8Array): boolean | "direct" {
     if (this.#state !== "open" && this.#state !== "closingRemote") return false;
     if (this.#sending) {
       this.#deferred.push(frame);
       this.#deferredBytes += frame.byteLength;
-    } else this.#output.push(frame);
+    } else if (this.#output.length === 0 && this.#pong === undefined) return "direct";
+    else this.#output.push(frame);
     return true;
   }
 

@@ -166,10 +166,14 @@ export class _Connection implements _TopicSink {
     return this.#transport.buffered() + this.session._deferredBytes + this.#laterBytes;
   }
 
-  /** @internal Topics: writes one pre-encoded frame, with no other work per connection. */
+  /** @internal Topics: writes one pre-encoded frame, with no other work per connection; the transport holds this turn's writes to send them together. */
   _sendFrame(frame: Uint8Array): boolean {
-    if (this.#transportDone || !this.session._sendEncoded(frame)) return false;
-    this.#flush();
+    if (this.#transportDone) return false;
+    const taken = this.session._sendEncoded(frame);
+    if (!taken) return false;
+    this.#transport.cork?.();
+    if (taken === "direct") this.#writeChunks([frame]);
+    else this.#flush();
     return true;
   }
 
@@ -188,6 +192,7 @@ export class _Connection implements _TopicSink {
       this.#laterBytes += typeof data === "string" ? data.length * 3 : data.byteLength;
       return true;
     }
+    this.#transport.cork?.();
     this.session.send(data, this.#deflating ? { now: now() } : undefined);
     this.#process();
     return true;
@@ -333,7 +338,10 @@ export class _Connection implements _TopicSink {
 
   // Writes the session's output; a pong waits while the transport is over its high-water mark.
   #flush(): void {
-    const output = this.session.takeOutput(this.#backlog ? HOLD_PONG : undefined);
+    this.#writeChunks(this.session.takeOutput(this.#backlog ? HOLD_PONG : undefined));
+  }
+
+  #writeChunks(output: Uint8Array[]): void {
     if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) {
       this.#overMark++;
       this.#backlog ??= this.#drain();

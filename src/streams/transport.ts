@@ -20,6 +20,12 @@ export interface _Transport {
   drained(): Promise<void>;
   /** The backlog in bytes: what `write()` compares with the high-water mark. */
   buffered(): number;
+  /**
+   * Holds the writes of this turn of the event loop and writes them together when it ends, so
+   * many small writes in one turn (a publish to many connections, several messages each) cost
+   * one system call per connection. Held bytes count in the backlog. Optional.
+   */
+  cork?(): void;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
   /** Closes the transport now, dropping what is not written yet (a peer that never reads). */

@@ -33,6 +33,10 @@ interface _Subscriber {
   topics: Set<string>;
   native: _NativeTopics | undefined;
   paused: boolean;
+  // How a publish reaches it, fixed once the connection is open: a frame shared with others
+  // (plain, or compressed as `deflate` says), or a message through its own framing.
+  shared: boolean;
+  deflate: _SharedDeflate | undefined;
 }
 
 interface _Topic {
@@ -143,7 +147,8 @@ export class Topics {
     _checkTopic(topic, "subscribe");
     let subscriber = this.#subscribers.get(sink);
     if (!subscriber) {
-      subscriber = { sink, topics: new Set(), native: sink._native?.(), paused: false };
+      const deflate = sink._topicMode === "frames" ? sink._deflate() : "own";
+      subscriber = { sink, topics: new Set(), native: sink._native?.(), paused: false, shared: deflate !== "own", deflate: deflate === "own" ? undefined : deflate };
       this.#subscribers.set(sink, subscriber);
       const added = subscriber;
       const gone = () => this.#leaveAll(added);
@@ -311,18 +316,16 @@ export class Topics {
     let compressed: Map<DeflateEngine, Uint8Array> | undefined;
     for (const subscriber of entry.members) {
       const sink = subscriber.sink;
-      if (sink._topicMode === "frames") {
-        const deflate = sink._deflate();
-        if (deflate !== "own") {
-          let frame: Uint8Array;
-          if (deflate && size >= deflate.threshold) {
-            const engine = this.#deflater(deflate);
-            compressed ??= new Map();
-            frame = compressed.get(engine) ?? this.#compressed(engine, text, payload, compressed);
-          } else frame = plain ??= this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload })[0];
-          if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
-          continue;
-        }
+      if (subscriber.shared) {
+        const deflate = subscriber.deflate;
+        let frame: Uint8Array;
+        if (deflate && size >= deflate.threshold) {
+          const engine = this.#deflater(deflate);
+          compressed ??= new Map();
+          frame = compressed.get(engine) ?? this.#compressed(engine, text, payload, compressed);
+        } else frame = plain ??= this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload })[0];
+        if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
+        continue;
       }
       if (!this.#room(subscriber, size)) continue;
       sink._sendMessage(text ? string ??= textDecoder.decode(payload) : payload);

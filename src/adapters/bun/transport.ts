@@ -11,6 +11,14 @@ const WRITE_HIGH_WATER = 64 * 1024;
 const SCRATCH_BYTES = 64 * 1024;
 let scratch = new Uint8Array(0);
 
+// The transports corked in this turn: one task writes what each held.
+let corked: _BunTransport[] = [];
+function uncorkAll(): void {
+  const due = corked;
+  corked = [];
+  for (const transport of due) transport._uncork();
+}
+
 /**
  * @internal Where one socket's events go. Bun.listen takes one set of handlers per listener, so
  * each socket's `data` slot holds its current route: first the request head reader, then the
@@ -61,6 +69,9 @@ export class _BunTransport implements _Transport, _BunRoute {
   #paused = false;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
+  // While corked: this turn's writes, written together by uncorkAll.
+  #held: Uint8Array[] | undefined;
+  #heldBytes = 0;
   #waiters: (() => void)[] = [];
   #ending: Promise<void> | undefined;
 
@@ -94,6 +105,20 @@ export class _BunTransport implements _Transport, _BunRoute {
 
   write(chunks: Uint8Array[]): boolean {
     if (this.#closed || chunks.length === 0) return true;
+    const held = this.#held;
+    if (held) {
+      for (const chunk of chunks) {
+        held.push(chunk);
+        this.#heldBytes += chunk.byteLength;
+      }
+      return this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER;
+    }
+    this.#writeNow(chunks);
+    return this.#pendingBytes <= WRITE_HIGH_WATER;
+  }
+
+  // Writes after what is pending, or at once when nothing is.
+  #writeNow(chunks: Uint8Array[]): void {
     if (this.#pendingBytes > 0) {
       for (const chunk of chunks) {
         this.#pending.push(chunk);
@@ -102,7 +127,25 @@ export class _BunTransport implements _Transport, _BunRoute {
     } else {
       this.#send(chunks);
     }
-    return this.#pendingBytes <= WRITE_HIGH_WATER;
+  }
+
+  // Bun's sockets have no cork: the writes of this turn are held, then written as one (joined up
+  // to 64 KiB) in a task of their own, which Bun runs once the current microtasks are done.
+  cork(): void {
+    if (this.#held || this.#closed) return;
+    this.#held = [];
+    if (corked.push(this) === 1) setImmediate(uncorkAll);
+  }
+
+  /** @internal Writes what was held since `cork()`. */
+  _uncork(): void {
+    const held = this.#held;
+    if (!held) return;
+    this.#held = undefined;
+    this.#heldBytes = 0;
+    if (this.#closed || held.length === 0) return;
+    this.#writeNow(held);
+    if (this.#pendingBytes <= WRITE_HIGH_WATER) this.#wake();
   }
 
   // Writes chunks with nothing pending before them: joined in one write when small, else one
@@ -152,18 +195,19 @@ export class _BunTransport implements _Transport, _BunRoute {
   }
 
   drained(): Promise<void> {
-    if (this.#pendingBytes <= WRITE_HIGH_WATER || this.#closed) return Promise.resolve();
+    if (this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   buffered(): number {
-    return this.#pendingBytes;
+    return this.#pendingBytes + this.#heldBytes;
   }
 
   end(): Promise<void> {
     this.#ending ??= (async () => {
       // Bun calls `close` inside socket.end(): not inside the caller's flush.
       await undefined;
+      this._uncork();
       while (this.#pendingBytes > 0 && !this.#closed) await new Promise<void>((resolve) => this.#waiters.push(resolve));
       if (!this.#closed) this.#socket.end();
       this._closed();
@@ -200,6 +244,8 @@ export class _BunTransport implements _Transport, _BunRoute {
     this.#closed = true;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#held = undefined;
+    this.#heldBytes = 0;
     this.#wake();
     this.#finish();
   }

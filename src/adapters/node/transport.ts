@@ -12,6 +12,14 @@ function socketEnded(this: OwnedSocket): void {
   this[kTransport]?._ended();
 }
 
+// The sockets corked in this turn, uncorked on one tick for all of them.
+let corked: _SocketTransport[] = [];
+function uncorkAll(): void {
+  const due = corked;
+  corked = [];
+  for (const transport of due) transport._uncork();
+}
+
 /** @internal Wraps a connected node:net (or node:tls) socket. */
 export function _socketTransport(socket: Socket): _Transport {
   return new _SocketTransport(socket);
@@ -21,6 +29,7 @@ class _SocketTransport implements _Transport {
   readonly #socket: Socket;
   #onEnd: (() => void) | undefined;
   #ended = false;
+  #corked = false;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -73,6 +82,21 @@ class _SocketTransport implements _Transport {
       socket.on("drain", done);
       socket.on("close", done);
     });
+  }
+
+  // Node's own cork: what is written meanwhile goes out in one writev on the next tick, which
+  // comes once the current microtasks (a for await over messages, say) have run.
+  cork(): void {
+    if (this.#corked || this.#socket.destroyed) return;
+    this.#corked = true;
+    this.#socket.cork();
+    if (corked.push(this) === 1) (globalThis as unknown as { process: { nextTick(f: () => void): void } }).process.nextTick(uncorkAll);
+  }
+
+  /** @internal The tick after cork(): writes what was held. */
+  _uncork(): void {
+    this.#corked = false;
+    this.#socket.uncork();
   }
 
   buffered(): number {
