@@ -97,9 +97,17 @@ export class FrameEncoder {
    * @throws {RangeError} When a control frame's payload is over 125 bytes or not final.
    */
   encode(frame: FrameInit): Uint8Array[] {
-    const { opcode, payload } = frame;
+    const output: Uint8Array[] = [];
+    this._encodeTo(output, frame.opcode, frame.payload, frame.fin ?? true, frame.rsv1 ?? false);
+    return output;
+  }
+
+  /**
+   * @internal Encodes one frame like {@linkcode FrameEncoder.encode}, appending its chunks to
+   * `output`: no frame object and no result array per frame (the Session's send path).
+   */
+  _encodeTo(output: Uint8Array[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
     const length = payload.length;
-    const fin = frame.fin ?? true;
     if (opcode >= 0x8 && (length > 125 || !fin)) {
       throw new RangeError(
         `Cannot encode frame: a control frame must be final and at most 125 bytes, got ${length} bytes${fin ? "" : " with fin false"}`,
@@ -110,7 +118,7 @@ export class FrameEncoder {
     const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
     const split = !mask && length > this.#copyThreshold;
     const out = allocate(split ? headerSize : headerSize + length);
-    out[0] = (fin ? 0x80 : 0) | (frame.rsv1 ? 0x40 : 0) | opcode;
+    out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
     if (lengthBytes === 0) {
       out[1] = length;
     } else if (lengthBytes === 2) {
@@ -129,10 +137,14 @@ export class FrameEncoder {
       out[8] = (length >>> 8) & 0xff;
       out[9] = length & 0xff;
     }
-    if (split) return [out, payload];
+    if (split) {
+      output.push(out, payload);
+      return;
+    }
     if (!mask) {
       out.set(payload, headerSize);
-      return [out];
+      output.push(out);
+      return;
     }
     out[1] |= 0x80;
     const key = this.#nextKey();
@@ -155,7 +167,7 @@ export class FrameEncoder {
       out.set(payload, headerSize);
       applyMask(out.subarray(headerSize), key);
     }
-    return [out];
+    output.push(out);
   }
 
   // The next 4-byte masking key from the pool, in #key.

@@ -194,7 +194,7 @@ export class Session {
    *
    * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
    */
-  send(message: string | BufferSourceLike, options: SendOptions = {}): void {
+  send(message: string | BufferSourceLike, options?: SendOptions): void {
     this.#guard("send a message", "open", "closingRemote");
     if (this.#sending) {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
@@ -204,8 +204,8 @@ export class Session {
     let rsv1 = false;
     let data = payload;
     if (this.#deflate) {
-      if (options.now !== undefined) this.#lastNow = options.now;
-      const compressed = this.#compress(() => this.#deflate!.compress(payload, options.compress ?? true));
+      if (options?.now !== undefined) this.#lastNow = options.now;
+      const compressed = this.#compress(() => this.#deflate!.compress(payload, options?.compress ?? true));
       if (!compressed) return;
       ({ payload: data, rsv1 } = compressed);
     }
@@ -513,8 +513,7 @@ export class Session {
   }
 
   #push(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
-    const chunks = this.#encoder.encode({ opcode, payload, fin, rsv1 });
-    for (let i = 0; i < chunks.length; i++) this.#output.push(chunks[i]);
+    this.#encoder._encodeTo(this.#output, opcode, payload, fin, rsv1);
   }
 
   #sendClose(payload: Uint8Array): void {
@@ -560,8 +559,9 @@ export class Session {
     this.#events.push(event);
   }
 
-  #guard(action: string, ...states: SessionState[]): void {
-    if (!states.includes(this.#state)) {
+  // Two states at most, as arguments rather than a rest array: it runs once per message.
+  #guard(action: string, state: SessionState, other?: SessionState): void {
+    if (this.#state !== state && this.#state !== other) {
       throw new DOMException(`Cannot ${action}: the connection is ${this.#state}`, "InvalidStateError");
     }
   }

@@ -71,6 +71,8 @@ export class _Connection implements _TopicSink {
   #final: Closed | undefined;
   #later: (string | Uint8Array)[] = [];
   #laterBytes = 0;
+  // A message was enqueued since #flow last looked at the queue.
+  #queueGrew = false;
   // Made by the first ping() (an idle connection may never ping).
   #pings: Map<number, { resolve: (rtt: number) => void; reject: (error: Error) => void }> | undefined;
   // Resolves the readable's pending pull (see _pullWhilePaused), once reading is paused.
@@ -295,6 +297,10 @@ export class _Connection implements _TopicSink {
   // is read.
   #flow(): void {
     const held = this.session.pendingFailure !== undefined;
+    // Only an enqueue fills the queue: while reading goes on and nothing was enqueued since the
+    // last look, it is not full (the common case, once per message, with a piped readable).
+    if (!held && !this.#paused && !this.#queueGrew && this.#pieces === undefined) return;
+    this.#queueGrew = false;
     const full = this.session.state === "open" && !this.#readableDone &&
       ((this.#pieces?.full() ?? false) || (this.#readController.desiredSize ?? 1) <= 0);
     // The pull is released while the queue is full, and while a violation waits for the
@@ -377,7 +383,9 @@ export class _Connection implements _TopicSink {
 
   // A received message goes to the readable's queue, or straight to where the readable is piped.
   #enqueue(message: WebSocketMessage): void {
-    if (!this.#readable._deliver(message)) this.#readController.enqueue(message);
+    if (this.#readable._deliver(message)) return;
+    this.#queueGrew = true;
+    this.#readController.enqueue(message);
   }
 
   #endStreams(event: Closed): void {
