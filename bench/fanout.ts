@@ -3,6 +3,7 @@
 //   npm run bench:fanout [-- --quick] [-- --runs 3 --subs 10000 --ms 2000] [-- --compression off,on]
 //   npm run bench:fanout -- --skip-brokers | --skip-fanout [-- --rate 500 --b-subs 200]
 //   npm run bench:fanout -- --skip-brokers --servers wsflow-node,wsflow-bun-codec   (those rows and their references)
+//   npm run bench:fanout -- --profile .prof   (a CPU profile per Node and Bun server, written as each stops)
 //
 // Part 1, one process: 1 publisher, --subs subscribers (10,000), messages of 32 B and 1 KiB,
 // compression off and on. Each row: deliveries per second (median over --runs rounds, each with
@@ -41,6 +42,7 @@ const WINDOW = numberOption("--window", 16);
 const B_SUBS = numberOption("--b-subs", 200);
 const RATE = numberOption("--rate", 500);
 const COMPRESSION = listOption("--compression", "off,on").map((c) => (c === "on" ? 1 : 0));
+const PROFILE = option("--profile", "");
 const PIN = !flag("--no-pin") && spawnSync("taskset", ["-c", "0", "true"]).status === 0 && os.cpus().length >= 2;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,9 +64,10 @@ interface Spec {
   ref?: string;
   cmd: string[];
 }
-const node = (args: string[]) => [NODE, nodeScript, ...args];
+const profiled = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : [];
+const node = (args: string[]) => [NODE, ...profiled, nodeScript, ...args];
 const deno = (args: string[]) => [DENO, "run", "-A", "--no-check", sourceScript("fanout_server"), ...args];
-const bun = (args: string[]) => [BUN, sourceScript("fanout_server"), ...args];
+const bun = (args: string[]) => [BUN, ...profiled, sourceScript("fanout_server"), ...args];
 const SPECS: Spec[] = [
   { id: "ws-node", name: "ws (loop)", runtime: "node", path: "ws", cmd: node(["--server", "ws"]) },
   { id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", ref: "ws-node", cmd: node(["--server", "wsflow", "--mode", "codec"]) },
@@ -108,7 +111,8 @@ function start(cmd: string[], cpu: string | undefined): Promise<{ child: ChildPr
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((done) => child.once("exit", done));
-  child.kill("SIGKILL");
+  // A profiled server writes its profile as it exits on SIGTERM.
+  child.kill(PROFILE ? "SIGTERM" : "SIGKILL");
   await exited;
   children.delete(child);
 }
