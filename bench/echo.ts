@@ -2,7 +2,7 @@
 // all driven by one load generator (bench/echo_load.ts) in a separate process.
 //
 //   npm run bench:echo [-- --quick] [-- --json] [-- --runs 3 --ms 1500 --warmup 500]
-//   npm run bench:echo -- --only wsflow-node,ws-node [--profile .prof]   (a subset; CPU profile)
+//   npm run bench:echo -- --only wsflow-node,ws-node [--profile .prof]   (a subset; CPU profiles of the Node and Bun servers)
 //   npm run bench:echo -- --gen bun|node   --no-pin
 //   npm run bench:echo -- --kinds binary,text --sizes 32,16384 --conns 1,64   (the defaults)
 //
@@ -84,7 +84,8 @@ interface ServerSpec {
 
 const adapterMissing = (file: string) => (existsSync(join(root, "src", "adapters", file)) ? undefined : "n/a (adapter missing)");
 const denoServer = (extra: string[]) => [DENO, "run", "-A", "--no-check", sourceScript("echo_server"), ...extra];
-const bunServer = (extra: string[]) => [BUN, sourceScript("echo_server"), ...extra];
+// Bun takes the same --cpu-prof flags as Node (its profiles open in the same tools).
+const bunServer = (extra: string[]) => [BUN, ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : []), sourceScript("echo_server"), ...extra];
 const nodeServer = (extra: string[], profile = false) => [
   NODE,
   ...(profile && PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : []),

@@ -45,6 +45,46 @@ function _randomBytes(n: number): Uint8Array {
 
 const NO_KEYS = new Uint8Array(0);
 
+// Writes an unmasked header at out[at]: the first byte, then the payload length in 7 bits, or
+// 126 and 16 bits, or 127 and 64 bits (lengthBytes 0, 2 or 8).
+function _writeHeader(out: Uint8Array, at: number, b0: number, length: number, lengthBytes: number): void {
+  out[at] = b0;
+  if (lengthBytes === 0) {
+    out[at + 1] = length;
+  } else if (lengthBytes === 2) {
+    out[at + 1] = 126;
+    out[at + 2] = length >>> 8;
+    out[at + 3] = length & 0xff;
+  } else {
+    out[at + 1] = 127;
+    const high = Math.floor(length / 0x100000000);
+    out[at + 2] = high >>> 24;
+    out[at + 3] = (high >>> 16) & 0xff;
+    out[at + 4] = (high >>> 8) & 0xff;
+    out[at + 5] = high & 0xff;
+    out[at + 6] = length >>> 24; // >>> takes the low 32 bits
+    out[at + 7] = (length >>> 16) & 0xff;
+    out[at + 8] = (length >>> 8) & 0xff;
+    out[at + 9] = length & 0xff;
+  }
+}
+
+/**
+ * @internal Frames `payload` as one final unmasked frame in place: the header is written into
+ * the bytes right before the payload in its buffer, and the frame is a view over both. Only for
+ * a payload received in a masked frame whose header lies right before it in the same chunk:
+ * that header is longer than the one written (by the 4 bytes of its masking key), and nothing
+ * reads it again.
+ */
+export function _encodeInPlace(opcode: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const start = payload.byteOffset - 2 - lengthBytes;
+  const frame = new Uint8Array(payload.buffer, start, 2 + lengthBytes + length);
+  _writeHeader(frame, 0, 0x80 | opcode, length, lengthBytes);
+  return frame;
+}
+
 /**
  * Encodes WebSocket frames (RFC 6455 section 5.2).
  *
@@ -118,25 +158,7 @@ export class FrameEncoder {
     const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
     const split = !mask && length > this.#copyThreshold;
     const out = allocate(split ? headerSize : headerSize + length);
-    out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-    if (lengthBytes === 0) {
-      out[1] = length;
-    } else if (lengthBytes === 2) {
-      out[1] = 126;
-      out[2] = length >>> 8;
-      out[3] = length & 0xff;
-    } else {
-      out[1] = 127;
-      const high = Math.floor(length / 0x100000000);
-      out[2] = high >>> 24;
-      out[3] = (high >>> 16) & 0xff;
-      out[4] = (high >>> 8) & 0xff;
-      out[5] = high & 0xff;
-      out[6] = length >>> 24; // >>> takes the low 32 bits
-      out[7] = (length >>> 16) & 0xff;
-      out[8] = (length >>> 8) & 0xff;
-      out[9] = length & 0xff;
-    }
+    _writeHeader(out, 0, (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, length, lengthBytes);
     if (split) {
       output.push(out, payload);
       return;

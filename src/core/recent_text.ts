@@ -14,6 +14,15 @@ const MAX_BYTES = 64 * 1024;
 
 let recentText: string | undefined;
 let recentBytes: Uint8Array | undefined;
+// The message received last in the process, if its payload came whole in one frame of the
+// transport's chunk with the frame's own header right before it: the text, or the very
+// Uint8Array view handed out as a binary message, and its payload bytes. Sending that message
+// back as it is (an echo) can then frame it in place (see _encodeInPlace): the header is written
+// over the bytes of the header it came with, which nothing reads again, and the frame goes out
+// as one chunk, with no copy of the payload and no second chunk for the header.
+let roomFor: string | Uint8Array | undefined;
+let roomBytes: Uint8Array | undefined;
+let roomLength = 0;
 
 /** @internal Remembers a text message decoded whole from `bytes` (its payload, unmasked). */
 export function _rememberText(text: string, bytes: Uint8Array): void {
@@ -25,6 +34,28 @@ export function _rememberText(text: string, bytes: Uint8Array): void {
 /** @internal Forgets the remembered message: its bytes may be written over from now on. */
 export function _forgetText(): void {
   recentText = recentBytes = undefined;
+  roomFor = roomBytes = undefined;
+}
+
+/**
+ * @internal Remembers that `message` (a text's string, or a binary message's own view) has its
+ * payload `bytes` in a transport's chunk, preceded in that chunk by the header it arrived with.
+ */
+export function _rememberRoom(message: string | Uint8Array, bytes: Uint8Array): void {
+  if (bytes.length < MIN_BYTES) return;
+  roomFor = message;
+  roomBytes = bytes;
+  roomLength = bytes.length;
+}
+
+/**
+ * @internal The payload bytes of `message` if it is the message received last and its frame's
+ * header room precedes them (see _rememberRoom), else undefined.
+ */
+export function _recallRoom(message: string | Uint8Array): Uint8Array | undefined {
+  if (roomFor === undefined || message !== roomFor) return undefined;
+  // A binary message's view whose buffer was detached (transferred) since has no bytes left.
+  return roomBytes!.length === roomLength ? roomBytes : undefined;
 }
 
 /** @internal The UTF-8 bytes of `text` if it is the message decoded last, else undefined. */

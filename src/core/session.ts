@@ -1,9 +1,10 @@
 import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
 import type { FramePart } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { FrameEncoder } from "./frame_encoder.ts";
+import { _encodeInPlace, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { _encodeText, toBytes } from "./message_encoder.ts";
+import { _recallRoom, _rememberRoom } from "./recent_text.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
@@ -57,6 +58,8 @@ import type { BufferSourceLike } from "./web_types.ts";
 export class Session {
   readonly #role: "server" | "client";
   readonly #frames: FrameDecoder;
+  // The chunk receive() is reading, while it does.
+  #chunk: Uint8Array | undefined;
   readonly #messages: MessageDecoder;
   readonly #encoder: FrameEncoder;
   readonly #autoPong: boolean;
@@ -156,6 +159,7 @@ export class Session {
     this.#lastNow = now;
     this.#heartbeatSentAt = undefined; // any traffic proves the peer alive
     const frames = this.#frames;
+    this.#chunk = chunk;
     frames.push(chunk);
     for (let part = frames.next(); part !== undefined; part = frames.next()) {
       if (part instanceof ProtocolError) {
@@ -166,6 +170,7 @@ export class Session {
       else this.#data(part);
       if (!this.#reading()) break;
     }
+    this.#chunk = undefined;
     // A pong that waits past this call gets its own copy: the chunk is the caller's.
     const pong = this.#pong;
     if (pong !== undefined && pong.buffer === chunk.buffer) this.#pong = pong.slice();
@@ -200,6 +205,14 @@ export class Session {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
     }
     const text = typeof message === "string";
+    if (this.#role === "server" && this.#deflate === undefined) {
+      // The message just received, sent back as it is: one chunk, no copy (see #noteRoom).
+      const room = _recallRoom(message as string | Uint8Array);
+      if (room !== undefined && room.length <= this.#fragmentSize) {
+        this.#output.push(_encodeInPlace(text ? 0x1 : 0x2, room));
+        return;
+      }
+    }
     const payload = text ? _encodeText(message, this.#allocate) : toBytes(message);
     let rsv1 = false;
     let data = payload;
@@ -431,7 +444,21 @@ export class Session {
     }
     const message = messages.push(part);
     if (message instanceof ProtocolError) return this.#violation(message);
-    if (message !== undefined) this.#event({ type: "message", data: message });
+    if (message === undefined) return;
+    if (part === frame && this.#role === "server") this.#noteRoom(message, part);
+    this.#event({ type: "message", data: message });
+  }
+
+  // A message that came whole in one masked frame, the frame's header right before its payload
+  // in the chunk being read: sent back as it is, it can be framed in place (see send()).
+  #noteRoom(message: string | Uint8Array, part: FramePart): void {
+    const payload = part.payload;
+    const chunk = this.#chunk;
+    const length = part.length;
+    // One frame, whole in this chunk: not a continuation (the last fragment of a longer message).
+    if (chunk === undefined || part.opcode === 0 || part.offset !== 0 || payload.length !== length || payload.buffer !== chunk.buffer) return;
+    const header = 6 + (length < 126 ? 0 : length < 0x10000 ? 2 : 8);
+    if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload);
   }
 
   // Control frames (section 5.5).
