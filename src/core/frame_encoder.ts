@@ -144,9 +144,10 @@ export class FrameEncoder {
 
   /**
    * @internal Encodes one frame like {@linkcode FrameEncoder.encode}, appending its chunks to
-   * `output`: no frame object and no result array per frame (the Session's send path).
+   * `output`: no frame object and no result array per frame (the Session's send path). With
+   * `copy`, the payload is copied whatever its size: it is a scratch buffer, written over next.
    */
-  _encodeTo(output: Uint8Array[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+  _encodeTo(output: Uint8Array[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, copy = false): void {
     const length = payload.length;
     if (opcode >= 0x8 && (length > 125 || !fin)) {
       throw new RangeError(
@@ -156,7 +157,7 @@ export class FrameEncoder {
     const mask = this.#mask;
     const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
     const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
-    const split = !mask && length > this.#copyThreshold;
+    const split = !mask && !copy && length > this.#copyThreshold;
     const out = allocate(split ? headerSize : headerSize + length);
     _writeHeader(out, 0, (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, length, lengthBytes);
     if (split) {

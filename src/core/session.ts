@@ -3,7 +3,7 @@ import type { FramePart } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { _encodeInPlace, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
-import { _encodeText, toBytes } from "./message_encoder.ts";
+import { _encodeShortText, _encodeText, toBytes } from "./message_encoder.ts";
 import { _recallRoom, _rememberRoom } from "./recent_text.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
@@ -210,6 +210,14 @@ export class Session {
       const room = _recallRoom(message as string | Uint8Array);
       if (room !== undefined && room.length <= this.#fragmentSize) {
         this.#output.push(_encodeInPlace(text ? 0x1 : 0x2, room));
+        return;
+      }
+    }
+    if (text && this.#deflate === undefined) {
+      // Short text: through a scratch buffer, copied into the frame (no array per message).
+      const short = _encodeShortText(message);
+      if (short !== undefined && short.length <= this.#fragmentSize) {
+        this.#encoder._encodeTo(this.#output, 0x1, short, true, false, true);
         return;
       }
     }
