@@ -173,7 +173,12 @@ export class _Connection implements _TopicSink {
     if (this.#transportDone) return false;
     const taken = this.session._sendEncoded(frame);
     if (!taken) return false;
-    this.#transport.cork?.();
+    const transport = this.#transport;
+    if (taken === "direct" && transport.hold !== undefined) {
+      if (!transport.hold(frame)) this.#overMarkNow();
+      return true;
+    }
+    transport.cork?.();
     if (taken === "direct") this.#writeChunks([frame]);
     else this.#flush();
     return true;
@@ -348,10 +353,13 @@ export class _Connection implements _TopicSink {
   }
 
   #writeChunks(output: Uint8Array[]): void {
-    if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) {
-      this.#overMark++;
-      this.#backlog ??= this.#drain();
-    }
+    if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) this.#overMarkNow();
+  }
+
+  // A write found the transport over its high-water mark: writes wait for it to drain.
+  #overMarkNow(): void {
+    this.#overMark++;
+    this.#backlog ??= this.#drain();
   }
 
   #handle(event: SessionEvent): void {

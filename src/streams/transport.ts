@@ -26,6 +26,11 @@ export interface _Transport {
    * one system call per connection. Held bytes count in the backlog. Optional.
    */
   cork?(): void;
+  /**
+   * Corks as `cork()` does and writes one chunk, as `write([chunk])` would: the path of a topic's
+   * frame to each subscriber, with no array per write. Optional (transports with `cork` only).
+   */
+  hold?(chunk: Uint8Array): boolean;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
   /** Closes the transport now, dropping what is not written yet (a peer that never reads). */

@@ -137,6 +137,14 @@ export class _BunTransport implements _Transport, _BunRoute {
     if (corked.push(this) === 1) setImmediate(uncorkAll);
   }
 
+  hold(chunk: Uint8Array): boolean {
+    if (this.#closed) return true;
+    if (this.#held === undefined) this.cork();
+    this.#held!.push(chunk);
+    this.#heldBytes += chunk.byteLength;
+    return this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER;
+  }
+
   /** @internal Writes what was held since `cork()`. */
   _uncork(): void {
     const held = this.#held;

@@ -93,6 +93,13 @@ class _SocketTransport implements _Transport {
     if (corked.push(this) === 1) (globalThis as unknown as { process: { nextTick(f: () => void): void } }).process.nextTick(uncorkAll);
   }
 
+  hold(chunk: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed) return true;
+    this.cork();
+    return socket.write(chunk);
+  }
+
   /** @internal The tick after cork(): writes what was held. */
   _uncork(): void {
     this.#corked = false;
