@@ -49,9 +49,13 @@ function listening(port: number): void {
 }
 
 // Echo over wsflow's public surface: one WebSocketStream per connection, its readable piped into
-// its writable (or a read/write loop, --loop manual, to compare).
-async function echo(readable: ReadableStream<unknown>, writable: WritableStream<unknown>): Promise<void> {
-  if (LOOP === "pipe") return await readable.pipeTo(writable);
+// its writable as the README's echo does (no async function of ours waiting on the pipe for the
+// connection's life), or a read/write loop (--loop manual) to compare.
+function echo(readable: ReadableStream<unknown>, writable: WritableStream<unknown>): Promise<void> {
+  return LOOP === "pipe" ? readable.pipeTo(writable) : echoLoop(readable, writable);
+}
+
+async function echoLoop(readable: ReadableStream<unknown>, writable: WritableStream<unknown>): Promise<void> {
   const reader = readable.getReader();
   const writer = writable.getWriter();
   for (;;) {

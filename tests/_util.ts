@@ -2,6 +2,7 @@
 import { FrameDecoder, type FrameDecoderOptions } from "../src/core/frame_decoder.ts";
 import { MessageDecoder, type MessageDecoderOptions } from "../src/core/message_decoder.ts";
 import { ProtocolError } from "../src/core/protocol_error.ts";
+import type { _TransportSink } from "../src/streams/transport.ts";
 
 /** Bytes from hex with any whitespace: `hex("81 05 48 65")`. */
 export function hex(text: string): Uint8Array {
@@ -109,4 +110,9 @@ export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
       controller.close();
     },
   });
+}
+
+/** A transport's sink from two callbacks, for tests that drive a transport directly. */
+export function transportSink(received: (chunk: Uint8Array) => unknown, ended: () => unknown): _TransportSink {
+  return { _received: (chunk) => void received(chunk), _transportEnded: () => void ended() };
 }

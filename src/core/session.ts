@@ -96,7 +96,7 @@ export class Session {
   // A peer's violation held at its place in the stream (deferFailure).
   #pendingFailure: ProtocolError | undefined;
   // Pre-encoded frames that came while a message was being sent in pieces: they follow its end.
-  #deferred: Uint8Array[] = [];
+  #deferred: Uint8Array[] | undefined; // made by the first such frame (most connections never have one)
   #deferredBytes = 0;
 
   /**
@@ -250,9 +250,10 @@ export class Session {
     const payload = this.#deflate ? this.#compress(() => this.#deflate!.compressPiece(data, options.last)) : data;
     if (!payload) return;
     this.#push(opcode, payload, options.last, first && this.#deflate !== undefined);
-    if (options.last && this.#deferred.length > 0) {
-      for (const frame of this.#deferred) this.#output.push(frame);
-      this.#deferred = [];
+    const deferred = this.#deferred;
+    if (options.last && deferred !== undefined) {
+      for (const frame of deferred) this.#output.push(frame);
+      this.#deferred = undefined;
       this.#deferredBytes = 0;
     }
   }
@@ -270,7 +271,7 @@ export class Session {
   _sendEncoded(frame: Uint8Array): boolean | "direct" {
     if (this.#state !== "open" && this.#state !== "closingRemote") return false;
     if (this.#sending) {
-      this.#deferred.push(frame);
+      (this.#deferred ??= []).push(frame);
       this.#deferredBytes += frame.byteLength;
     } else if (this.#output.length === 0 && this.#pong === undefined) return "direct";
     else this.#output.push(frame);

@@ -8,7 +8,7 @@ import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, type _Surface } from "./surface.ts";
 import { _timers } from "./timer_heap.ts";
 import type { _SharedDeflate, _TopicSink } from "./topic_sink.ts";
-import type { _Transport } from "./transport.ts";
+import type { _Transport, _TransportSink } from "./transport.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 
 /** What a finished connection reports: the WHATWG `closed` value. */
@@ -33,7 +33,7 @@ const HOLD_PONG = { holdPong: true } as const;
  * A peer's violation takes effect at its place in the stream: the messages before it are
  * delivered, what the application writes as it handles them goes out, then the connection fails.
  */
-export class _Connection implements _TopicSink {
+export class _Connection implements _TopicSink, _TransportSink {
   readonly readable: ReadableStream<WebSocketMessage>;
   readonly writable: WritableStream<WebSocketSendable>;
   readonly closed: Promise<CloseResult>;
@@ -69,7 +69,7 @@ export class _Connection implements _TopicSink {
   #transportDone = false;
   #readableDone = false;
   #final: Closed | undefined;
-  #later: (string | Uint8Array)[] = [];
+  #later: (string | Uint8Array)[] | undefined; // made by the first message that must wait
   #laterBytes = 0;
   // A message was enqueued since #flow last looked at the queue.
   #queueGrew = false;
@@ -96,10 +96,18 @@ export class _Connection implements _TopicSink {
     this.#emptyQueue = this.#readController.desiredSize ?? 0;
     if (leftover && leftover.length > 0) this.session.receive(leftover, now());
     this.#process();
-    transport.start((chunk) => {
-      this.session.receive(chunk, now());
-      this.#process();
-    }, () => this.#transportEnded());
+    transport.start(this);
+  }
+
+  /** @internal The transport's sink: bytes from the peer. */
+  _received(chunk: Uint8Array): void {
+    this.session.receive(chunk, now());
+    this.#process();
+  }
+
+  /** @internal The transport's sink: the peer ended, or the transport failed or closed. */
+  _transportEnded(): void {
+    this.#transportEnded();
   }
 
   /** @internal For the surface: each received message is a stream of its fragments. */
@@ -195,7 +203,7 @@ export class _Connection implements _TopicSink {
     if (this.#transportDone || (state !== "open" && state !== "closingRemote")) return false;
     if (this.session._streaming) {
       // A message is going out in pieces: this one follows its end.
-      this.#later.push(data);
+      (this.#later ??= []).push(data);
       this.#laterBytes += typeof data === "string" ? data.length * 3 : data.byteLength;
       return true;
     }
@@ -208,8 +216,8 @@ export class _Connection implements _TopicSink {
   // Topic messages that waited for a message sent in pieces to end.
   #sendLater(): void {
     const later = this.#later;
-    if (later.length === 0) return;
-    this.#later = [];
+    if (later === undefined) return;
+    this.#later = undefined;
     this.#laterBytes = 0;
     const state = this.session.state;
     if (state !== "open" && state !== "closingRemote") return;

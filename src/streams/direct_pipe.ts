@@ -34,8 +34,8 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   /** @internal The controller, for the connection that feeds this readable. */
   readonly _controller: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #highWaterMark: number;
-  #route: _DirectTarget | undefined;
-  #blocked: ((wait: { wait: Promise<void> }) => void) | undefined;
+  // The pipe that takes received messages straight through, while it does.
+  #route: _DirectPipe | undefined;
 
   constructor(source: _MessageSource, highWaterMark: number, size: (message: WebSocketMessage) => number) {
     super(source, { highWaterMark, size });
@@ -45,15 +45,26 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
 
   /** @internal Hands a received message to the pipe's destination, if a pipe takes it now. */
   _deliver(message: WebSocketMessage): boolean {
-    const send = this.#route;
-    if (send === undefined) return false;
-    const wait = _trySend(send, message);
+    const pipe = this.#route;
+    if (pipe === undefined) return false;
+    const wait = _trySend(pipe._target, message);
     if (wait !== undefined) {
       // The destination must drain (or failed): the next messages queue until it has.
       this.#route = undefined;
-      this.#blocked!({ wait });
+      pipe._blocked(wait);
     }
     return true;
+  }
+
+  /** @internal The pipe takes received messages straight through from now (`undefined`: no longer). */
+  _route(pipe: _DirectPipe | undefined): void {
+    this.#route = pipe;
+  }
+
+  /** @internal Whether messages wait in the queue. */
+  _queued(): boolean {
+    const size = this._controller.desiredSize;
+    return size !== null && size !== this.#highWaterMark;
   }
 
   /**
@@ -77,75 +88,128 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    * ```
    */
   override pipeTo(destination: WritableStream<WebSocketMessage>, options?: StreamPipeOptions): Promise<void> {
-    const send = targets.get(destination);
-    if (send === undefined || this.locked || destination.locked || (options && (options.preventAbort || options.preventCancel || options.preventClose || options.signal))) {
+    const target = targets.get(destination);
+    if (target === undefined || this.locked || destination.locked || (options && (options.preventAbort || options.preventCancel || options.preventClose || options.signal))) {
       return super.pipeTo(destination, options);
     }
-    return this.#pipeDirect(destination, send);
+    return new Promise<void>((resolve, reject) => new _DirectPipe(this, destination, target, resolve, reject));
   }
+}
 
-  async #pipeDirect(destination: WritableStream<WebSocketMessage>, send: _DirectTarget): Promise<void> {
-    const reader = this.getReader();
-    const writer = destination.getWriter();
-    let ended = false;
-    let failed: { error: unknown } | undefined; // the destination's failure
-    let wake: (() => void) | undefined;
-    const stop = () => {
-      this.#route = undefined;
-      wake?.();
-    };
-    const destinationFailed = (error: unknown): never => {
-      failed ??= { error };
-      throw error;
-    };
+/**
+ * @internal A direct pipe: event-driven, so an idle pipe holds this object and its two locks'
+ * reactions, not a suspended async function. One step is pending at a time: the destination's
+ * `ready`, a read of the queue, a wait for the destination to drain, or the route (received
+ * messages go straight to `_target` until it must drain or either side ends).
+ */
+export class _DirectPipe {
+  readonly _target: _DirectTarget;
+  readonly #source: _MessageReadable;
+  readonly #reader: ReadableStreamDefaultReader<WebSocketMessage>;
+  readonly #writer: WritableStreamDefaultWriter<WebSocketMessage>;
+  readonly #resolve: () => void;
+  readonly #reject: (error: unknown) => void;
+  #ended = false;
+  #failed: { error: unknown } | undefined; // the destination's failure
+  #routed = false;
+
+  constructor(
+    source: _MessageReadable,
+    destination: WritableStream<WebSocketMessage>,
+    target: _DirectTarget,
+    resolve: () => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#source = source;
+    this._target = target;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    const reader = this.#reader = source.getReader();
+    const writer = this.#writer = destination.getWriter();
     // One reaction per lock, not a chain of derived promises: each idle pipe holds these two.
     const sourceEnded = () => {
-      ended = true;
-      stop();
+      this.#ended = true;
+      this.#stop();
     };
     const destinationEnded = (error: unknown) => {
-      failed ??= { error };
-      stop();
+      this.#failed ??= { error };
+      this.#stop();
     };
     void reader.closed.then(sourceEnded, sourceEnded);
     void writer.closed.then(() => destinationEnded(new TypeError("Cannot pipe: the destination closed")), destinationEnded);
-    try {
-      // A write the destination was given before the pipe goes out first.
-      await writer.ready.catch(destinationFailed);
-      for (;;) {
-        // The queue first (messages that came before the pipe, or while it waited), in order.
-        while (failed === undefined && (ended || this.#queued())) {
-          const { value, done } = await reader.read();
-          // Closing propagates forward, and an errored destination's error back (the standard's
-          // WritableStreamDefaultWriterCloseWithErrorPropagation), not close()'s TypeError.
-          if (done) return await writer.close().catch(() => writer.closed);
-          await _trySend(send, value)?.catch(destinationFailed);
-        }
-        if (failed !== undefined) throw failed.error;
-        // Then straight through, until the destination must drain or either side ends.
-        const blocked = await new Promise<{ wait: Promise<void> } | undefined>((resolve) => {
-          wake = () => resolve(undefined);
-          this.#blocked = resolve;
-          this.#route = send;
-        });
-        wake = this.#blocked = undefined;
-        if (blocked !== undefined) await blocked.wait.catch(destinationFailed);
-      }
-    } catch (error) {
-      this.#route = undefined;
-      // Forward a failure of the source to the destination, and back from the destination.
-      if (failed?.error === error) await reader.cancel(error).catch(() => {});
-      else await writer.abort(error).catch(() => {});
-      throw error;
-    } finally {
-      reader.releaseLock();
-      writer.releaseLock();
+    // A write the destination was given before the pipe goes out first.
+    this.#after(writer.ready);
+  }
+
+  /** @internal The destination must drain (or failed) after a message the route sent. */
+  _blocked(wait: Promise<void>): void {
+    this.#routed = false;
+    this.#after(wait);
+  }
+
+  // Goes on once `wait` settles; its rejection is the destination's failure.
+  #after(wait: Promise<void>): void {
+    wait.then(() => this.#next(), (error: unknown) => this.#destinationFailed(error));
+  }
+
+  // Either side ended: a route in place gives way to the next step.
+  #stop(): void {
+    if (!this.#routed) return;
+    this.#routed = false;
+    this.#source._route(undefined);
+    this.#next();
+  }
+
+  // The queue first (messages that came before the pipe, or while it waited), in order; then
+  // straight through.
+  #next(): void {
+    const failed = this.#failed;
+    if (failed === undefined && (this.#ended || this.#source._queued())) {
+      this.#reader.read().then((result) => this.#read(result), (error: unknown) => this.#fail(error));
+    } else if (failed !== undefined) {
+      this.#fail(failed.error);
+    } else {
+      this.#routed = true;
+      this.#source._route(this);
     }
   }
 
-  #queued(): boolean {
-    const size = this._controller.desiredSize;
-    return size !== null && size !== this.#highWaterMark;
+  #read(result: ReadableStreamReadResult<WebSocketMessage>): void {
+    if (result.done) {
+      // Closing propagates forward, and an errored destination's error back (the standard's
+      // WritableStreamDefaultWriterCloseWithErrorPropagation), not close()'s TypeError.
+      const writer = this.#writer;
+      writer.close().catch(() => writer.closed).then(() => this.#finish(), (error: unknown) => this.#fail(error));
+      return;
+    }
+    const wait = _trySend(this._target, result.value);
+    if (wait === undefined) this.#next();
+    else this.#after(wait);
+  }
+
+  #destinationFailed(error: unknown): void {
+    this.#failed ??= { error };
+    this.#fail(error);
+  }
+
+  // Forwards a failure of the source to the destination, and back from the destination.
+  #fail(error: unknown): void {
+    const done = this.#failed?.error === error ? this.#reader.cancel(error) : this.#writer.abort(error);
+    const end = () => {
+      this.#release();
+      this.#reject(error);
+    };
+    done.then(end, end);
+  }
+
+  #finish(): void {
+    this.#release();
+    this.#resolve();
+  }
+
+  #release(): void {
+    this.#reader.releaseLock();
+    this.#writer.releaseLock();
   }
 }
 

@@ -113,7 +113,6 @@ class _ConnectionSurface<T> implements _Surface<T> {
       this.#resolveClosed = resolve;
       this.#rejectClosed = reject;
     });
-    this.closed.catch(ignore);
     const source = connection.pull ? new _PulledSource(connection) : new _PushedSource(connection);
     this.readable = new _MessageReadable(source, connection.streamMessages ? 1 : 1024, _messageWeight);
     this.writable = new WritableStream<WebSocketSendable>(this, { highWaterMark: 1, size: _countingSize(connection) });
@@ -155,8 +154,11 @@ class _ConnectionSurface<T> implements _Surface<T> {
   }
 
   settle(error: WebSocketError | undefined, info: T): void {
-    if (error) this.#rejectClosed(error);
-    else this.#resolveClosed(info);
+    if (error) {
+      // Marked handled as it rejects, not from the start: an idle connection holds no reaction for it.
+      this.closed.catch(ignore);
+      this.#rejectClosed(error);
+    } else this.#resolveClosed(info);
   }
 }
 

@@ -9,8 +9,12 @@ import type { ByteDuplex } from "./types.ts";
  * it is over, so a peer that never reads cannot make it queue without bound.
  */
 export interface _Transport {
-  /** Starts delivering bytes; `onEnd` is called once, when the peer ends or the transport fails. */
-  start(onData: (chunk: Uint8Array) => void, onEnd: () => void): void;
+  /**
+   * Starts delivering bytes to `sink`; its `_transportEnded` is called once, when the peer ends
+   * or the transport fails. A sink object rather than two callbacks: the connection is its own
+   * sink, so an idle connection holds no closures for it.
+   */
+  start(sink: _TransportSink): void;
   /** Stops delivering bytes until `resume()` (backpressure: a slow consumer, or a backlog). */
   pause(): void;
   resume(): void;
@@ -37,6 +41,17 @@ export interface _Transport {
   abort(): void;
 }
 
+/** @internal Where a transport delivers: the connection that drives it. */
+export interface _TransportSink {
+  /** Bytes read from the peer. */
+  _received(chunk: Uint8Array): void;
+  /** The peer ended, or the transport failed or closed: called once. */
+  _transportEnded(): void;
+}
+
+/** @internal The sink of a transport not started yet: it drops what it is given. */
+export const _noSink: _TransportSink = { _received() {}, _transportEnded() {} };
+
 /** @internal Bytes a duplex transport's writes may hold unresolved before `write()` reports backpressure. */
 export const _DUPLEX_HIGH_WATER_MARK = 64 * 1024;
 
@@ -53,8 +68,7 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
   let backlog = 0;
   const sizes: number[] = []; // of the writes not yet resolved, in order (they resolve in order)
   let waiters: (() => void)[] = [];
-  let onData: (chunk: Uint8Array) => void = () => {};
-  let onEnd: () => void = () => {};
+  let sink = _noSink;
   const wake = () => {
     const woken = waiters;
     waiters = [];
@@ -65,7 +79,7 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
     ended = true;
     reader.cancel().catch(() => {});
     wake();
-    onEnd();
+    sink._transportEnded();
   };
   const written = () => {
     backlog -= sizes.shift()!;
@@ -82,7 +96,7 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
       while (!paused && !ended) {
         const { value, done } = await reader.read();
         if (done) break;
-        onData(value);
+        sink._received(value);
       }
       if (!paused) finish();
     } catch {
@@ -92,9 +106,8 @@ export function _duplexTransport(duplex: ByteDuplex): _Transport {
     }
   };
   return {
-    start(data, end) {
-      onData = data;
-      onEnd = end;
+    start(to) {
+      sink = to;
       void loop();
     },
     pause() {

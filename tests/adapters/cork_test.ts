@@ -9,6 +9,7 @@ import process from "node:process";
 import { _socketTransport } from "../../src/adapters/node/transport.ts";
 import { _BunTransport, type _BunRoute } from "../../src/adapters/bun/transport.ts";
 import type { _BunSocket } from "../../src/adapters/bun/types.ts";
+import { transportSink } from "../_util.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const bytes = (...values: number[]) => new Uint8Array(values);
@@ -58,7 +59,7 @@ describe(`cork on ${runtime}`, () => {
       resume() {},
     } satisfies _BunSocket<_BunRoute>;
     const transport = new _BunTransport(socket);
-    transport.start(() => {}, () => {});
+    transport.start(transportSink(() => {}, () => {}));
     transport.write([bytes(0)]);
     assert.deepEqual(writes, [[0]], "without cork a write goes out at once");
     transport.cork();

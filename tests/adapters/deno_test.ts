@@ -8,6 +8,7 @@ import { upgradeWebSocket, WebSocketError, WebSocketStream } from "../../mod.ts"
 import { connect, serve, type ServeHandle, upgrade } from "../../src/adapters/deno/mod.ts";
 import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
 import { _denoTransport } from "../../src/adapters/deno/transport.ts";
+import { transportSink } from "../_util.ts";
 
 const skip = !("Deno" in globalThis) && "needs Deno";
 type Message = string | Uint8Array;
@@ -419,7 +420,7 @@ describe("_denoTransport", { timeout: 10_000 }, () => {
     const transport = _denoTransport(conn);
     const chunks: Uint8Array[] = [];
     let ends = 0;
-    transport.start((chunk) => chunks.push(chunk), () => ends++);
+    transport.start(transportSink((chunk) => chunks.push(chunk), () => ends++));
     for (let i = 0; i < 2000; i++) conn.feed(new Uint8Array(40).fill(i & 0xff));
     conn.feed(null);
     await waitFor(() => ends > 0);
@@ -433,10 +434,10 @@ describe("_denoTransport", { timeout: 10_000 }, () => {
     const conn = new FakeConn();
     const transport = _denoTransport(conn);
     const chunks: Uint8Array[] = [];
-    transport.start((chunk) => {
+    transport.start(transportSink((chunk) => {
       chunks.push(chunk);
       transport.pause();
-    }, () => {});
+    }, () => {}));
     conn.feed(new Uint8Array([1]));
     conn.feed(new Uint8Array([2]));
     await delay(20);
@@ -449,7 +450,7 @@ describe("_denoTransport", { timeout: 10_000 }, () => {
   test("partial writes go out whole and in order; backpressure over 1 MiB; end() waits for them", async () => {
     const conn = new FakeConn();
     const transport = _denoTransport(conn);
-    transport.start(() => {}, () => {});
+    transport.start(transportSink(() => {}, () => {}));
     let open!: () => void;
     conn.gate = new Promise((r) => (open = r));
     assert.equal(transport.write([new Uint8Array([1, 2]), new Uint8Array([3, 4, 5, 6, 7])]), true);
@@ -477,7 +478,7 @@ describe("_denoTransport", { timeout: 10_000 }, () => {
     const peers = [0, 1, 2].map(() => {
       const conn = new FakeConn();
       const transport = _denoTransport(conn);
-      transport.start(() => {}, () => {});
+      transport.start(transportSink(() => {}, () => {}));
       let open!: () => void;
       conn.gate = new Promise((r) => (open = r));
       return { conn, transport, open, expected: [] as number[] };

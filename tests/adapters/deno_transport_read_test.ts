@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { _denoTransport } from "../../src/adapters/deno/transport.ts";
 import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
+import { transportSink } from "../_util.ts";
 
 // A connection in memory whose reads take as many queued bytes as the buffer has room for, and
 // which records the size of the memory each read was given (what a pending read pins).
@@ -49,9 +50,9 @@ describe("_denoTransport reads", () => {
     const transport = _denoTransport(conn as unknown as _DenoConn);
     const received: number[] = [];
     let ended = false;
-    transport.start((chunk) => {
+    transport.start(transportSink((chunk) => {
       for (const byte of chunk) received.push(byte);
-    }, () => (ended = true));
+    }, () => (ended = true)));
     await settle();
     assert.equal(conn.pinned.at(-1), 1024, "the first read, waiting for the peer");
     const burst = new Uint8Array(200 * 1024).map((_, i) => (i * 7) & 0xff);
@@ -70,7 +71,7 @@ describe("_denoTransport reads", () => {
     const conn = new StreamConn();
     const transport = _denoTransport(conn as unknown as _DenoConn);
     let received = 0;
-    transport.start((chunk) => void (received += chunk.length), () => {});
+    transport.start(transportSink((chunk) => void (received += chunk.length), () => {}));
     await settle();
     const message = new Uint8Array(16 * 1024 + 8).fill(0x61);
     const readsFor = async (bytes: Uint8Array) => {

@@ -2,7 +2,7 @@
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
 import { _byteLength, _copyInto } from "../../core/bytes.ts";
-import type { _Transport } from "../../streams/transport.ts";
+import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 
 // Unwritten bytes held (waiting for `drain`) past which write() reports backpressure.
@@ -60,8 +60,7 @@ export function _routedHandlers(open: (socket: _BunSocket<_BunRoute>) => void): 
  */
 export class _BunTransport implements _Transport, _BunRoute {
   readonly #socket: _BunSocket<_BunRoute>;
-  #onData: ((chunk: Uint8Array) => void) | undefined;
-  #onEnd: (() => void) | undefined;
+  #sink: _TransportSink | undefined;
   #early: Uint8Array[] = [];
   #endedEarly = false;
   #ended = false;
@@ -81,12 +80,11 @@ export class _BunTransport implements _Transport, _BunRoute {
     socket.pause();
   }
 
-  start(onData: (chunk: Uint8Array) => void, onEnd: () => void): void {
-    this.#onData = onData;
-    this.#onEnd = onEnd;
+  start(sink: _TransportSink): void {
+    this.#sink = sink;
     const early = this.#early;
     this.#early = [];
-    for (const chunk of early) onData(chunk);
+    for (const chunk of early) sink._received(chunk);
     if (this.#endedEarly) return this.#finish();
     if (!this.#paused && !this.#closed) this.#socket.resume();
   }
@@ -94,13 +92,13 @@ export class _BunTransport implements _Transport, _BunRoute {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    if (this.#onData && !this.#closed) this.#socket.pause();
+    if (this.#sink && !this.#closed) this.#socket.pause();
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (this.#onData && !this.#closed) this.#socket.resume();
+    if (this.#sink && !this.#closed) this.#socket.resume();
   }
 
   write(chunks: Uint8Array[]): boolean {
@@ -230,7 +228,7 @@ export class _BunTransport implements _Transport, _BunRoute {
 
   /** @internal Bun's `data`. */
   _data(chunk: Uint8Array): void {
-    if (this.#onData) this.#onData(chunk);
+    if (this.#sink) this.#sink._received(chunk);
     else if (!this.#endedEarly) this.#early.push(chunk);
   }
 
@@ -265,12 +263,12 @@ export class _BunTransport implements _Transport, _BunRoute {
     for (const resolve of waiters) resolve();
   }
 
-  // onEnd, once; before start, remembered for it.
+  // The sink's _transportEnded, once; before start, remembered for it.
   #finish(): void {
     if (this.#ended) return;
-    if (!this.#onEnd) return void (this.#endedEarly = true);
+    if (!this.#sink) return void (this.#endedEarly = true);
     this.#ended = true;
-    this.#onEnd();
+    this.#sink._transportEnded();
   }
 }
 

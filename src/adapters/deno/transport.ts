@@ -2,7 +2,7 @@
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
 import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
-import type { _Transport } from "../../streams/transport.ts";
+import { _noSink, type _Transport } from "../../streams/transport.ts";
 import type { _DenoConn } from "./runtime.ts";
 
 /** @internal Bytes per read, as Deno's own `conn.readable` allocates them. */
@@ -65,9 +65,8 @@ function _spare(join: Uint8Array | undefined): void {
  *   this transport once it is started.
  */
 export function _denoTransport(conn: _DenoConn): _Transport {
-  let onData: (chunk: Uint8Array) => void = () => {};
-  let onEnd: () => void = () => {};
-  let ended = false; // onEnd was called (EOF, a failure, or end())
+  let sink = _noSink;
+  let ended = false; // the sink was told the transport ended (EOF, a failure, or end())
   let closed = false; // conn.close() was called
   let paused = false;
   let reading = false;
@@ -83,7 +82,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   const finish = () => {
     if (ended) return;
     ended = true;
-    onEnd();
+    sink._transportEnded();
   };
   const close = () => {
     if (closed) return;
@@ -157,7 +156,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
           filledAfterPause = filled;
         }
         flowing = start + n === slab.length;
-        onData(slab.subarray(start, start + n));
+        sink._received(slab.subarray(start, start + n));
       }
     } catch {
       finish();
@@ -201,9 +200,8 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   };
 
   return {
-    start(data, end) {
-      onData = data;
-      onEnd = end;
+    start(to) {
+      sink = to;
       void readLoop();
     },
     pause() {

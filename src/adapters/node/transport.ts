@@ -1,13 +1,16 @@
 // A node:net socket as a _Transport: data events go straight to the Session, a flush is one
 // corked write (a single writev), and backpressure is pause/resume and drain.
 import type { Socket } from "node:net";
-import type { _Transport } from "../../streams/transport.ts";
+import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 
 const kTransport = Symbol("wsflow.transport");
 type OwnedSocket = Socket & { [kTransport]?: _SocketTransport };
 
-// The socket's end, close and error listeners are these module-level functions (the emitter
-// is `this`), not closures per connection: an idle connection holds none of its own.
+// The socket's data, end, close and error listeners are these module-level functions (the
+// emitter is `this`), not closures per connection: an idle connection holds none of its own.
+function socketData(this: OwnedSocket, chunk: Uint8Array): void {
+  this[kTransport]!._sink!._received(chunk);
+}
 function socketEnded(this: OwnedSocket): void {
   this[kTransport]?._ended();
 }
@@ -27,7 +30,8 @@ export function _socketTransport(socket: Socket): _Transport {
 
 class _SocketTransport implements _Transport {
   readonly #socket: Socket;
-  #onEnd: (() => void) | undefined;
+  /** @internal Where the socket's data goes, once started. */
+  _sink: _TransportSink | undefined;
   #ended = false;
   #corked = false;
 
@@ -35,11 +39,11 @@ class _SocketTransport implements _Transport {
     this.#socket = socket;
   }
 
-  start(onData: (chunk: Uint8Array) => void, onEnd: () => void): void {
+  start(sink: _TransportSink): void {
     const socket = this.#socket as OwnedSocket;
-    this.#onEnd = onEnd;
+    this._sink = sink;
     socket[kTransport] = this;
-    socket.on("data", onData);
+    socket.on("data", socketData);
     socket.on("end", socketEnded);
     socket.on("close", socketEnded);
     socket.on("error", socketEnded);
@@ -49,7 +53,7 @@ class _SocketTransport implements _Transport {
   _ended(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#onEnd!();
+    this._sink!._transportEnded();
   }
 
   pause(): void {
