@@ -84,11 +84,12 @@ interface ServerSpec {
 
 const adapterMissing = (file: string) => (existsSync(join(root, "src", "adapters", file)) ? undefined : "n/a (adapter missing)");
 const denoServer = (extra: string[]) => [DENO, "run", "-A", "--no-check", sourceScript("echo_server"), ...extra];
-// Bun takes the same --cpu-prof flags as Node (its profiles open in the same tools).
-const bunServer = (extra: string[]) => [BUN, ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : []), sourceScript("echo_server"), ...extra];
+// Node and Bun take the same --cpu-prof flags (Bun's profiles open in the same tools).
+const profileFlags = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : [];
+const bunServer = (extra: string[]) => [BUN, ...profileFlags, sourceScript("echo_server"), ...extra];
 const nodeServer = (extra: string[], profile = false) => [
   NODE,
-  ...(profile && PROFILE ? ["--cpu-prof", "--cpu-prof-dir", resolve(PROFILE)] : []),
+  ...(profile ? profileFlags : []),
   nodeScript("echo_server"),
   ...extra,
 ];

@@ -45,6 +45,11 @@ function _randomBytes(n: number): Uint8Array {
 
 const NO_KEYS = new Uint8Array(0);
 
+/** @internal The bytes after the second header byte that hold a payload length: 0, 2 or 8 (RFC 6455 section 5.2). */
+export function _lengthBytes(length: number): number {
+  return length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+}
+
 // Writes an unmasked header at out[at]: the first byte, then the payload length in 7 bits, or
 // 126 and 16 bits, or 127 and 64 bits (lengthBytes 0, 2 or 8).
 function _writeHeader(out: Uint8Array, at: number, b0: number, length: number, lengthBytes: number): void {
@@ -78,7 +83,7 @@ function _writeHeader(out: Uint8Array, at: number, b0: number, length: number, l
  */
 export function _encodeInPlace(opcode: number, payload: Uint8Array): Uint8Array {
   const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const lengthBytes = _lengthBytes(length);
   const start = payload.byteOffset - 2 - lengthBytes;
   const frame = new Uint8Array(payload.buffer, start, 2 + lengthBytes + length);
   _writeHeader(frame, 0, 0x80 | opcode, length, lengthBytes);
@@ -155,7 +160,7 @@ export class FrameEncoder {
       );
     }
     const mask = this.#mask;
-    const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+    const lengthBytes = _lengthBytes(length);
     const headerSize = 2 + lengthBytes + (mask ? 4 : 0);
     const split = !mask && !copy && length > this.#copyThreshold;
     const out = allocate(split ? headerSize : headerSize + length);

@@ -1,7 +1,7 @@
 import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
 import type { FramePart } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
-import { _encodeInPlace, FrameEncoder } from "./frame_encoder.ts";
+import { _encodeInPlace, _lengthBytes, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { _encodeShortText, _encodeText, toBytes } from "./message_encoder.ts";
 import { _recallRoom, _rememberRoom } from "./recent_text.ts";
@@ -205,17 +205,15 @@ export class Session {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
     }
     const text = typeof message === "string";
-    if (this.#role === "server" && this.#deflate === undefined) {
+    if (this.#deflate === undefined) {
       // The message just received, sent back as it is: one chunk, no copy (see #noteRoom).
-      const room = _recallRoom(message as string | Uint8Array);
+      const room = this.#role === "server" ? _recallRoom(message as string | Uint8Array) : undefined;
       if (room !== undefined && room.length <= this.#fragmentSize) {
         this.#output.push(_encodeInPlace(text ? 0x1 : 0x2, room));
         return;
       }
-    }
-    if (text && this.#deflate === undefined) {
       // Short text: through a scratch buffer, copied into the frame (no array per message).
-      const short = _encodeShortText(message);
+      const short = text ? _encodeShortText(message) : undefined;
       if (short !== undefined && short.length <= this.#fragmentSize) {
         this.#encoder._encodeTo(this.#output, 0x1, short, true, false, true);
         return;
@@ -466,7 +464,7 @@ export class Session {
     const length = part.length;
     // One frame, whole in this chunk: not a continuation (the last fragment of a longer message).
     if (chunk === undefined || part.opcode === 0 || part.offset !== 0 || payload.length !== length || payload.buffer !== chunk.buffer) return;
-    const header = 6 + (length < 126 ? 0 : length < 0x10000 ? 2 : 8);
+    const header = 6 + _lengthBytes(length); // masked: 2, the length, 4 for the key
     if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload);
   }
 

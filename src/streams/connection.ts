@@ -105,10 +105,6 @@ export class _Connection implements _TopicSink, _TransportSink {
     this.#process();
   }
 
-  /** @internal The transport's sink: the peer ended, or the transport failed or closed. */
-  _transportEnded(): void {
-    this.#transportEnded();
-  }
 
   /** @internal For the surface: each received message is a stream of its fragments. */
   get streamMessages(): boolean {
@@ -392,7 +388,7 @@ export class _Connection implements _TopicSink, _TransportSink {
         this.#final = event;
         return this.#endStreams(event);
       case "closeTransport":
-        void this.#endTransport().finally(() => this.#transportEnded());
+        void this.#endTransport().finally(() => this._transportEnded());
         return;
     }
   }
@@ -414,7 +410,8 @@ export class _Connection implements _TopicSink, _TransportSink {
     this.#settle();
   }
 
-  #transportEnded(): void {
+  /** @internal The transport's sink: the peer ended, or the transport failed or closed. */
+  _transportEnded(): void {
     if (!this.#transportDone) {
       this.#transportDone = true;
       this.session.transportClosed(now());
