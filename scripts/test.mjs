@@ -40,9 +40,28 @@ function run(label, command, commandArgs, parse) {
   process.stdout.write(output);
   const counts = parse ? parse(output) : { passed: 0, failed: 0 };
   const ok = child.status === 0 && counts.failed === 0;
-  results.push({ label, ok, ...counts, seconds: ((performance.now() - started) / 1000).toFixed(1) });
+  const failures = ok ? [] : failedNames(output);
+  results.push({ label, ok, failures, ...counts, seconds: ((performance.now() - started) / 1000).toFixed(1) });
   if (child.error) console.log(`${label}: ${child.error.message}`);
   return ok;
+}
+
+/**
+ * The names of the failed tests in a run's output (node:test's spec reporter, Deno, Bun), so the
+ * summary, often all that a CI log keeps, says which test failed and not only how many.
+ */
+function failedNames(out) {
+  const names = new Set();
+  let denoFailures = false;
+  for (const line of out.split("\n")) {
+    const text = line.trim();
+    if (/^(ERRORS|FAILURES)$/.test(text)) denoFailures = text === "FAILURES";
+    else if (/^✖ /.test(text) && !/^✖ failing tests:?$/.test(text)) names.add(text.slice(2));
+    else if (/^\(fail\) /.test(text)) names.add(text.slice(7));
+    else if (denoFailures && / => \S+:\d+:\d+$/.test(text)) names.add(text);
+    if (names.size >= 12) break;
+  }
+  return [...names];
 }
 
 const nodeCounts = (out) => ({
@@ -107,6 +126,7 @@ let passed = 0;
 let failed = 0;
 for (const r of results) {
   console.log(`${r.ok ? "ok  " : "FAIL"} ${r.label.padEnd(40)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds}s`);
+  for (const name of r.failures) console.log(`       failed: ${name}`);
   passed += r.passed;
   failed += r.failed + (r.ok ? 0 : r.failed === 0 ? 1 : 0);
 }
