@@ -54,7 +54,8 @@ function failedNames(out) {
   const names = new Set();
   let denoFailures = false;
   for (const line of out.split("\n")) {
-    const text = line.trim();
+    // Deno colours its report even with NO_COLOR when FORCE_COLOR is set.
+    const text = line.replace(/\x1b\[[0-9;]*m/g, "").trim();
     if (/^(ERRORS|FAILURES)$/.test(text)) denoFailures = text === "FAILURES";
     else if (/^✖ /.test(text) && !/^✖ failing tests:?$/.test(text)) names.add(text.slice(2));
     else if (/^\(fail\) /.test(text)) names.add(text.slice(7));

@@ -276,6 +276,12 @@ export class Session {
     return true;
   }
 
+  /** @internal Whether a pre-encoded frame would go straight to the transport now (see `_sendEncoded`). */
+  _sendsDirect(): boolean {
+    const state = this.#state;
+    return (state === "open" || state === "closingRemote") && !this.#sending && this.#output.length === 0 && this.#pong === undefined;
+  }
+
   /** @internal Bytes of pre-encoded frames waiting for a message sent in pieces to end. */
   get _deferredBytes(): number {
     return this.#deferredBytes;

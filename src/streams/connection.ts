@@ -4,6 +4,7 @@ import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import type { _MessageReadable } from "./direct_pipe.ts";
+import type { _RunPiece } from "./frame_run.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, type _Surface } from "./surface.ts";
 import { _timers } from "./timer_heap.ts";
@@ -185,6 +186,14 @@ export class _Connection implements _TopicSink, _TransportSink {
     transport.cork?.();
     if (taken === "direct") this.#writeChunks([frame]);
     else this.#flush();
+    return true;
+  }
+
+  /** @internal Topics: holds a piece of a topic's run of frames, when the transport can and nothing is queued before it. */
+  _sendRun(piece: _RunPiece): boolean {
+    const transport = this.#transport;
+    if (transport.holdRun === undefined || this.#transportDone || !this.session._sendsDirect()) return false;
+    if (!transport.holdRun(piece)) this.#overMarkNow();
     return true;
   }
 

@@ -126,7 +126,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
 
   /** @internal Topics: one message, straight to the socket. */
   _sendMessage(data: string | Uint8Array): boolean {
-    if (this.#done || this.#closeSent || this.#socket.readyState !== 1) return false;
+    if (this.#done || this.#closeRequest || this.#socket.readyState !== 1) return false;
     this.#socket.send(data);
     this.#buffered += _bufferedBound(data);
     return true;

@@ -1,6 +1,7 @@
 // What a connection offers the topics hub (src/topics/): the internal hook each kind of
 // connection implements, so the hub reaches every server path without knowing any of them.
 import type { DeflateEngines } from "../core/deflate.ts";
+import type { _RunPiece } from "./frame_run.ts";
 
 /**
  * @internal A runtime's own publish/subscribe that keeps the hub's guarantees (Bun.serve's
@@ -40,6 +41,12 @@ export interface _TopicSink {
   _backlog(): number;
   /** Writes one whole, unmasked frame; false when the connection no longer sends. */
   _sendFrame(frame: Uint8Array): boolean;
+  /**
+   * Holds a piece of a topic's run of frames (whose holder is this sink), written when the
+   * transport uncorks; false when it cannot (the transport has no runs, something is queued
+   * before it, or the connection no longer sends): then each frame goes by `_sendFrame`.
+   */
+  _sendRun?(piece: _RunPiece): boolean;
   /** The connection's compression: none, shareable, or its own context for each message. */
   _deflate(): undefined | _SharedDeflate | "own";
   /** Sends one message with the connection's own framing (and compression); false when it no longer sends. */

@@ -1,5 +1,6 @@
 // The byte transport a connection drives: push-based, so a hot adapter can hand socket data
 // straight to the Session and write each flush in one go, with no stream hop per chunk.
+import type { _RunPiece } from "./frame_run.ts";
 import type { ByteDuplex } from "./types.ts";
 
 /**
@@ -35,6 +36,13 @@ export interface _Transport {
    * frame to each subscriber, with no array per write. Optional (transports with `cork` only).
    */
   hold?(chunk: Uint8Array): boolean;
+  /**
+   * Corks, and holds a subscriber's piece of a topic's run of frames (src/streams/frame_run.ts):
+   * its bytes are taken when the transport uncorks, so frames published later in the turn go
+   * with it. Anything written after it cuts the piece first, to keep the order. Optional
+   * (transports with `hold` only).
+   */
+  holdRun?(piece: _RunPiece): boolean;
   /** Ends the write side once pending writes are out, and closes the transport. */
   end(): Promise<void>;
   /** Closes the transport now, dropping what is not written yet (a peer that never reads). */

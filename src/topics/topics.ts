@@ -4,6 +4,7 @@ import type { DeflateEngine, DeflateEngines } from "../core/deflate.ts";
 import { FrameEncoder } from "../core/frame_encoder.ts";
 import { toBytes } from "../core/message_encoder.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
+import { _FrameRun, _RunPiece } from "../streams/frame_run.ts";
 import type { _NativeGroup, _NativeTopics, _SharedDeflate, _TopicSink } from "../streams/topic_sink.ts";
 import { WebSocketStream } from "../streams/websocket_stream.ts";
 import { _envelope, _openEnvelope, type Backplane } from "./backplane.ts";
@@ -37,15 +38,32 @@ interface _Subscriber {
   // (plain, or compressed as `deflate` says), or a message through its own framing.
   shared: boolean;
   deflate: _SharedDeflate | undefined;
+  // Shared and uncompressed: it can hold a piece of the topic's run of frames.
+  plain: boolean;
 }
 
 interface _Topic {
   members: Set<_Subscriber>;
+  // The members that are not `plain`: each publish reaches them one by one.
+  others: Set<_Subscriber>;
+  // This turn's run of plain frames, while publishes may still be appended to it.
+  run: _OpenRun | undefined;
   listeners: Set<(message: string | Uint8Array) => void>;
   groups: Map<_NativeGroup, number>;
   ready: Promise<void>;
   // The last sequence number seen from each publishing hub, for this topic.
   seen: Map<string, number>;
+}
+
+// A topic's run of frames (src/streams/frame_run.ts): each plain member holds a piece of it
+// from the turn's first publish, so a later publish in the turn costs one append, not one write
+// per member. `extra`: frame bytes appended since; a holder's backlog passes the limit once
+// `extra` does `limit`. `individual`: plain members whose transport cannot hold a piece.
+interface _OpenRun {
+  run: _FrameRun;
+  extra: number;
+  limit: number;
+  individual: _Subscriber[];
 }
 
 interface _Group {
@@ -59,6 +77,8 @@ interface _Group {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 const MAX_ORIGINS = 1024;
+// The most frames a run takes before a publish starts a new one.
+const MAX_RUN = 4096;
 
 /**
  * Topics: subscribe connections, publish a string or bytes to everyone subscribed, from
@@ -148,7 +168,15 @@ export class Topics {
     let subscriber = this.#subscribers.get(sink);
     if (!subscriber) {
       const deflate = sink._topicMode === "frames" ? sink._deflate() : "own";
-      subscriber = { sink, topics: new Set(), native: sink._native?.(), paused: false, shared: deflate !== "own", deflate: deflate === "own" ? undefined : deflate };
+      subscriber = {
+        sink,
+        topics: new Set(),
+        native: sink._native?.(),
+        paused: false,
+        shared: deflate !== "own",
+        deflate: deflate === "own" ? undefined : deflate,
+        plain: deflate === undefined,
+      };
       this.#subscribers.set(sink, subscriber);
       const added = subscriber;
       const gone = () => this.#leaveAll(added);
@@ -164,7 +192,11 @@ export class Topics {
       let group = this.#groups.get(native.group);
       if (!group) this.#groups.set(native.group, group = { members: new Set(), paused: new Set(), sinceCheck: 0, margin: 0 });
       group.members.add(subscriber);
-    } else entry.members.add(subscriber);
+    } else {
+      entry.members.add(subscriber);
+      if (!subscriber.plain) entry.others.add(subscriber);
+      entry.run = undefined;
+    }
     return entry.ready;
   }
 
@@ -259,7 +291,7 @@ export class Topics {
     const backplane = this.#backplane;
     const ready = backplane ? this.#opened.then(() => backplane.subscribe(topic)) : Promise.resolve();
     ready.catch(() => {});
-    entry = { members: new Set(), listeners: new Set(), groups: new Map(), ready, seen: new Map() };
+    entry = { members: new Set(), others: new Set(), run: undefined, listeners: new Set(), groups: new Map(), ready, seen: new Map() };
     this.#topics.set(topic, entry);
     return entry;
   }
@@ -274,7 +306,11 @@ export class Topics {
       const left = (entry.groups.get(native.group) ?? 1) - 1;
       if (left > 0) entry.groups.set(native.group, left);
       else entry.groups.delete(native.group);
-    } else entry.members.delete(subscriber);
+    } else {
+      entry.members.delete(subscriber);
+      entry.others.delete(subscriber);
+      entry.run = undefined;
+    }
     this.#forget(topic, entry);
   }
 
@@ -307,36 +343,48 @@ export class Topics {
     this.#deliver(topic, message.text, message.payload, undefined);
   }
 
-  // Every local subscriber, once: one frame for all the codec connections that can share it.
+  // Every local subscriber, once: one frame for all the codec connections that can share it,
+  // appended to the topic's run when one is open this turn.
   #deliver(topic: string, text: boolean, payload: Uint8Array, string: string | undefined): void {
     const entry = this.#topics.get(topic);
     if (!entry) return;
-    const size = payload.byteLength;
-    let plain: Uint8Array | undefined;
-    let compressed: Map<DeflateEngine, Uint8Array> | undefined;
-    for (const subscriber of entry.members) {
-      const sink = subscriber.sink;
-      if (subscriber.shared) {
-        const deflate = subscriber.deflate;
-        let frame: Uint8Array;
-        if (deflate && size >= deflate.threshold) {
-          const engine = this.#deflater(deflate);
-          compressed ??= new Map();
-          frame = compressed.get(engine) ?? this.#compressed(engine, text, payload, compressed);
-        } else frame = plain ??= this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload })[0];
-        if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
-        continue;
+    const out = new _Outgoing(this.#encoder, text, payload, string);
+    const open = entry.run;
+    if (open !== undefined && !open.run.sealed && open.run.length < MAX_RUN && open.extra + out.plain().byteLength <= open.limit) {
+      this.#append(entry, open, out.plain());
+      for (const subscriber of entry.others) this.#sendEach(subscriber, out);
+    } else {
+      entry.run = undefined;
+      let opened: _OpenRun | undefined;
+      let held = false;
+      for (const subscriber of entry.members) {
+        if (!subscriber.plain) {
+          this.#sendEach(subscriber, out);
+          continue;
+        }
+        const frame = out.plain();
+        if (!this.#room(subscriber, frame.byteLength)) continue;
+        const sink = subscriber.sink;
+        if (opened === undefined) {
+          opened = { run: new _FrameRun(), extra: 0, limit: Infinity, individual: [] };
+          opened.run.append(frame);
+        }
+        if (sink._sendRun?.(new _RunPiece(opened.run, sink, 0))) {
+          held = true;
+          opened.limit = Math.min(opened.limit, this.#maxBacklog - sink._backlog());
+        } else if (sink._sendFrame(frame)) opened.individual.push(subscriber);
       }
-      if (!this.#room(subscriber, size)) continue;
-      sink._sendMessage(text ? string ??= textDecoder.decode(payload) : payload);
+      // Open while a transport holds a piece: the first to write it seals it, at the turn's end.
+      // (A member too slow to take this message left before it was given a piece.)
+      entry.run = held ? opened : undefined;
     }
     for (const group of entry.groups.keys()) {
-      this.#checkGroup(group, size);
-      group.publish(topic, text ? string ??= textDecoder.decode(payload) : payload);
+      this.#checkGroup(group, out.size);
+      group.publish(topic, out.message());
     }
     for (const listener of entry.listeners) {
       try {
-        listener(text ? string ??= textDecoder.decode(payload) : payload.slice());
+        listener(text ? out.message() : payload.slice());
       } catch (error) {
         queueMicrotask(() => {
           throw error;
@@ -345,21 +393,47 @@ export class Topics {
     }
   }
 
+  // A publish in the turn of an open run: one append; the members that cannot hold a piece,
+  // and those that wrote something after theirs (detached), get the frame on their own.
+  #append(entry: _Topic, open: _OpenRun, frame: Uint8Array): void {
+    const run = open.run;
+    const from = run.length;
+    run.append(frame);
+    open.extra += frame.byteLength;
+    const individual = open.individual;
+    for (let i = 0, n = individual.length; i < n; i++) {
+      const subscriber = individual[i];
+      if (entry.members.has(subscriber) && this.#room(subscriber, frame.byteLength)) subscriber.sink._sendFrame(frame);
+    }
+    const detached = run.detached;
+    if (detached.length === 0) return;
+    run.detached = [];
+    for (const holder of detached) {
+      const subscriber = this.#subscribers.get(holder as _TopicSink);
+      if (!subscriber || !entry.members.has(subscriber) || !this.#room(subscriber, frame.byteLength)) continue;
+      const sink = subscriber.sink;
+      if (sink._sendRun!(new _RunPiece(run, sink, from))) open.limit = Math.min(open.limit, open.extra + this.#maxBacklog - sink._backlog());
+      else if (sink._sendFrame(frame)) individual.push(subscriber);
+    }
+  }
+
+  // One subscriber that cannot share the plain run: a compressed frame shared with those of the
+  // same window, or a message through the connection's own framing.
+  #sendEach(subscriber: _Subscriber, out: _Outgoing): void {
+    const sink = subscriber.sink;
+    if (subscriber.shared) {
+      const deflate = subscriber.deflate;
+      const frame = deflate && out.size >= deflate.threshold ? out.compressed(this.#deflater(deflate)) : out.plain();
+      if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
+    } else if (this.#room(subscriber, out.size)) sink._sendMessage(out.message());
+  }
+
   #deflater(shared: _SharedDeflate): DeflateEngine {
     let byBits = this.#deflaters.get(shared.engines);
     if (!byBits) this.#deflaters.set(shared.engines, byBits = new Map());
     let engine = byBits.get(shared.windowBits);
     if (!engine) byBits.set(shared.windowBits, engine = shared.engines.createDeflate(shared.windowBits));
     return engine;
-  }
-
-  // One message compressed on its own (RFC 7692 section 7.2.1, no context takeover), framed with RSV1.
-  #compressed(engine: DeflateEngine, text: boolean, payload: Uint8Array, cache: Map<DeflateEngine, Uint8Array>): Uint8Array {
-    const data = engine.compress(payload, true);
-    engine.reset();
-    const frame = this.#encoder.encode({ opcode: text ? 0x1 : 0x2, payload: data, rsv1: true })[0];
-    cache.set(engine, frame);
-    return frame;
   }
 
   // Whether `size` more bytes fit in the subscriber's backlog; if not, the policy applies.
@@ -409,6 +483,45 @@ export class Topics {
       if (paused) subscriber.native!.unsubscribe(topic);
       else subscriber.native!.subscribe(topic);
     }
+  }
+}
+
+// One publish's frames and text, each made once, when a subscriber first needs it.
+class _Outgoing {
+  readonly #encoder: FrameEncoder;
+  readonly #text: boolean;
+  readonly #payload: Uint8Array;
+  readonly size: number;
+  #string: string | undefined;
+  #plain: Uint8Array | undefined;
+  #compressed: Map<DeflateEngine, Uint8Array> | undefined;
+
+  constructor(encoder: FrameEncoder, text: boolean, payload: Uint8Array, string: string | undefined) {
+    this.#encoder = encoder;
+    this.#text = text;
+    this.#payload = payload;
+    this.size = payload.byteLength;
+    this.#string = string;
+  }
+
+  plain(): Uint8Array {
+    return this.#plain ??= this.#encoder.encode({ opcode: this.#text ? 0x1 : 0x2, payload: this.#payload })[0];
+  }
+
+  // The message compressed on its own (RFC 7692 section 7.2.1, no context takeover), framed with RSV1.
+  compressed(engine: DeflateEngine): Uint8Array {
+    const cache = this.#compressed ??= new Map();
+    let frame = cache.get(engine);
+    if (frame === undefined) {
+      const data = engine.compress(this.#payload, true);
+      engine.reset();
+      cache.set(engine, frame = this.#encoder.encode({ opcode: this.#text ? 0x1 : 0x2, payload: data, rsv1: true })[0]);
+    }
+    return frame;
+  }
+
+  message(): string | Uint8Array {
+    return this.#text ? this.#string ??= textDecoder.decode(this.#payload) : this.#payload;
   }
 }
 

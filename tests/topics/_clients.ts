@@ -3,10 +3,25 @@
 import { connect, type Socket } from "node:net";
 import { FrameDecoder } from "../../src/core/frame_decoder.ts";
 import { type CompressionOptions, upgradeWebSocket, WebSocketStream, type WebSocketStreamOptions } from "../../mod.ts";
-import { serve, type ServeHandle } from "../../src/adapters/serve.ts";
+import { runtime, serve, type ServeHandle } from "../../src/adapters/serve.ts";
 import type { Topics } from "../../src/topics/topics.ts";
 
 export type Message = string | Uint8Array;
+
+/** The server paths of the runtime running the test. */
+export const modes: ("native" | "codec")[] = runtime() === "node" ? ["codec"] : ["codec", "native"];
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A message as text to compare: bytes as "bytes:1,2,3". */
+export const text = (m: Message) => (typeof m === "string" ? m : `bytes:${[...m].join(",")}`);
+
+/** Waits until `check()` holds, polling every 10 ms; throws after `ms`. */
+export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 
 /** A wsflow client that keeps every message it receives. */
 export interface Gatherer {

@@ -8,19 +8,8 @@ import { InProcessBackplane, Topics, upgradeWebSocket, WebSocketStream } from ".
 import type { DeflateEngines } from "../../src/core/deflate.ts";
 import { zlibEngines } from "../../src/adapters/zlib/mod.ts";
 import { runtime, serve } from "../../src/adapters/serve.ts";
-import { gatherer, type Message, rawSubscriber, topicServer } from "./_clients.ts";
+import { gatherer, type Message, modes, rawSubscriber, sleep, text, topicServer, waitFor } from "./_clients.ts";
 
-const modes: ("native" | "codec")[] = runtime() === "node" ? ["codec"] : ["codec", "native"];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const text = (m: Message) => (typeof m === "string" ? m : `bytes:${[...m].join(",")}`);
-
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 for (const mode of modes) {
   describe(`topics on ${runtime()} (${mode})`, { timeout: 30_000 }, () => {

@@ -83,7 +83,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       this.#topics = {
         group,
         subscribe: (topic) => {
-          if (this.#done) return;
+          if (this.#done || this.#closeRequest) return;
           if (this.#ws) return this.#ws.subscribe(topic);
           this.#pendingTopics.add(topic);
           bunGroup.opening.add(this);
@@ -132,8 +132,17 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   close(code: number | undefined, reason: string): void {
     if (this.#closeRequest || this.#done) return;
     this.#closeRequest = { code, reason };
+    this.#leaveTopics();
     this.#resume(); // read on, so the peer's close frame is seen
     void this.#maybeClose();
+  }
+
+  // Once close() is called, Bun's publish reaches it no more (as Topics' own paths do).
+  #leaveTopics(): void {
+    if (!this.#topics) return;
+    this.#pendingTopics.clear();
+    const ws = this.#ws;
+    if (ws && !this.#done) for (const topic of ws.subscriptions ?? []) ws.unsubscribe(topic);
   }
 
   async #maybeClose(): Promise<void> {

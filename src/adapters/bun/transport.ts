@@ -2,6 +2,7 @@
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
 import { _byteLength, _copyInto } from "../../core/bytes.ts";
+import { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 
@@ -68,9 +69,14 @@ export class _BunTransport implements _Transport, _BunRoute {
   #paused = false;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
-  // While corked: this turn's writes, written together by uncorkAll.
-  #held: Uint8Array[] | undefined;
+  // While corked: this turn's writes, written together by uncorkAll. The first is kept on its
+  // own (a topic delivery is most often one run per connection per turn, with no array).
+  #corked = false;
+  #heldFirst: Uint8Array | _RunPiece | undefined;
+  #held: (Uint8Array | _RunPiece)[] | undefined;
   #heldBytes = 0;
+  // The last thing held, when it is a run's piece that may still grow: cut by any later write.
+  #open: _RunPiece | undefined;
   #waiters: (() => void)[] = [];
   #ending: Promise<void> | undefined;
 
@@ -103,13 +109,9 @@ export class _BunTransport implements _Transport, _BunRoute {
 
   write(chunks: Uint8Array[]): boolean {
     if (this.#closed || chunks.length === 0) return true;
-    const held = this.#held;
-    if (held) {
-      for (const chunk of chunks) {
-        held.push(chunk);
-        this.#heldBytes += chunk.byteLength;
-      }
-      return this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER;
+    if (this.#corked) {
+      for (const chunk of chunks) this.#hold(chunk);
+      return this.buffered() <= WRITE_HIGH_WATER;
     }
     this.#writeNow(chunks);
     return this.#pendingBytes <= WRITE_HIGH_WATER;
@@ -118,39 +120,74 @@ export class _BunTransport implements _Transport, _BunRoute {
   // Writes after what is pending, or at once when nothing is.
   #writeNow(chunks: Uint8Array[]): void {
     if (this.#pendingBytes > 0) {
-      for (const chunk of chunks) {
-        this.#pending.push(chunk);
-        this.#pendingBytes += chunk.byteLength;
-      }
+      for (const chunk of chunks) this.#keepAlso(chunk);
     } else {
       this.#send(chunks);
     }
   }
 
+  #keepAlso(chunk: Uint8Array): void {
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.byteLength;
+  }
+
+  // One chunk with nothing pending before it.
+  #sendOne(bytes: Uint8Array): void {
+    const written = this.#socket.write(bytes);
+    if (written === bytes.byteLength) return;
+    if (written < 0) return this.#lost();
+    this.#keep([bytes.subarray(written)], 0);
+  }
+
   // Bun's sockets have no cork: the writes of this turn are held, then written as one (joined up
   // to 64 KiB) in a task of their own, which Bun runs once the current microtasks are done.
   cork(): void {
-    if (this.#held || this.#closed) return;
-    this.#held = [];
+    if (this.#corked || this.#closed) return;
+    this.#corked = true;
     if (corked.push(this) === 1) setImmediate(uncorkAll);
   }
 
   hold(chunk: Uint8Array): boolean {
     if (this.#closed) return true;
-    if (this.#held === undefined) this.cork();
-    this.#held!.push(chunk);
-    this.#heldBytes += chunk.byteLength;
-    return this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER;
+    if (!this.#corked) this.cork();
+    this.#hold(chunk);
+    return this.buffered() <= WRITE_HIGH_WATER;
+  }
+
+  holdRun(piece: _RunPiece): boolean {
+    if (this.#closed) return true;
+    if (!this.#corked) this.cork();
+    this.#hold(piece);
+    this.#open = piece;
+    return this.buffered() <= WRITE_HIGH_WATER;
+  }
+
+  #hold(item: Uint8Array | _RunPiece): void {
+    const open = this.#open;
+    if (open !== undefined) {
+      open.cut();
+      this.#heldBytes += open.byteLength;
+      this.#open = undefined;
+    }
+    const first = this.#heldFirst;
+    if (first === undefined) this.#heldFirst = item;
+    else if (this.#held === undefined) this.#held = [first, item];
+    else this.#held.push(item);
+    if (item instanceof Uint8Array) this.#heldBytes += item.byteLength;
   }
 
   /** @internal Writes what was held since `cork()`. */
   _uncork(): void {
+    if (!this.#corked) return;
+    const first = this.#heldFirst;
     const held = this.#held;
-    if (!held) return;
-    this.#held = undefined;
+    this.#corked = false;
+    this.#heldFirst = this.#held = this.#open = undefined;
     this.#heldBytes = 0;
-    if (this.#closed || held.length === 0) return;
-    this.#writeNow(held);
+    if (this.#closed || first === undefined) return;
+    if (held !== undefined) this.#writeNow(held.map(bytesOf));
+    else if (this.#pendingBytes > 0) this.#keepAlso(bytesOf(first));
+    else this.#sendOne(bytesOf(first));
     if (this.#pendingBytes <= WRITE_HIGH_WATER) this.#wake();
   }
 
@@ -201,12 +238,12 @@ export class _BunTransport implements _Transport, _BunRoute {
   }
 
   drained(): Promise<void> {
-    if (this.#pendingBytes + this.#heldBytes <= WRITE_HIGH_WATER || this.#closed) return Promise.resolve();
+    if (this.buffered() <= WRITE_HIGH_WATER || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   buffered(): number {
-    return this.#pendingBytes + this.#heldBytes;
+    return this.#pendingBytes + this.#heldBytes + (this.#open?.byteLength ?? 0);
   }
 
   end(): Promise<void> {
@@ -250,7 +287,8 @@ export class _BunTransport implements _Transport, _BunRoute {
     this.#closed = true;
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#held = undefined;
+    this.#corked = false;
+    this.#heldFirst = this.#held = this.#open = undefined;
     this.#heldBytes = 0;
     this.#wake();
     this.#finish();
@@ -271,6 +309,8 @@ export class _BunTransport implements _Transport, _BunRoute {
     this.#sink._transportEnded();
   }
 }
+
+const bytesOf = (item: Uint8Array | _RunPiece): Uint8Array => item instanceof Uint8Array ? item : item.take();
 
 // Joins chunks (size <= SCRATCH_BYTES) into the start of the shared scratch buffer, which the
 // caller must not keep past its synchronous write.

@@ -51,6 +51,8 @@ export interface BunServerWebSocket<T = unknown> {
   subscribe(topic: string): void;
   /** Stops receiving a topic. */
   unsubscribe(topic: string): void;
+  /** The topics it is subscribed to (Bun 1.2 and later). */
+  readonly subscriptions?: string[];
   /** Stops reading from the socket (Bun 1.4). */
   pause?(): void;
   /** Reads from the socket again (Bun 1.4). */

@@ -1,6 +1,7 @@
 // A node:net socket as a _Transport: data events go straight to the Session, a flush is one
 // corked write (a single writev), and backpressure is pause/resume and drain.
 import type { Socket } from "node:net";
+import type { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 
 const kTransport = Symbol("wsflow.transport");
@@ -34,6 +35,8 @@ class _SocketTransport implements _Transport {
   _sink: _TransportSink | undefined;
   #ended = false;
   #corked = false;
+  // A run's piece held since cork(), written at uncork, or before anything written after it.
+  #open: _RunPiece | undefined;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -67,6 +70,7 @@ class _SocketTransport implements _Transport {
   write(chunks: Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed) return true;
+    if (this.#open !== undefined) this.#cutOpen();
     if (chunks.length === 1) return socket.write(chunks[0]);
     socket.cork();
     for (const chunk of chunks) socket.write(chunk);
@@ -101,21 +105,45 @@ class _SocketTransport implements _Transport {
     const socket = this.#socket;
     if (socket.destroyed) return true;
     this.cork();
+    if (this.#open !== undefined) this.#cutOpen();
     return socket.write(chunk);
+  }
+
+  holdRun(piece: _RunPiece): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed) return true;
+    this.cork();
+    if (this.#open !== undefined) this.#cutOpen();
+    this.#open = piece;
+    return !socket.writableNeedDrain;
+  }
+
+  // Something is written after the held piece: the piece ends here and goes first.
+  #cutOpen(): void {
+    const open = this.#open!;
+    this.#open = undefined;
+    open.cut();
+    this.#socket.write(open.take());
   }
 
   /** @internal The tick after cork(): writes what was held. */
   _uncork(): void {
+    const open = this.#open;
+    if (open !== undefined) {
+      this.#open = undefined;
+      if (!this.#socket.destroyed) this.#socket.write(open.take());
+    }
     this.#corked = false;
     this.#socket.uncork();
   }
 
   buffered(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + (this.#open?.byteLength ?? 0);
   }
 
   end(): Promise<void> {
     const socket = this.#socket;
+    if (this.#open !== undefined && !socket.destroyed) this.#cutOpen();
     return new Promise<void>((resolve) => {
       if (socket.destroyed) return resolve();
       socket.once("close", () => resolve());
