@@ -9,8 +9,8 @@ export type _RunHolder = object;
 
 /**
  * @internal Frames published to one topic in one turn. Appending is open until a transport
- * takes the run's bytes to its end (it uncorks): the run is sealed then, and a later publish
- * starts a new run.
+ * takes bytes of the run (it uncorks, or writes a cut piece): the run is sealed then, and a
+ * later publish starts a new run, so no run outlives the turn its pieces were written in.
  */
 export class _FrameRun {
   readonly frames: Uint8Array[] = [];
@@ -25,7 +25,7 @@ export class _FrameRun {
    */
   detached: _RunHolder[] = [];
 
-  /** Whether a transport has taken the run to its end, so nothing may be appended. */
+  /** Whether a transport has taken bytes of the run, so nothing may be appended. */
   get sealed(): boolean {
     return this.#sealed;
   }
@@ -48,12 +48,13 @@ export class _FrameRun {
   }
 
   /**
-   * The bytes of frames `from` to `to` (excluded) as one array, which the caller must not change:
-   * one frame is itself, a range to the end is joined once and shared (and seals the run).
+   * The bytes of frames `from` to `to` (excluded; the end if undefined) as one array, which the
+   * caller must not change: one frame is itself, a range to the end is joined once and shared.
+   * Seals the run.
    */
   bytes(from: number, to: number | undefined): Uint8Array {
     const end = to ?? this.frames.length;
-    if (to === undefined) this.#sealed = true;
+    this.#sealed = true;
     if (end - from === 1) return this.frames[from];
     if (to !== undefined) return join(this.frames, from, end, this.byteLength(from, end));
     const joined = this.#joined ??= new Map();

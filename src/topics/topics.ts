@@ -34,20 +34,24 @@ interface _Subscriber {
   topics: Set<string>;
   native: _NativeTopics | undefined;
   paused: boolean;
-  // How a publish reaches it, fixed once the connection is open: a frame shared with others
-  // (plain, or compressed as `deflate` says), or a message through its own framing.
-  shared: boolean;
-  deflate: _SharedDeflate | undefined;
-  // Shared and uncompressed: it can hold a piece of the topic's run of frames.
-  plain: boolean;
+  // How a publish reaches it, fixed once the connection is open: the frame it shares with the
+  // others of its variant, or (undefined) a message through its own framing.
+  variant: _Variant | undefined;
+}
+
+// The frames a group of subscribers share: plain, or compressed by one engine (one window
+// size, no context takeover) from `threshold` bytes up.
+interface _Variant {
+  engine: DeflateEngine | undefined;
+  threshold: number;
 }
 
 interface _Topic {
   members: Set<_Subscriber>;
-  // The members that are not `plain`: each publish reaches them one by one.
+  // The members with no variant: each publish reaches them one by one.
   others: Set<_Subscriber>;
-  // This turn's run of plain frames, while publishes may still be appended to it.
-  run: _OpenRun | undefined;
+  // This turn's runs of frames, one per variant, while publishes may still be appended to them.
+  runs: Map<_Variant, _OpenRun> | undefined;
   listeners: Set<(message: string | Uint8Array) => void>;
   groups: Map<_NativeGroup, number>;
   ready: Promise<void>;
@@ -55,10 +59,11 @@ interface _Topic {
   seen: Map<string, number>;
 }
 
-// A topic's run of frames (src/streams/frame_run.ts): each plain member holds a piece of it
-// from the turn's first publish, so a later publish in the turn costs one append, not one write
-// per member. `extra`: frame bytes appended since; a holder's backlog passes the limit once
-// `extra` does `limit`. `individual`: plain members whose transport cannot hold a piece.
+// A topic's run of one variant's frames (src/streams/frame_run.ts): each member of that variant
+// holds a piece of it from the turn's first publish, so a later publish in the turn costs one
+// append, not one write per member. `extra`: frame bytes appended since; a holder's backlog
+// passes the limit once `extra` does `limit`. `individual`: members whose transport cannot hold
+// a piece.
 interface _OpenRun {
   run: _FrameRun;
   extra: number;
@@ -131,6 +136,8 @@ export class Topics {
   readonly #groups = new Map<_NativeGroup, _Group>();
   readonly #encoder = new FrameEncoder({ role: "server", copyThreshold: Infinity });
   readonly #deflaters = new Map<DeflateEngines, Map<number, DeflateEngine>>();
+  readonly #plain: _Variant = { engine: undefined, threshold: Infinity };
+  readonly #variants = new Map<DeflateEngine, Map<number, _Variant>>();
   readonly #origin = crypto.getRandomValues(new Uint8Array(8));
   readonly #originKey: string;
   readonly #opened: Promise<void>;
@@ -168,15 +175,7 @@ export class Topics {
     let subscriber = this.#subscribers.get(sink);
     if (!subscriber) {
       const deflate = sink._topicMode === "frames" ? sink._deflate() : "own";
-      subscriber = {
-        sink,
-        topics: new Set(),
-        native: sink._native?.(),
-        paused: false,
-        shared: deflate !== "own",
-        deflate: deflate === "own" ? undefined : deflate,
-        plain: deflate === undefined,
-      };
+      subscriber = { sink, topics: new Set(), native: sink._native?.(), paused: false, variant: deflate === "own" ? undefined : this.#variant(deflate) };
       this.#subscribers.set(sink, subscriber);
       const added = subscriber;
       const gone = () => this.#leaveAll(added);
@@ -194,8 +193,8 @@ export class Topics {
       group.members.add(subscriber);
     } else {
       entry.members.add(subscriber);
-      if (!subscriber.plain) entry.others.add(subscriber);
-      entry.run = undefined;
+      if (!subscriber.variant) entry.others.add(subscriber);
+      entry.runs = undefined;
     }
     return entry.ready;
   }
@@ -274,6 +273,7 @@ export class Topics {
     }
     for (const byBits of this.#deflaters.values()) for (const engine of byBits.values()) engine.close();
     this.#deflaters.clear();
+    this.#variants.clear();
     await this.#opened.catch(() => {});
     await this.#backplane?.close();
   }
@@ -291,7 +291,7 @@ export class Topics {
     const backplane = this.#backplane;
     const ready = backplane ? this.#opened.then(() => backplane.subscribe(topic)) : Promise.resolve();
     ready.catch(() => {});
-    entry = { members: new Set(), others: new Set(), run: undefined, listeners: new Set(), groups: new Map(), ready, seen: new Map() };
+    entry = { members: new Set(), others: new Set(), runs: undefined, listeners: new Set(), groups: new Map(), ready, seen: new Map() };
     this.#topics.set(topic, entry);
     return entry;
   }
@@ -309,7 +309,7 @@ export class Topics {
     } else {
       entry.members.delete(subscriber);
       entry.others.delete(subscriber);
-      entry.run = undefined;
+      entry.runs = undefined;
     }
     this.#forget(topic, entry);
   }
@@ -349,34 +349,36 @@ export class Topics {
     const entry = this.#topics.get(topic);
     if (!entry) return;
     const out = new _Outgoing(this.#encoder, text, payload, string);
-    const open = entry.run;
-    if (open !== undefined && !open.run.sealed && open.run.length < MAX_RUN && open.extra + out.plain().byteLength <= open.limit) {
-      this.#append(entry, open, out.plain());
-      for (const subscriber of entry.others) this.#sendEach(subscriber, out);
+    const runs = entry.runs;
+    if (runs !== undefined && this.#appendable(runs, out)) {
+      for (const [variant, open] of runs) this.#append(entry, open, out.frame(variant));
+      for (const subscriber of entry.others) this.#sendOwn(subscriber, out);
     } else {
-      entry.run = undefined;
-      let opened: _OpenRun | undefined;
+      entry.runs = undefined;
+      let opened: Map<_Variant, _OpenRun> | undefined;
       let held = false;
       for (const subscriber of entry.members) {
-        if (!subscriber.plain) {
-          this.#sendEach(subscriber, out);
+        const variant = subscriber.variant;
+        if (variant === undefined) {
+          this.#sendOwn(subscriber, out);
           continue;
         }
-        const frame = out.plain();
+        const frame = out.frame(variant);
         if (!this.#room(subscriber, frame.byteLength)) continue;
-        const sink = subscriber.sink;
-        if (opened === undefined) {
-          opened = { run: new _FrameRun(), extra: 0, limit: Infinity, individual: [] };
-          opened.run.append(frame);
+        let open = (opened ??= new Map()).get(variant);
+        if (open === undefined) {
+          opened.set(variant, open = { run: new _FrameRun(), extra: 0, limit: Infinity, individual: [] });
+          open.run.append(frame);
         }
-        if (sink._sendRun?.(new _RunPiece(opened.run, sink, 0))) {
+        const sink = subscriber.sink;
+        if (sink._sendRun?.(new _RunPiece(open.run, sink, 0))) {
           held = true;
-          opened.limit = Math.min(opened.limit, this.#maxBacklog - sink._backlog());
-        } else if (sink._sendFrame(frame)) opened.individual.push(subscriber);
+          open.limit = Math.min(open.limit, this.#maxBacklog - sink._backlog());
+        } else if (sink._sendFrame(frame)) open.individual.push(subscriber);
       }
-      // Open while a transport holds a piece: the first to write it seals it, at the turn's end.
-      // (A member too slow to take this message left before it was given a piece.)
-      entry.run = held ? opened : undefined;
+      // Open while a transport holds a piece: the first to write one seals its run, at the
+      // turn's end. (A member too slow to take this message left before it was given a piece.)
+      entry.runs = held ? opened : undefined;
     }
     for (const group of entry.groups.keys()) {
       this.#checkGroup(group, out.size);
@@ -417,15 +419,28 @@ export class Topics {
     }
   }
 
-  // One subscriber that cannot share the plain run: a compressed frame shared with those of the
-  // same window, or a message through the connection's own framing.
-  #sendEach(subscriber: _Subscriber, out: _Outgoing): void {
-    const sink = subscriber.sink;
-    if (subscriber.shared) {
-      const deflate = subscriber.deflate;
-      const frame = deflate && out.size >= deflate.threshold ? out.compressed(this.#deflater(deflate)) : out.plain();
-      if (this.#room(subscriber, frame.byteLength)) sink._sendFrame(frame);
-    } else if (this.#room(subscriber, out.size)) sink._sendMessage(out.message());
+  // Whether this publish can join the turn's runs: none sealed or full, and every holder has room.
+  #appendable(runs: Map<_Variant, _OpenRun>, out: _Outgoing): boolean {
+    for (const [variant, open] of runs) {
+      if (open.run.sealed || open.run.length >= MAX_RUN || open.extra + out.frame(variant).byteLength > open.limit) return false;
+    }
+    return true;
+  }
+
+  // A subscriber with a context of its own: the message through the connection's own framing.
+  #sendOwn(subscriber: _Subscriber, out: _Outgoing): void {
+    if (this.#room(subscriber, out.size)) subscriber.sink._sendMessage(out.message());
+  }
+
+  // The variant of the frames a subscriber can share: one per engine and threshold.
+  #variant(deflate: _SharedDeflate | undefined): _Variant {
+    if (deflate === undefined) return this.#plain;
+    const engine = this.#deflater(deflate);
+    let byThreshold = this.#variants.get(engine);
+    if (!byThreshold) this.#variants.set(engine, byThreshold = new Map());
+    let variant = byThreshold.get(deflate.threshold);
+    if (!variant) byThreshold.set(deflate.threshold, variant = { engine, threshold: deflate.threshold });
+    return variant;
   }
 
   #deflater(shared: _SharedDeflate): DeflateEngine {
@@ -502,6 +517,11 @@ class _Outgoing {
     this.#payload = payload;
     this.size = payload.byteLength;
     this.#string = string;
+  }
+
+  /** The frame a variant's subscribers share. */
+  frame(variant: _Variant): Uint8Array {
+    return variant.engine !== undefined && this.size >= variant.threshold ? this.compressed(variant.engine) : this.plain();
   }
 
   plain(): Uint8Array {

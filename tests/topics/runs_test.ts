@@ -105,6 +105,31 @@ for (const mode of modes) {
   });
 }
 
+describe(`publishes in one turn with permessage-deflate on ${runtime()} (codec)`, { timeout: 30_000 }, () => {
+  test("each window size's compressed run keeps order with the server's own writes, and plain peers get theirs", async () => {
+    const topics = new Topics();
+    const { server, url, sockets } = await topicServer(topics, "codec", { threshold: 64, serverNoContextTakeover: true });
+    try {
+      const wide = await gatherer(`${url}?id=wide&topics=t`, { compression: { serverNoContextTakeover: true } });
+      const narrow = await gatherer(`${url}?id=narrow&topics=t`, { compression: { serverNoContextTakeover: true, serverMaxWindowBits: 9 } });
+      const plain = await gatherer(`${url}?id=plain&topics=t`, { compression: false });
+      await waitFor(() => topics.subscribers("t") === 3, 5000, "the subscriptions");
+      const writers = await Promise.all(["wide", "narrow", "plain"].map(async (id) => (await sockets.get(id)!.opened).writable.getWriter()));
+      const long = (i: number) => `long message ${i} `.repeat(20);
+      topics.publish("t", long(1));
+      topics.publish("t", "short");
+      for (const writer of writers) await writer.write("own write");
+      topics.publish("t", long(2));
+      topics.publish("t", Uint8Array.of(7));
+      const expected = [long(1), "short", "own write", long(2), "bytes:7"];
+      for (const peer of [wide, narrow, plain]) assert.deepEqual((await peer.until(5)).map(text), expected);
+    } finally {
+      await topics.close();
+      await server.shutdown();
+    }
+  });
+});
+
 // The limit counts what one turn holds for a subscriber: the run's frames as much as single
 // writes. Native paths write at once (the runtime takes the bytes), so only the codec is exact.
 describe(`the backlog limit within one turn on ${runtime()} (codec)`, { timeout: 30_000 }, () => {
