@@ -1,9 +1,11 @@
 // The Deno codec's read side and memory: a read that waits on a silent peer holds a small
-// buffer, not a 64 KiB one, and bytes that flow still arrive whole and in order.
+// buffer, not a 64 KiB one, and bytes that flow still arrive whole and in order. And its writes
+// of topic runs: a piece goes out with what its turn appended, cut where the server wrote.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { _denoTransport } from "../../src/adapters/deno/transport.ts";
 import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
+import { _FrameRun, _RunPiece } from "../../src/streams/frame_run.ts";
 import { transportSink } from "../_util.ts";
 
 // A connection in memory whose reads take as many queued bytes as the buffer has room for, and
@@ -88,5 +90,66 @@ describe("_denoTransport reads", () => {
     assert.equal(conn.pinned.at(-1), 64 * 1024, "the read after a pause has grown to 64 KiB");
     for (let i = 0; i < 8; i++) await readsFor(new Uint8Array(100));
     assert.equal(conn.pinned.at(-1), 1024, "small messages bring it back to 1 KiB");
+  });
+});
+
+// A connection whose writes wait until `finish()`, recording each write's bytes.
+class HeldWrites {
+  readonly remoteAddr = { hostname: "127.0.0.1" };
+  readonly writes: number[][] = [];
+  #finish: (() => void)[] = [];
+  read(): Promise<number | null> {
+    return new Promise(() => {});
+  }
+  write(bytes: Uint8Array): Promise<number> {
+    this.writes.push([...bytes]);
+    return new Promise((resolve) => this.#finish.push(() => resolve(bytes.length)));
+  }
+  finish(): void {
+    for (const f of this.#finish.splice(0)) f();
+  }
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+}
+
+describe("_denoTransport topic runs", () => {
+  test("a piece held while a write is out goes in the next write, cut where something else was written after it", async () => {
+    const conn = new HeldWrites();
+    const transport = _denoTransport(conn as unknown as _DenoConn);
+    transport.start(transportSink(() => {}, () => {}));
+    const run = new _FrameRun();
+    transport.write([Uint8Array.of(1)]); // out at once, and not finished
+    run.append(Uint8Array.of(10));
+    transport.holdRun!(new _RunPiece(run, {}, 0));
+    run.append(Uint8Array.of(11)); // a later publish in the turn
+    assert.equal(transport.buffered(), 3, "the written byte and the piece so far");
+    transport.write([Uint8Array.of(2)]); // the server's own write: cuts the piece
+    assert.equal(run.detached.length, 1);
+    run.append(Uint8Array.of(12)); // not for this holder's piece any more
+    conn.finish();
+    await settle();
+    assert.deepEqual(conn.writes, [[1], [10, 11, 2]]);
+    assert.equal(run.sealed, true);
+    conn.finish();
+    await settle();
+    assert.equal(transport.buffered(), 0);
+  });
+
+  test("a piece held with no write out goes in a later task, with what the turn appended", async () => {
+    const conn = new HeldWrites();
+    const transport = _denoTransport(conn as unknown as _DenoConn);
+    transport.start(transportSink(() => {}, () => {}));
+    const run = new _FrameRun();
+    run.append(Uint8Array.of(10));
+    transport.holdRun!(new _RunPiece(run, {}, 0));
+    run.append(Uint8Array.of(11));
+    await Promise.resolve();
+    run.append(Uint8Array.of(12)); // a microtask later: still this turn
+    assert.deepEqual(conn.writes, []);
+    await settle();
+    assert.deepEqual(conn.writes, [[10, 11, 12]]);
+    conn.finish();
   });
 });

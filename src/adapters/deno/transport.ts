@@ -2,6 +2,7 @@
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
 import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
+import type { _RunPiece } from "../../streams/frame_run.ts";
 import { _noSink, type _Transport } from "../../streams/transport.ts";
 import type { _DenoConn } from "./runtime.ts";
 
@@ -17,6 +18,7 @@ const MIN_READ = 16 * 1024;
 const IDLE_READ = 1024;
 /** The least room such a read is given: below it, it gets a fresh small slab. */
 const IDLE_MIN = 256;
+const NOTHING = new Uint8Array(0);
 /** Bytes queued or being written above which `write()` reports backpressure. */
 const HIGH_WATER_MARK = 1024 * 1024;
 /** Flushes up to this size are copied into a reused buffer (Deno.Conn has no writev). */
@@ -43,6 +45,15 @@ function _join(chunks: Uint8Array[]): { bytes: Uint8Array; join?: Uint8Array } {
   return { bytes: join.subarray(0, total), join };
 }
 
+// The transports that hold a topic's run of frames and have no write out: their write loops
+// start in a task after this one, so the turn's later publishes go in the same write.
+let due: (() => void)[] = [];
+function startDueLoops(): void {
+  const starts = due;
+  due = [];
+  for (const start of starts) start();
+}
+
 // A join buffer whose write is done goes back to the spares, if they have room.
 function _spare(join: Uint8Array | undefined): void {
   if (!join || spareBytes + join.length > SPARE_BYTES) return;
@@ -58,8 +69,9 @@ function _spare(join: Uint8Array | undefined): void {
  * fresh slab is allocated when less than 16 KiB is left; a read that may wait on an idle peer
  * (the one after a read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a time; a
  * flush with several chunks is joined into one write (in a reused buffer up to 64 KiB), and
- * flushes queued while a write is out go together in the next. `write()` is false while more
- * than 1 MiB is queued or in flight.
+ * flushes queued while a write is out go together in the next. A topic's run piece (`holdRun`)
+ * is written in a task after the current one, or after the write that is out, so the publishes
+ * of one turn go in one write. `write()` is false while more than 1 MiB is queued or in flight.
  *
  * @param conn The connection; nothing may read from it (`conn.read` or `conn.readable`) but
  *   this transport once it is started.
@@ -71,7 +83,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   let paused = false;
   let reading = false;
 
-  let queue: { bytes: Uint8Array; join?: Uint8Array }[] = [];
+  // Flushes to write, in order; a topic's run piece is taken (its bytes joined) when written.
+  // `counted`: a piece's bytes are in inFlight (from when it was cut; an uncut one's when taken).
+  let queue: { bytes: Uint8Array; join?: Uint8Array; piece?: _RunPiece; counted?: boolean }[] = [];
+  // The last thing queued, when it is a run's piece that may still grow: cut by any later write.
+  let open: _RunPiece | undefined;
+  let loopDue = false;
   let inFlight = 0; // bytes queued or being written
   let writing = false;
   let failed = false;
@@ -98,6 +115,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   const lose = () => {
     failed = true;
     queue = [];
+    open = undefined;
     inFlight = 0;
     const waiters = drainWaiters;
     drainWaiters = [];
@@ -165,6 +183,19 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     }
   };
 
+  // Something is queued after the open piece (the last thing queued): it ends there.
+  const cutOpen = () => {
+    if (open === undefined) return;
+    open.cut();
+    inFlight += open.byteLength;
+    queue[queue.length - 1].counted = true;
+    open = undefined;
+  };
+  const startLater = () => {
+    loopDue = false;
+    if (!writing && queue.length > 0) void writeLoop();
+  };
+
   // Writes the queue out, one write at a time (a write may take only part of its bytes).
   const writeLoop = async () => {
     writing = true;
@@ -173,6 +204,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
         // Flushes queued while a write was out go together in the next one.
         const flushes = queue;
         queue = [];
+        open = undefined;
+        for (const flush of flushes) {
+          if (flush.piece === undefined) continue;
+          flush.bytes = flush.piece.take();
+          if (!flush.counted) inFlight += flush.bytes.length;
+        }
         let bytes = flushes.length === 1 ? flushes[0].bytes : _concat(flushes.map((flush) => flush.bytes));
         const join = flushes.length === 1 ? flushes[0].join : undefined;
         if (flushes.length > 1) for (const flush of flushes) _spare(flush.join);
@@ -215,17 +252,29 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     write(chunks) {
       if (failed || closed) return true;
       if (chunks.length === 0) return inFlight < HIGH_WATER_MARK;
+      cutOpen();
       const flush = _join(chunks);
       inFlight += flush.bytes.length;
       queue.push(flush);
       if (!writing) void writeLoop();
       return inFlight < HIGH_WATER_MARK;
     },
+    holdRun(piece) {
+      if (failed || closed) return true;
+      cutOpen();
+      open = piece;
+      queue.push({ bytes: NOTHING, piece });
+      if (!writing && !loopDue) {
+        loopDue = true;
+        if (due.push(startLater) === 1) setTimeout(startDueLoops, 0);
+      }
+      return inFlight + piece.byteLength < HIGH_WATER_MARK;
+    },
+    buffered: () => inFlight + (open?.byteLength ?? 0),
     drained() {
       if (inFlight < HIGH_WATER_MARK || failed || closed) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
-    buffered: () => inFlight,
     abort() {
       // A write that is out rejects once the connection is closed, which ends the write loop.
       lose();
@@ -234,6 +283,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     },
     end() {
       return ending ??= (async () => {
+        if (!writing && queue.length > 0 && !failed) void writeLoop(); // a run piece due in a later task
         if (writing) await new Promise<void>((resolve) => idleWaiters.push(resolve));
         if (!failed) {
           try {
