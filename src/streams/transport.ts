@@ -40,7 +40,7 @@ export interface _Transport {
    * Corks, and holds a subscriber's piece of a topic's run of frames (src/streams/frame_run.ts):
    * its bytes are taken when the transport uncorks, so frames published later in the turn go
    * with it. Anything written after it cuts the piece first, to keep the order. Optional
-   * (transports with `hold` only).
+   * (Node, Bun and Deno sockets have it).
    */
   holdRun?(piece: _RunPiece): boolean;
   /** Ends the write side once pending writes are out, and closes the transport. */
