@@ -267,16 +267,16 @@ export class Session {
    *   (a publish to many connections then costs no output queue per connection).
    */
   _sendEncoded(frame: Uint8Array): boolean | "direct" {
+    if (this._sendsDirect()) return "direct";
     if (this.#state !== "open" && this.#state !== "closingRemote") return false;
     if (this.#sending) {
       (this.#deferred ??= []).push(frame);
       this.#deferredBytes += frame.byteLength;
-    } else if (this.#output.length === 0 && this.#pong === undefined) return "direct";
-    else this.#output.push(frame);
+    } else this.#output.push(frame);
     return true;
   }
 
-  /** @internal Whether a pre-encoded frame would go straight to the transport now (see `_sendEncoded`). */
+  /** @internal Whether a pre-encoded frame would go straight to the transport now: open, and nothing queued before it. */
   _sendsDirect(): boolean {
     const state = this.#state;
     return (state === "open" || state === "closingRemote") && !this.#sending && this.#output.length === 0 && this.#pong === undefined;

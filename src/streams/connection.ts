@@ -106,7 +106,6 @@ export class _Connection implements _TopicSink, _TransportSink {
     this.#process();
   }
 
-
   /** @internal For the surface: each received message is a stream of its fragments. */
   get streamMessages(): boolean {
     return this.#pieces !== undefined;

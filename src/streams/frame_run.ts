@@ -17,7 +17,7 @@ export class _FrameRun {
   // offsets[i]: the bytes before frame i; offsets[frames.length] is the total.
   readonly #offsets: number[] = [0];
   #sealed = false;
-  // The bytes from frame `from` to the end, joined once for every holder, after sealing.
+  // The bytes from frame `from` to the end, joined once for every holder (the run is sealed then).
   #joined: Map<number, Uint8Array> | undefined;
   /**
    * Holders that wrote something else after their piece (which was cut there): a later frame
@@ -56,7 +56,7 @@ export class _FrameRun {
     const end = to ?? this.frames.length;
     this.#sealed = true;
     if (end - from === 1) return this.frames[from];
-    if (to !== undefined) return join(this.frames, from, end, this.byteLength(from, end));
+    if (end < this.frames.length) return join(this.frames, from, end, this.byteLength(from, end));
     const joined = this.#joined ??= new Map();
     let bytes = joined.get(from);
     if (bytes === undefined) joined.set(from, bytes = join(this.frames, from, end, this.byteLength(from, end)));

@@ -370,11 +370,7 @@ export class Topics {
           opened.set(variant, open = { run: new _FrameRun(), extra: 0, limit: Infinity, individual: [] });
           open.run.append(frame);
         }
-        const sink = subscriber.sink;
-        if (sink._sendRun?.(new _RunPiece(open.run, sink, 0))) {
-          held = true;
-          open.limit = Math.min(open.limit, this.#maxBacklog - sink._backlog());
-        } else if (sink._sendFrame(frame)) open.individual.push(subscriber);
+        if (this.#give(open, subscriber, frame, 0)) held = true;
       }
       // Open while a transport holds a piece: the first to write one seals its run, at the
       // turn's end. (A member too slow to take this message left before it was given a piece.)
@@ -412,11 +408,20 @@ export class Topics {
     run.detached = [];
     for (const holder of detached) {
       const subscriber = this.#subscribers.get(holder as _TopicSink);
-      if (!subscriber || !entry.members.has(subscriber) || !this.#room(subscriber, frame.byteLength)) continue;
-      const sink = subscriber.sink;
-      if (sink._sendRun!(new _RunPiece(run, sink, from))) open.limit = Math.min(open.limit, open.extra + this.#maxBacklog - sink._backlog());
-      else if (sink._sendFrame(frame)) individual.push(subscriber);
+      if (subscriber && entry.members.has(subscriber) && this.#room(subscriber, frame.byteLength)) this.#give(open, subscriber, frame, from);
     }
+  }
+
+  // Gives a member a piece of the run from frame `from` (`frame`, just appended, on), or, when
+  // its transport cannot hold one, that frame and a place among the individual members.
+  #give(open: _OpenRun, subscriber: _Subscriber, frame: Uint8Array, from: number): boolean {
+    const sink = subscriber.sink;
+    if (sink._sendRun?.(new _RunPiece(open.run, sink, from))) {
+      open.limit = Math.min(open.limit, open.extra + this.#maxBacklog - sink._backlog());
+      return true;
+    }
+    if (sink._sendFrame(frame)) open.individual.push(subscriber);
+    return false;
   }
 
   // Whether this publish can join the turn's runs: none sealed or full, and every holder has room.

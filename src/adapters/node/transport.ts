@@ -70,7 +70,7 @@ class _SocketTransport implements _Transport {
   write(chunks: Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed) return true;
-    if (this.#open !== undefined) this.#cutOpen();
+    this.#cutOpen();
     if (chunks.length === 1) return socket.write(chunks[0]);
     socket.cork();
     for (const chunk of chunks) socket.write(chunk);
@@ -105,7 +105,7 @@ class _SocketTransport implements _Transport {
     const socket = this.#socket;
     if (socket.destroyed) return true;
     this.cork();
-    if (this.#open !== undefined) this.#cutOpen();
+    this.#cutOpen();
     return socket.write(chunk);
   }
 
@@ -113,14 +113,15 @@ class _SocketTransport implements _Transport {
     const socket = this.#socket;
     if (socket.destroyed) return true;
     this.cork();
-    if (this.#open !== undefined) this.#cutOpen();
+    this.#cutOpen();
     this.#open = piece;
     return !socket.writableNeedDrain;
   }
 
-  // Something is written after the held piece: the piece ends here and goes first.
+  // Something is written after the held piece (if any): the piece ends here and goes first.
   #cutOpen(): void {
-    const open = this.#open!;
+    const open = this.#open;
+    if (open === undefined) return;
     this.#open = undefined;
     open.cut();
     this.#socket.write(open.take());
@@ -143,7 +144,7 @@ class _SocketTransport implements _Transport {
 
   end(): Promise<void> {
     const socket = this.#socket;
-    if (this.#open !== undefined && !socket.destroyed) this.#cutOpen();
+    if (!socket.destroyed) this.#cutOpen();
     return new Promise<void>((resolve) => {
       if (socket.destroyed) return resolve();
       socket.once("close", () => resolve());
