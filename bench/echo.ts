@@ -103,6 +103,7 @@ const SPECS: ServerSpec[] = [
     id: "wsflow-node", name: "wsflow", runtime: "node", path: "codec", family: "node", ref: "ws-node",
     cmd: nodeServer(["--server", "wsflow", "--mode", "codec", "--loop", option("--loop", "pipe")], true),
   },
+  { id: "tcp-deno", name: "tcp echo", runtime: "deno", path: "floor", family: "deno", cmd: denoServer(["--server", "tcp"]) },
   { id: "deno-native", name: "Deno.serve", runtime: "deno", path: "native", family: "deno", cmd: denoServer(["--server", "native"]) },
   {
     id: "wsflow-deno-native", name: "wsflow", runtime: "deno", path: "native", family: "deno", ref: "deno-native",

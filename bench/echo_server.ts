@@ -131,6 +131,36 @@ if (SERVER === "wsflow") {
     },
   });
   listening(listener.port);
+} else if (SERVER === "tcp" && g.Deno) {
+  // The raw echo on Deno's own connection API (`Deno.listen`, `conn.read` into one reused
+  // buffer, `conn.write`), the calls wsflow's Deno `codec` path makes: the floor of its cost.
+  const Deno = g.Deno as unknown as {
+    listen(o: { hostname: string; port: number }): AsyncIterable<DenoConn> & { addr: { port: number } };
+  };
+  type DenoConn = { read(b: Uint8Array): Promise<number | null>; write(b: Uint8Array): Promise<number>; setNoDelay(v: boolean): void; close(): void };
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const pump = async (conn: DenoConn) => {
+    conn.setNoDelay(true);
+    const buffer = new Uint8Array(64 * 1024);
+    let head = true;
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        if (head) {
+          head = false;
+          await conn.write(new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+          continue;
+        }
+        for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
+      }
+    } catch { /* the peer left */ }
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  };
+  listening(listener.addr.port);
+  for await (const conn of listener) void pump(conn);
 } else if (SERVER === "upgrade") {
   // Not WebSocket either: the raw echo on a socket from node:http's `upgrade` event, as every
   // WebSocket server on Node gets its sockets (after a 101, every byte goes straight back).

@@ -2,6 +2,8 @@
 import { FrameDecoder, type FrameDecoderOptions } from "../src/core/frame_decoder.ts";
 import { MessageDecoder, type MessageDecoderOptions } from "../src/core/message_decoder.ts";
 import { ProtocolError } from "../src/core/protocol_error.ts";
+import { Session } from "../src/core/session.ts";
+import type { SessionOptions } from "../src/core/session_types.ts";
 import type { _TransportSink } from "../src/streams/transport.ts";
 
 /** Bytes from hex with any whitespace: `hex("81 05 48 65")`. */
@@ -113,6 +115,13 @@ export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
 }
 
 /** A transport's sink from two callbacks, for tests that drive a transport directly. */
-export function transportSink(received: (chunk: Uint8Array) => unknown, ended: () => unknown): _TransportSink {
-  return { _received: (chunk) => void received(chunk), _transportEnded: () => void ended() };
+export function transportSink(received: (chunk: Uint8Array, reused?: boolean) => unknown, ended: () => unknown): _TransportSink {
+  return { _received: (chunk, reused) => void received(chunk, reused), _transportEnded: () => void ended() };
+}
+
+/** An open server Session with no heartbeat, on a clock starting at 0. */
+export function openServer(options: Partial<SessionOptions> = {}): Session {
+  const session = new Session({ role: "server", now: 0, heartbeat: false, ...options });
+  session.open(0);
+  return session;
 }

@@ -23,6 +23,9 @@ let recentBytes: Uint8Array | undefined;
 let roomFor: string | Uint8Array | undefined;
 let roomBytes: Uint8Array | undefined;
 let roomLength = 0;
+// The one connection that may frame in place when its transport reuses the chunk's memory (any
+// connection may otherwise: nothing writes a chunk again once it is read).
+let roomOwner: object | undefined;
 
 /** @internal Remembers a text message decoded whole from `bytes` (its payload, unmasked). */
 export function _rememberText(text: string, bytes: Uint8Array): void {
@@ -34,26 +37,41 @@ export function _rememberText(text: string, bytes: Uint8Array): void {
 /** @internal Forgets the remembered message: its bytes may be written over from now on. */
 export function _forgetText(): void {
   recentText = recentBytes = undefined;
-  roomFor = roomBytes = undefined;
+  roomFor = roomBytes = roomOwner = undefined;
+}
+
+/** @internal Forgets the text message decoded last (not the room of an echo framed in place). */
+export function _forgetRecentText(): void {
+  recentText = recentBytes = undefined;
 }
 
 /**
  * @internal Remembers that `message` (a text's string, or a binary message's own view) has its
  * payload `bytes` in a transport's chunk, preceded in that chunk by the header it arrived with.
+ * `owner`: the only one that may recall it (the chunk's memory is reused once no one may).
  */
-export function _rememberRoom(message: string | Uint8Array, bytes: Uint8Array): void {
+export function _rememberRoom(message: string | Uint8Array, bytes: Uint8Array, owner?: object): void {
   if (bytes.length < MIN_BYTES) return;
   roomFor = message;
   roomBytes = bytes;
   roomLength = bytes.length;
+  roomOwner = owner;
+}
+
+/**
+ * @internal Whether an echo may still be framed in place in `buffer`: a transport that reuses
+ * its read memory reads into it again only once this is false.
+ */
+export function _roomIn(buffer: ArrayBufferLike): boolean {
+  return roomBytes !== undefined && roomBytes.buffer === buffer;
 }
 
 /**
  * @internal The payload bytes of `message` if it is the message received last and its frame's
- * header room precedes them (see _rememberRoom), else undefined.
+ * header room precedes them (see _rememberRoom), else undefined. `by`: who frames in place.
  */
-export function _recallRoom(message: string | Uint8Array): Uint8Array | undefined {
-  if (roomFor === undefined || message !== roomFor) return undefined;
+export function _recallRoom(message: string | Uint8Array, by: object): Uint8Array | undefined {
+  if (roomFor === undefined || message !== roomFor || (roomOwner !== undefined && roomOwner !== by)) return undefined;
   // A binary message's view whose buffer was detached (transferred) since has no bytes left.
   return roomBytes!.length === roomLength ? roomBytes : undefined;
 }

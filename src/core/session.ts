@@ -4,7 +4,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { _encodeInPlace, _lengthBytes, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { _encodeShortText, _encodeText, toBytes } from "./message_encoder.ts";
-import { _recallRoom, _rememberRoom } from "./recent_text.ts";
+import { _forgetRecentText, _recallRoom, _rememberRoom } from "./recent_text.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
@@ -58,8 +58,9 @@ import type { BufferSourceLike } from "./web_types.ts";
 export class Session {
   readonly #role: "server" | "client";
   readonly #frames: FrameDecoder;
-  // The chunk receive() is reading, while it does.
+  // The chunk receive() is reading, while it does, and whether its caller writes over it after.
   #chunk: Uint8Array | undefined;
+  #reused = false;
   readonly #messages: MessageDecoder;
   readonly #encoder: FrameEncoder;
   readonly #autoPong: boolean;
@@ -148,9 +149,19 @@ export class Session {
   /**
    * Takes bytes that arrived from the peer. Ignored once the connection is closed.
    *
+   * @param chunk The bytes. The Session unmasks them in place and, by default, hands out views
+   *   into them (binary messages, message pieces, ping and pong payloads), so their memory must
+   *   not be written again.
+   * @param now The clock reading.
+   * @param options `reused` (for wsflow's own transports): the caller writes over the chunk's
+   *   memory once this call's turn is over, so what the Session keeps or hands out is copied out
+   *   of it (fragments, pieces, ping and pong payloads), but for a binary message whole in the
+   *   chunk: its event is marked `view`, for the caller to copy unless it is sent straight back.
+   *   Only this Session may frame an echo in place in the chunk (see `send`), and the caller
+   *   reads into that memory again only once `_roomIn` (src/core/recent_text.ts) is false for it.
    * @throws {DOMException} `InvalidStateError` while `connecting`: the handshake reads those bytes.
    */
-  receive(chunk: Uint8Array, now: number): void {
+  receive(chunk: Uint8Array, now: number, options?: { reused?: boolean }): void {
     // Nothing is read after the peer's close frame (section 5.5.1), nor after a violation.
     if (this.#state === "closed" || this.#state === "closingRemote" || this.#pendingFailure) return;
     this.#guard("receive frames", "open", "closingLocal");
@@ -160,6 +171,7 @@ export class Session {
     this.#heartbeatSentAt = undefined; // any traffic proves the peer alive
     const frames = this.#frames;
     this.#chunk = chunk;
+    this.#reused = options?.reused === true;
     frames.push(chunk);
     for (let part = frames.next(); part !== undefined; part = frames.next()) {
       if (part instanceof ProtocolError) {
@@ -171,6 +183,7 @@ export class Session {
       if (!this.#reading()) break;
     }
     this.#chunk = undefined;
+    this.#reused = false;
     // A pong that waits past this call gets its own copy: the chunk is the caller's.
     const pong = this.#pong;
     if (pong !== undefined && pong.buffer === chunk.buffer) this.#pong = pong.slice();
@@ -207,7 +220,7 @@ export class Session {
     const text = typeof message === "string";
     if (this.#deflate === undefined) {
       // The message just received, sent back as it is: one chunk, no copy (see #noteRoom).
-      const room = this.#role === "server" ? _recallRoom(message as string | Uint8Array) : undefined;
+      const room = this.#role === "server" ? _recallRoom(message as string | Uint8Array, this) : undefined;
       if (room !== undefined && room.length <= this.#fragmentSize) {
         this.#output.push(_encodeInPlace(text ? 0x1 : 0x2, room));
         return;
@@ -449,6 +462,10 @@ export class Session {
     if (part instanceof ProtocolError) return this.#violation(part);
     if (part === undefined) return;
     const messages = this.#messages;
+    // Over a chunk its caller reuses, a part the decoder keeps or hands out as it is (a piece, a
+    // fragment) is copied out; a whole message is decoded, or copied below.
+    const whole = part === frame && part.fin && part.offset === 0 && part.payload.length === part.length && !messages.inMessage;
+    if (this.#reused && (!whole || this.#streamMessages) && part.payload.buffer === this.#chunk!.buffer) part = { ...part, payload: part.payload.slice() };
     if (this.#streamMessages) {
       const piece = messages.pushPiece(part);
       if (piece instanceof ProtocolError) return this.#violation(piece);
@@ -459,6 +476,11 @@ export class Session {
     if (message instanceof ProtocolError) return this.#violation(message);
     if (message === undefined) return;
     if (part === frame && this.#role === "server") this.#noteRoom(message, part);
+    if (!this.#reused) return this.#event({ type: "message", data: message });
+    // Its bytes are written over after this call: a text's are forgotten, and a binary message
+    // whole in the chunk is its caller's to copy (an echo framed in place needs no copy).
+    if (typeof message === "string") _forgetRecentText();
+    else if (message.buffer === this.#chunk!.buffer) return this.#event({ type: "message", data: message, view: true });
     this.#event({ type: "message", data: message });
   }
 
@@ -471,12 +493,14 @@ export class Session {
     // One frame, whole in this chunk: not a continuation (the last fragment of a longer message).
     if (chunk === undefined || part.opcode === 0 || part.offset !== 0 || payload.length !== length || payload.buffer !== chunk.buffer) return;
     const header = 6 + _lengthBytes(length); // masked: 2, the length, 4 for the key
-    if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload);
+    if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload, this.#reused ? this : undefined);
   }
 
   // Control frames (section 5.5).
   #control(part: FramePart, now: number): void {
-    const { opcode, payload } = part;
+    const { opcode } = part;
+    // A control frame whole in a chunk its caller reuses: its payload is copied out.
+    const payload = this.#reused && part.payload.buffer === this.#chunk!.buffer ? part.payload.slice() : part.payload;
     if (opcode === 0x9) {
       // Only the latest ping not yet answered gets a pong (section 5.5.3): one per flush.
       if (this.#autoPong && !this.#sentClose) this.#pong = payload;

@@ -62,8 +62,12 @@ export interface SendOptions {
 
 /** What a {@linkcode Session} reports, in order. */
 export type SessionEvent =
-  /** A whole message: `string` for text, `Uint8Array` for binary. */
-  | { type: "message"; data: string | Uint8Array }
+  /**
+   * A whole message: `string` for text, `Uint8Array` for binary. `view` (for wsflow's own
+   * transports): a binary message that is a view into a chunk received with `reused`; copy it if
+   * it must outlive the `receive` call's turn.
+   */
+  | { type: "message"; data: string | Uint8Array; view?: true }
   /** A piece of a message, with `streamMessages`: fragments as they arrive. */
   | { type: "piece"; binary: boolean; data: Uint8Array; first: boolean; last: boolean }
   /** A ping arrived (already answered unless `autoPong` is off). */

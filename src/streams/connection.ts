@@ -22,6 +22,7 @@ type Closed = Extract<SessionEvent, { type: "closed" }>;
 
 const now = () => performance.now();
 const HOLD_PONG = { holdPong: true } as const;
+const REUSED = { reused: true } as const;
 
 /**
  * @internal A Session over a transport, after the opening handshake. Reads are pulled: when the readable's
@@ -101,8 +102,8 @@ export class _Connection implements _TopicSink, _TransportSink {
   }
 
   /** @internal The transport's sink: bytes from the peer. */
-  _received(chunk: Uint8Array): void {
-    this.session.receive(chunk, now());
+  _received(chunk: Uint8Array, reused?: boolean): void {
+    this.session.receive(chunk, now(), reused ? REUSED : undefined);
     this.#process();
   }
 
@@ -377,7 +378,7 @@ export class _Connection implements _TopicSink, _TransportSink {
   #handle(event: SessionEvent): void {
     switch (event.type) {
       case "message":
-        if (!this.#readableDone) this.#enqueue(event.data);
+        if (!this.#readableDone) this.#enqueue(event.view && !this.#readable._routesTo(this.#surface) ? (event.data as Uint8Array).slice() : event.data);
         return;
       case "piece": {
         const stream = this.#pieces!.push(event);

@@ -56,6 +56,14 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
     return true;
   }
 
+  /**
+   * @internal Whether a received message goes straight to `target` now (an echo: a message that
+   * is a view into memory its transport reuses is then sent before that, so it needs no copy).
+   */
+  _routesTo(target: _DirectTarget): boolean {
+    return this.#route?._target === target;
+  }
+
   /** @internal The pipe takes received messages straight through from now (`undefined`: no longer). */
   _route(pipe: _DirectPipe | undefined): void {
     this.#route = pipe;

@@ -2,7 +2,7 @@
 // message-level adapters' alike.
 import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _directTarget, _MessageReadable, type _MessageSource } from "./direct_pipe.ts";
+import { _directTarget, type _DirectTarget, _MessageReadable, type _MessageSource } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 
@@ -52,7 +52,7 @@ export function _pullWhilePaused(flow: () => boolean): { pull: () => Promise<voi
 }
 
 /** @internal What a connection hands its WebSocketStream: built alike by every kind of connection. */
-export interface _Surface<T> {
+export interface _Surface<T> extends _DirectTarget {
   readable: _MessageReadable;
   writable: WritableStream<WebSocketSendable>;
   closed: Promise<T>;

@@ -51,8 +51,11 @@ export interface _Transport {
 
 /** @internal Where a transport delivers: the connection that drives it. */
 export interface _TransportSink {
-  /** Bytes read from the peer. */
-  _received(chunk: Uint8Array): void;
+  /**
+   * Bytes read from the peer. `reused`: the transport reads into the chunk's memory again once
+   * this returns, so the connection keeps no view into it (see `Session.receive`).
+   */
+  _received(chunk: Uint8Array, reused?: boolean): void;
   /** The peer ended, or the transport failed or closed: called once. */
   _transportEnded(): void;
 }

@@ -415,19 +415,48 @@ class FakeConn {
 }
 
 describe("_denoTransport", { timeout: 10_000 }, () => {
-  test("reads never overwrite bytes handed out; EOF ends once", async () => {
+  test("reads say their memory is reused, and reuse it: 2000 reads of 40 bytes, each whole while the sink has it, in one slab; EOF ends once", async () => {
     const conn = new FakeConn();
     const transport = _denoTransport(conn);
     const chunks: Uint8Array[] = [];
+    const buffers = new Set<ArrayBufferLike>();
     let ends = 0;
-    transport.start(transportSink((chunk) => chunks.push(chunk), () => ends++));
+    transport.start(transportSink((chunk, reused) => {
+      assert.equal(reused, true);
+      buffers.add(chunk.buffer);
+      chunks.push(chunk.slice());
+    }, () => ends++));
     for (let i = 0; i < 2000; i++) conn.feed(new Uint8Array(40).fill(i & 0xff));
     conn.feed(null);
     await waitFor(() => ends > 0);
     assert.equal(chunks.length, 2000);
     chunks.forEach((chunk, i) => assert.deepEqual(chunk, new Uint8Array(40).fill(i & 0xff)));
+    assert.equal(buffers.size, 1, "every read went into the same memory");
     await transport.end();
     assert.equal(ends, 1);
+  });
+
+  test("a write that holds a view into a read's memory keeps it from being read into until the write is done", async () => {
+    const conn = new FakeConn();
+    let open!: () => void;
+    conn.gate = new Promise<void>((resolve) => (open = resolve));
+    const transport = _denoTransport(conn);
+    let first = true;
+    const later: number[][] = [];
+    transport.start(transportSink((chunk) => {
+      if (first) transport.write([chunk]); // an echo framed in place: the very bytes read
+      else later.push([...chunk]);
+      first = false;
+    }, () => {}));
+    const echoed = new Uint8Array(200).map((_, i) => i);
+    conn.feed(echoed);
+    for (let i = 0; i < 50; i++) conn.feed(new Uint8Array(200).fill(0xee));
+    await waitFor(() => later.length === 50);
+    open();
+    await waitFor(() => conn.written.length === 200);
+    assert.deepEqual(conn.written, [...echoed], "the echo went out as it was read, not as later reads left its memory");
+    assert.ok(later.every((bytes) => bytes.length === 200 && bytes.every((b) => b === 0xee)));
+    await transport.end();
   });
 
   test("pause stops reading until resume", async () => {

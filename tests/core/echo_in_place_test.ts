@@ -7,24 +7,15 @@ import assert from "node:assert/strict";
 import { PerMessageDeflate } from "../../src/core/deflate.ts";
 import { FrameEncoder } from "../../src/core/frame_encoder.ts";
 import { Session } from "../../src/core/session.ts";
+import { concat as concatBytes, openServer } from "../_util.ts";
 import { zlibApis } from "../_deflate.ts";
 
 const utf8 = new TextEncoder();
 const client = new FrameEncoder({ role: "client" });
 const frame = (opcode: number, payload: Uint8Array) => concat(client.encode({ opcode, payload }));
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) (out.set(c, at), (at += c.length));
-  return out;
-}
-
-function server(options: Partial<ConstructorParameters<typeof Session>[0]> = {}) {
-  const session = new Session({ role: "server", now: 0, heartbeat: false, ...options });
-  session.open(0);
-  return session;
-}
+const concat = (chunks: Uint8Array[]) => concatBytes(...chunks);
+const server = openServer;
 
 function messages(session: Session): (string | Uint8Array)[] {
   const got: (string | Uint8Array)[] = [];

@@ -2,6 +2,7 @@
 // read lands in memory no earlier read was handed, its view goes straight to the Session, and
 // each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
 import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
+import { _roomIn } from "../../core/recent_text.ts";
 import type { _RunPiece } from "../../streams/frame_run.ts";
 import { _noSink, type _Transport } from "../../streams/transport.ts";
 import type { _DenoConn } from "./runtime.ts";
@@ -64,10 +65,13 @@ function _spare(join: Uint8Array | undefined): void {
 /**
  * @internal Wraps an accepted or connected Deno TCP/TLS connection.
  *
- * Bytes handed out are never written again (the frame decoder unmasks in place and keeps views
- * into the chunks it was given): each read goes into the unused tail of a 64 KiB slab, and a
- * fresh slab is allocated when less than 16 KiB is left; a read that may wait on an idle peer
- * (the one after a read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a time; a
+ * Reads go into slabs that are read into again from their start once nothing can use what they
+ * hold: the connection is told each chunk's memory is reused (the Session copies out what it
+ * hands out or keeps), and a slab is not rewound while a write queued or out holds a view into
+ * it (an echo framed in place) or the connection may still frame an echo in it. Otherwise a read
+ * goes into the unused tail of its 64 KiB slab, or into a second one, and a fresh slab is
+ * allocated when neither has 16 KiB free; a read that may wait on an idle peer (the one after a
+ * read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a time; a
  * flush with several chunks is joined into one write (in a reused buffer up to 64 KiB), and
  * flushes queued while a write is out go together in the next. A topic's run piece (`holdRun`)
  * is written in a task after the current one, or after the write that is out, so the publishes
@@ -91,6 +95,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   let loopDue = false;
   let inFlight = 0; // bytes queued or being written
   let writing = false;
+  let out: Uint8Array | undefined; // the bytes of the write that is out
   let failed = false;
   let drainWaiters: (() => void)[] = [];
   let idleWaiters: (() => void)[] = [];
@@ -122,59 +127,74 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     wake(waiters);
   };
 
-  // While bytes flow, reads land in a 64 KiB slab, each read in the part after the bytes already
-  // handed out, and a new slab is allocated once less than 16 KiB is left. Handed-out bytes are
-  // never written again, and zeroing 64 KiB per read (a third of the CPU of a small echo) is gone.
-  // A read after one that drained the socket may wait for as long as the peer is silent, so it
-  // goes into a 1 KiB slab instead, and the big one is held only weakly meanwhile: an idle
-  // connection pins 1 KiB, not 64. A small read that fills up means bytes flow again.
+  // Whether a slab may be read into again from its start: no write holds a view into it, and no
+  // echo may still be framed in place in it.
+  const reusable = (slab: Uint8Array) => {
+    const buffer = slab.buffer;
+    if (out?.buffer === buffer || _roomIn(buffer)) return false;
+    for (const flush of queue) if (flush.bytes.buffer === buffer) return false;
+    return true;
+  };
+
+  // While bytes flow, reads land in a 64 KiB slab: from its start when it is reusable (see
+  // above), else in the part after the bytes read last, else in a second slab that is reusable,
+  // and a new slab is allocated when neither is. Fresh memory costs its allocation, zeroing and
+  // page faults on every read (as much as the rest of a 16 KiB echo on Deno), and reused memory
+  // stays in the cache. A read after one that drained the socket may wait for as long as the
+  // peer is silent, so it goes into a 1 KiB slab instead, and the big ones are held only weakly
+  // meanwhile: an idle connection pins 1 KiB, not 64. A small read that fills up means bytes flow
+  // again.
   // A peer whose messages after a pause are larger than that read (a request, then silence)
   // would cost two reads per message: the second read after a pause in a row that fills up makes
   // the next such read four times larger (up to 64 KiB), and one that uses under a quarter of it
   // halves it. One burst after a long silence leaves it at 1 KiB.
   let idleSize = IDLE_READ;
   let filledAfterPause = false;
-  let big: WeakRef<Uint8Array> | undefined;
-  let bigOffset = 0;
-  let small = new Uint8Array(0);
-  let smallOffset = 0;
   let flowing = false;
+  let slab: Uint8Array = NOTHING; // the slab reads go into, from `offset`
+  let offset = 0;
+  let earlier: WeakRef<Uint8Array>[] = []; // the last two slabs given up, for when they are reusable
+  // Gives the next read `size` bytes of slab with at least `min` of them free.
+  const place = (size: number, min: number) => {
+    if (slab.length === size) {
+      if (reusable(slab)) return void (offset = 0);
+      if (size - offset >= min) return;
+    }
+    let next: Uint8Array | undefined;
+    for (let i = 0; i < earlier.length; i++) {
+      const other = earlier[i].deref();
+      if (other === undefined || other.length !== size || !reusable(other)) continue;
+      next = other;
+      earlier.splice(i, 1);
+      break;
+    }
+    if (slab.length > 0) {
+      earlier.push(new WeakRef(slab));
+      if (earlier.length > 2) earlier.shift();
+    }
+    slab = next ?? new Uint8Array(size);
+    offset = 0;
+  };
   const readLoop = async () => {
     if (reading) return;
     reading = true;
     try {
       while (!paused && !ended) {
-        let slab: Uint8Array;
-        let start: number;
-        if (flowing) {
-          slab = big?.deref() ?? new Uint8Array(0);
-          if (slab.length - bigOffset < MIN_READ) {
-            slab = new Uint8Array(READ_SIZE);
-            big = new WeakRef(slab);
-            bigOffset = 0;
-          }
-          start = bigOffset;
-        } else {
-          if (small.length !== idleSize || small.length - smallOffset < Math.max(IDLE_MIN, idleSize >> 2)) {
-            small = new Uint8Array(idleSize);
-            smallOffset = 0;
-          }
-          slab = small;
-          start = smallOffset;
-        }
+        if (flowing) place(READ_SIZE, MIN_READ);
+        else place(idleSize, Math.max(IDLE_MIN, idleSize >> 2));
+        const start = offset;
         const n = await conn.read(slab.subarray(start));
         if (n === null) return finish();
         if (ended) return; // end() ran while the read was out
-        if (flowing) bigOffset = start + n;
-        else {
-          smallOffset = start + n;
+        offset = start + n;
+        if (!flowing) {
           const filled = start + n === slab.length;
           if (filled && filledAfterPause) idleSize = Math.min(READ_SIZE, idleSize * 4);
           else if (!filled && n * 4 < idleSize) idleSize = Math.max(IDLE_READ, idleSize >> 1);
           filledAfterPause = filled;
         }
         flowing = start + n === slab.length;
-        sink._received(slab.subarray(start, start + n));
+        sink._received(slab.subarray(start, start + n), true);
       }
     } catch {
       finish();
@@ -213,6 +233,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
         let bytes = flushes.length === 1 ? flushes[0].bytes : _concat(flushes.map((flush) => flush.bytes));
         const join = flushes.length === 1 ? flushes[0].join : undefined;
         if (flushes.length > 1) for (const flush of flushes) _spare(flush.join);
+        out = bytes;
         while (bytes.length > 0) {
           const n = await conn.write(bytes);
           inFlight -= n;
@@ -229,6 +250,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       lose();
       finish();
     } finally {
+      out = undefined;
       writing = false;
       const waiters = idleWaiters;
       idleWaiters = [];

@@ -1,0 +1,132 @@
+// Session.receive with `reused`: the caller writes over the chunk once the call's turn is over
+// (a transport that reads into the same memory again). Whatever the Session keeps or hands out
+// must survive that, but for a binary message whole in the chunk, which is marked `view` for its
+// caller to copy; and only the Session that received a message may frame its echo in place.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameEncoder } from "../../src/core/frame_encoder.ts";
+import { Session } from "../../src/core/session.ts";
+import { concat as concatBytes, openServer } from "../_util.ts";
+import type { SessionEvent } from "../../src/core/session_types.ts";
+import { _roomIn } from "../../src/core/recent_text.ts";
+
+const client = new FrameEncoder({ role: "client" });
+const frame = (opcode: number, payload: Uint8Array, fin = true) => concat(client.encode({ opcode, payload, fin }));
+const REUSED = { reused: true };
+
+const concat = (chunks: Uint8Array[]) => concatBytes(...chunks);
+const server = openServer;
+
+function events(session: Session): SessionEvent[] {
+  const got: SessionEvent[] = [];
+  for (let e = session.nextEvent(); e; e = session.nextEvent()) got.push(e);
+  return got;
+}
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+
+// Reads `wire` through one reused buffer, `size` bytes at a time, as a transport that reuses
+// its read memory does: each read overwrites the one before.
+function receiveThrough(session: Session, wire: Uint8Array, size: number): SessionEvent[] {
+  const memory = new Uint8Array(size);
+  const got: SessionEvent[] = [];
+  for (let at = 0; at < wire.length; at += size) {
+    const n = Math.min(size, wire.length - at);
+    memory.set(wire.subarray(at, at + n));
+    session.receive(memory.subarray(0, n), 1, REUSED);
+    got.push(...events(session));
+    memory.fill(0xee); // the next read lands here
+  }
+  return got;
+}
+
+describe("Session.receive over reused memory", () => {
+  test("a fragmented binary message gathered across reads holds its own bytes", () => {
+    const s = server();
+    const parts = [bytes(6000, 1), bytes(6000, 2), bytes(500, 3)]; // kept as views (4 KiB or more) unless copied
+    const wire = concat([frame(0x2, parts[0], false), frame(0x0, parts[1], false), frame(0x0, parts[2])]);
+    const got = receiveThrough(s, wire, 7000);
+    const message = got.find((e) => e.type === "message");
+    assert.ok(message && message.type === "message");
+    assert.deepEqual(message.data, concat(parts));
+    assert.equal(message.view, undefined, "a copy, not a view");
+  });
+
+  test("a fragmented text message across reads, cut inside characters, decodes whole", () => {
+    const s = server();
+    const text = "ünïcødé ✓ ".repeat(120);
+    const encoded = new TextEncoder().encode(text);
+    const wire = concat([frame(0x1, encoded.subarray(0, 501), false), frame(0x0, encoded.subarray(501))]);
+    const message = receiveThrough(s, wire, 97).find((e) => e.type === "message");
+    assert.equal(message?.type === "message" && message.data, text);
+  });
+
+  test("streamed pieces hold their own bytes", () => {
+    const s = server({ streamMessages: true });
+    const parts = [bytes(500, 4), bytes(500, 5)];
+    const wire = concat([frame(0x2, parts[0], false), frame(0x0, parts[1])]);
+    const pieces = receiveThrough(s, wire, 128).filter((e) => e.type === "piece");
+    const data = concat(pieces.map((e) => (e as Extract<SessionEvent, { type: "piece" }>).data));
+    assert.deepEqual(data, concat(parts));
+  });
+
+  test("a ping's payload, in its event and in the pong, is its own", () => {
+    const s = server();
+    const payload = new TextEncoder().encode("are you there? ".repeat(8));
+    const memory = frame(0x9, payload);
+    s.receive(memory, 1, REUSED);
+    const ping = events(s).find((e) => e.type === "ping");
+    memory.fill(0xee);
+    assert.deepEqual(ping?.type === "ping" && ping.data, payload);
+    const peer = new Session({ role: "client", now: 0, heartbeat: false });
+    peer.open(0);
+    for (const chunk of s.takeOutput()) peer.receive(chunk.slice(), 1);
+    const pong = events(peer).find((e) => e.type === "pong");
+    assert.deepEqual(pong?.type === "pong" && pong.data, payload);
+  });
+
+  test("a whole binary message is a view marked `view`; its echo is framed in place by its own Session only", () => {
+    const a = server();
+    const b = server();
+    const payload = bytes(400, 9);
+    const memory = frame(0x2, payload);
+    a.receive(memory, 1, REUSED);
+    const message = events(a).find((e) => e.type === "message");
+    assert.ok(message && message.type === "message" && message.data instanceof Uint8Array);
+    assert.equal(message.view, true);
+    assert.equal(message.data.buffer, memory.buffer);
+    assert.ok(_roomIn(memory.buffer), "an echo may still be framed there");
+    const before = memory.slice();
+    b.send(message.data); // (a caller copies a `view` message it does not send straight back)
+    assert.deepEqual(memory, before, "another Session does not frame in that memory");
+    assert.equal(b.takeOutput().length, 2, "a header of its own, then the payload");
+    a.send(message.data);
+    const out = a.takeOutput();
+    assert.equal(out.length, 1);
+    assert.equal(out[0].buffer, memory.buffer, "the echo is framed in place");
+  });
+
+  test("a text message's bytes are not remembered for later sends, and its echo's room is its Session's", () => {
+    const a = server();
+    const b = server();
+    const text = "x".repeat(500);
+    const memory = frame(0x1, new TextEncoder().encode(text));
+    a.receive(memory, 1, REUSED);
+    const message = events(a).find((e) => e.type === "message");
+    assert.equal(message?.type === "message" && message.data, text);
+    b.send(text);
+    assert.ok(b.takeOutput().every((c) => c.buffer !== memory.buffer), "another Session encodes it anew");
+    a.send(text);
+    assert.equal(a.takeOutput()[0].buffer, memory.buffer);
+  });
+
+  test("without `reused`, chunks are never copied: views as before", () => {
+    const s = server();
+    const memory = frame(0x2, bytes(400, 1));
+    s.receive(memory, 1);
+    const message = events(s).find((e) => e.type === "message");
+    assert.ok(message?.type === "message" && message.data instanceof Uint8Array);
+    assert.equal(message.data.buffer, memory.buffer);
+    assert.equal(message.view, undefined);
+  });
+});
