@@ -1,6 +1,7 @@
 // A Deno.Conn as a _Transport, over its direct read/write API rather than its web streams: each
-// read lands in memory no earlier read was handed, its view goes straight to the Session, and
-// each flush is one write. No stream hop (reader, byobRequest, writer queue) per chunk.
+// read lands in memory the transport reads into again once nothing can use it (the Session is
+// told, and copies out what it keeps), its view goes straight to the Session, and each flush is
+// one write. No stream hop (reader, byobRequest, writer queue) per chunk.
 import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
 import { _roomIn } from "../../core/recent_text.ts";
 import type { _RunPiece } from "../../streams/frame_run.ts";
