@@ -464,8 +464,9 @@ export class Session {
     const messages = this.#messages;
     // Over a chunk its caller reuses, a part the decoder keeps or hands out as it is (a piece, a
     // fragment) is copied out; a whole message is decoded, or copied below.
-    const whole = part === frame && part.fin && part.offset === 0 && part.payload.length === part.length && !messages.inMessage;
-    if (this.#reused && (!whole || this.#streamMessages) && part.payload.buffer === this.#chunk!.buffer) part = { ...part, payload: part.payload.slice() };
+    if (this.#reused && part.payload.buffer === this.#chunk!.buffer && (this.#streamMessages || !_whole(part, messages))) {
+      part = { ...part, payload: part.payload.slice() };
+    }
     if (this.#streamMessages) {
       const piece = messages.pushPiece(part);
       if (piece instanceof ProtocolError) return this.#violation(piece);
@@ -629,4 +630,9 @@ export class Session {
       throw new DOMException(`Cannot ${action}: the connection is ${this.#state}`, "InvalidStateError");
     }
   }
+}
+
+// Whether a data frame part is a whole message by itself: one frame, all of it in this part.
+function _whole(part: FramePart, messages: MessageDecoder): boolean {
+  return part.fin && part.offset === 0 && part.payload.length === part.length && !messages.inMessage;
 }

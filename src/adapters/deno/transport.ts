@@ -154,7 +154,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
   let flowing = false;
   let slab: Uint8Array = NOTHING; // the slab reads go into, from `offset`
   let offset = 0;
-  let earlier: WeakRef<Uint8Array>[] = []; // the last two slabs given up, for when they are reusable
+  const earlier: WeakRef<Uint8Array>[] = []; // the last two slabs given up, for when they are reusable
   // Gives the next read `size` bytes of slab with at least `min` of them free.
   const place = (size: number, min: number) => {
     if (slab.length === size) {
