@@ -9,6 +9,7 @@ import type { _MessageReadable } from "./direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, type _Surface } from "./surface.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 import type { _TopicSink } from "./topic_sink.ts";
+import { _closedBeforeWritten, type _NextTurn, _WriteLedger } from "./write_ledger.ts";
 
 /** @internal The slice of the WHATWG `WebSocket` interface a native connection uses. */
 export interface _NativeSocket {
@@ -32,6 +33,15 @@ export interface _NativeConnectionOptions {
   highWaterMark?: number;
   /** Milliseconds between `bufferedAmount` checks while a write waits (WebSocket has no drain event). @default {5} */
   drainInterval?: number;
+  /**
+   * The socket counts a message in `bufferedAmount` until it has written it to an open
+   * connection, and forgets one it drops only after `readyState` has left OPEN (Deno). Each
+   * write then resolves once its bytes are written, and rejects if the connection ends first,
+   * instead of resolving as the socket takes it (which a WHATWG socket does even in the moment
+   * between reading the peer's close and reporting it, when it drops what it is sent). The
+   * function runs a check once the event loop has turned (Deno: `setImmediate`).
+   */
+  confirmsWrites?: _NextTurn;
 }
 
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -56,6 +66,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<WebSocketStreamCloseInfo>;
   readonly #open: Promise<void>;
+  readonly #ledger: _WriteLedger | undefined;
   #blobs: Promise<void> | undefined;
   #written = 0;
   #sent = 0;
@@ -72,6 +83,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     this.#socket = socket;
     this.#options = options;
     socket.binaryType = "arraybuffer";
+    if (options.confirmsWrites) this.#ledger = new _WriteLedger(socket, options.confirmsWrites, options.drainInterval ?? 5);
     // A server's socket opens once the handler has returned its 101; writes and close wait for it.
     this.#open = socket.readyState === 0
       ? new Promise((resolve) => {
@@ -127,7 +139,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   /** @internal Topics: one message, straight to the socket. */
   _sendMessage(data: string | Uint8Array): boolean {
     if (this.#done || this.#closeRequest || this.#socket.readyState !== 1) return false;
-    this.#socket.send(data);
+    if (this.#ledger) this.#ledger.send(() => this.#socket.send(data));
+    else this.#socket.send(data);
     this.#buffered += _bufferedBound(data);
     return true;
   }
@@ -186,6 +199,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       this.#wrote();
       throw error;
     }
+    if (this.#ledger) return this.#ledger.written().finally(() => this.#wrote());
     const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
     this.#buffered += _bufferedBound(chunk);
     if (this.#buffered > limit && (this.#buffered = this.#socket.bufferedAmount) > limit) return this.#drained().finally(() => this.#wrote());
@@ -200,14 +214,16 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       // A WHATWG socket that is closing or closed drops what it is sent without a word.
       if (this.#done || this.#socket.readyState !== 1) throw WebSocketError._from("Cannot send: the connection is closing or closed", null, "");
       this.#send(data);
-      await this.#drained();
+      await (this.#ledger ? this.#ledger.written() : this.#drained());
     } finally {
       this.#wrote();
     }
   }
 
   #send(data: string | BufferSourceLike): void {
-    this.#socket.send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
+    const sendable = data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data);
+    if (this.#ledger) this.#ledger.send(() => this.#socket.send(sendable));
+    else this.#socket.send(sendable);
   }
 
   // A write is done (sent or failed): a close asked for after it may go now.
@@ -228,6 +244,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   #ended(event: { code: number; reason: string; wasClean: boolean }): void {
     if (this.#done) return;
     this.#done = true;
+    this.#ledger?.fail(_closedBeforeWritten(event.code, event.reason));
     const finish = () => {
       const error = event.wasClean
         ? undefined

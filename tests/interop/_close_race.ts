@@ -11,10 +11,12 @@ export interface CloseRace {
 }
 
 /**
- * Upgrades on `port`, sends `count` text messages then a close frame (1000) at once, and reads
- * until the server's close frame or the end of the connection (at most `bound` ms).
+ * Upgrades on `port`, sends `count` text messages then a close frame (1000), and reads until the
+ * server's close frame or the end of the connection (at most `bound` ms). By default it sends
+ * them in one write; with `batch`, `batch` messages per write, `pause` ms apart, so the server
+ * is answering while the close arrives.
  */
-export function closeRace(port: number, count: number, bound = 20_000): Promise<CloseRace> {
+export function closeRace(port: number, count: number, bound = 20_000, { batch = count, pause = 1 } = {}): Promise<CloseRace> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let buffer: Uint8Array = new Uint8Array(0);
@@ -35,6 +37,15 @@ export function closeRace(port: number, count: number, bound = 20_000): Promise<
           `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
     });
+    const sendAll = async () => {
+      for (let from = 0; from < count; from += batch) {
+        if (from > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+        const frames: Uint8Array[] = [];
+        for (let i = from; i < Math.min(count, from + batch); i++) frames.push(frame({ opcode: 1, payload: `m${i}` }));
+        if (from + batch >= count) frames.push(frame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8) }));
+        if (!socket.destroyed) socket.write(concat(...frames));
+      }
+    };
     socket.on("data", (chunk: Uint8Array) => {
       buffer = concat(buffer, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       if (!upgraded) {
@@ -43,10 +54,7 @@ export function closeRace(port: number, count: number, bound = 20_000): Promise<
         if (!new TextDecoder().decode(buffer.subarray(0, 12)).startsWith("HTTP/1.1 101")) return reject(new Error("the upgrade was refused"));
         upgraded = true;
         buffer = buffer.slice(end);
-        const frames: Uint8Array[] = [];
-        for (let i = 0; i < count; i++) frames.push(frame({ opcode: 1, payload: `m${i}` }));
-        frames.push(frame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8) }));
-        socket.write(concat(...frames));
+        void sendAll();
       }
       // Server frames are unmasked; every payload here is under 126 bytes.
       while (!closeFrame && buffer.length >= 2 && buffer.length >= 2 + (buffer[1] & 0x7f)) {

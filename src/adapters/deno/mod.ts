@@ -153,6 +153,9 @@ export function upgrade(request: Request, options: UpgradeOptions = {}): Promise
   return upgradeNative(request, options, undefined);
 }
 
+// After the event loop's I/O, when Deno has run the writes that send() started.
+const nextTurn = (callback: () => void): unknown => (globalThis as unknown as { setImmediate: (callback: () => void) => unknown }).setImmediate(callback);
+
 async function upgradeNative(request: Request, options: UpgradeOptions, sockets: _Sockets | undefined): Promise<UpgradeResult> {
   const deno = _deno("upgrade");
   if (options.streamMessages) {
@@ -168,7 +171,8 @@ async function upgradeNative(request: Request, options: UpgradeOptions, sockets:
   // only, so it refuses "a,b" (which RFC 7230 lists allow) with a TypeError.
   for (const [name, value] of new Headers(options.headers)) native.response.headers.append(name, value);
   if (decision.protocol) native.response.headers.set("sec-websocket-protocol", decision.protocol);
-  const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED });
+  // Deno's socket resolves nothing of its own: a write waits until bufferedAmount shows it written.
+  const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED, confirmsWrites: nextTurn });
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: "" });

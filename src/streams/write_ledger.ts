@@ -1,0 +1,128 @@
+// When a message handed to a runtime's WebSocket has really been written. Deno's socket keeps a
+// message in `bufferedAmount` from `send()` until its write to the connection succeeds; a write
+// that fails stays counted, and one the runtime drops because the connection has closed is
+// uncounted only after the socket's `readyState` has left OPEN. So while the socket is open, the
+// bytes it no longer counts are bytes it wrote, and a write can wait for exactly that.
+import { WebSocketError } from "../core/websocket_error.ts";
+
+/** @internal Runs a callback once the event loop has turned and the runtime's pending writes have had their turn (Deno: `setImmediate`). */
+export type _NextTurn = (callback: () => void) => unknown;
+
+/** @internal What a ledger reads of the socket. */
+export interface _LedgerSocket {
+  readonly bufferedAmount: number;
+  /** 1 while open. */
+  readonly readyState: number;
+}
+
+interface Waiter {
+  end: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * @internal Counts the bytes given to a socket whose `bufferedAmount` drops only as they are
+ * written, and settles a promise per write: resolved once the socket has written everything up
+ * to that write's last byte while open, rejected by {@linkcode _WriteLedger.fail} when the
+ * connection ends first. One check serves every ledger: on each turn of the event loop while
+ * writes are being written, then every `interval` ms once eight turns in a row wrote nothing.
+ */
+export class _WriteLedger {
+  readonly #socket: _LedgerSocket;
+  readonly #nextTurn: _NextTurn;
+  readonly #interval: number;
+  // Bytes the socket was given, as it counts them (a string's UTF-8 form).
+  #given = 0;
+  #waiting: Waiter[] = [];
+  #head = 0;
+
+  constructor(socket: _LedgerSocket, nextTurn: _NextTurn, interval: number) {
+    this.#socket = socket;
+    this.#nextTurn = nextTurn;
+    this.#interval = interval;
+  }
+
+  /** Calls `send`, which hands the socket one message, and counts what it added. */
+  send(send: () => void): void {
+    const before = this.#socket.bufferedAmount;
+    send();
+    this.#given += this.#socket.bufferedAmount - before;
+  }
+
+  /** Resolves once every byte sent so far has been written while the socket was open. */
+  written(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ end: this.#given, resolve, reject });
+      _watch(this, this.#nextTurn, this.#interval);
+    });
+  }
+
+  /** Rejects every write still waiting with `error` (the connection ended before they were written). */
+  fail(error: unknown): void {
+    const waiting = this.#waiting;
+    const head = this.#head;
+    this.#waiting = [];
+    this.#head = 0;
+    for (let i = head; i < waiting.length; i++) waiting[i].reject(error);
+  }
+
+  /** Resolves the writes now written. Returns `undefined` once none waits, else whether any resolved. */
+  _check(): boolean | undefined {
+    const waiting = this.#waiting;
+    if (this.#head === waiting.length) return undefined;
+    // Not open: the count is gone (Deno reads 0), and the close event settles what waits.
+    if (this.#socket.readyState !== 1) return false;
+    const written = this.#given - this.#socket.bufferedAmount;
+    const from = this.#head;
+    while (this.#head < waiting.length && waiting[this.#head].end <= written) waiting[this.#head++].resolve();
+    if (this.#head < waiting.length) return this.#head !== from;
+    this.#waiting = [];
+    this.#head = 0;
+    return undefined;
+  }
+}
+
+/** @internal The error of a write that the connection's end came before. */
+export function _closedBeforeWritten(code: number, reason: string): WebSocketError {
+  return WebSocketError._from(`Cannot send: the connection closed (code ${code}) before this message was written`, code, reason);
+}
+
+// One check for every ledger with writes waiting: on the next turn, or after a pause.
+const watched = new Set<_WriteLedger>();
+let armed: "turn" | "pause" | undefined;
+let pause: ReturnType<typeof setTimeout> | undefined;
+let stillTurns = 0;
+let nextTurn: _NextTurn = (callback) => setTimeout(callback, 0);
+let slowDelay = 5;
+
+function _watch(ledger: _WriteLedger, turn: _NextTurn, interval: number): void {
+  watched.add(ledger);
+  nextTurn = turn;
+  slowDelay = interval;
+  stillTurns = 0;
+  if (armed === "turn") return;
+  if (armed === "pause") clearTimeout(pause);
+  armed = "turn";
+  nextTurn(check);
+}
+
+// Eight turns in a row with nothing written mean a peer slow to read: look less often.
+function check(): void {
+  armed = undefined;
+  let moved = false;
+  for (const ledger of watched) {
+    const result = ledger._check();
+    if (result === undefined) watched.delete(ledger);
+    else if (result) moved = true;
+  }
+  if (watched.size === 0) return;
+  stillTurns = moved ? 0 : stillTurns + 1;
+  if (stillTurns < 8) {
+    armed = "turn";
+    nextTurn(check);
+  } else {
+    armed = "pause";
+    pause = setTimeout(check, slowDelay);
+  }
+}
