@@ -2,6 +2,25 @@
 
 const scratch = new Uint8Array(4);
 const scratchWord = new Uint32Array(scratch.buffer);
+/** Buffers up to this size keep their 32-bit view for the next call (a transport's read memory). */
+const KEEP_WORDS = 64 * 1024;
+// The 32-bit view over the last such buffer, from its start: data read into the same memory
+// again and again is unmasked without a view made per frame.
+let wordsOf: ArrayBufferLike | undefined;
+let wordsView: Uint32Array = new Uint32Array(0);
+
+// A 32-bit view over `buffer` from its start, with at least `end` words: the kept one when it is
+// of the same buffer and covers them (a resizable or growable buffer may have changed size under
+// it since), else a new one, kept when the buffer is small.
+function _words(buffer: ArrayBufferLike, end: number): Uint32Array {
+  if (buffer === wordsOf && wordsView.length >= end) return wordsView;
+  const words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  if (buffer.byteLength <= KEEP_WORDS) {
+    wordsOf = buffer;
+    wordsView = words;
+  }
+  return words;
+}
 
 /**
  * XORs `data` in place with the 4-byte masking `key`, as if `data` started at byte `offset` of
@@ -38,9 +57,10 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
     scratch[3] = key[(i + offset + 3) & 3];
     const word = scratchWord[0];
     const count = (n - i) >>> 2;
-    const words = new Uint32Array(data.buffer, data.byteOffset + i, count);
-    const unrolled = count & ~7;
-    let j = 0;
+    let j = (data.byteOffset + i) >>> 2;
+    const end = j + count;
+    const words = _words(data.buffer, end);
+    const unrolled = j + (count & ~7);
     for (; j < unrolled; j += 8) {
       words[j] ^= word;
       words[j + 1] ^= word;
@@ -51,7 +71,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
       words[j + 6] ^= word;
       words[j + 7] ^= word;
     }
-    for (; j < count; j++) words[j] ^= word;
+    for (; j < end; j++) words[j] ^= word;
     i += count << 2;
   }
   for (; i < n; i++) data[i] ^= key[(i + offset) & 3];

@@ -64,6 +64,7 @@ export class Session {
   readonly #messages: MessageDecoder;
   readonly #encoder: FrameEncoder;
   readonly #autoPong: boolean;
+  readonly #pingEvents: boolean;
   readonly #autoCloseReply: boolean;
   readonly #pingInterval: number;
   readonly #pongTimeout: number;
@@ -94,6 +95,8 @@ export class Session {
   #sending = false;
   // The payload of the latest ping not yet answered (section 5.5.3).
   #pong: Uint8Array | undefined;
+  // Where a pong that waits past receive() keeps its payload: made by the first, then written over.
+  #pongMemory: Uint8Array | undefined;
   // A peer's violation held at its place in the stream (deferFailure).
   #pendingFailure: ProtocolError | undefined;
   // Pre-encoded frames that came while a message was being sent in pieces: they follow its end.
@@ -104,7 +107,8 @@ export class Session {
    * Creates a connection in the `connecting` state; call `open(now)` once the handshake is done.
    *
    * @param options The role, the clock reading at the start, limits and timeouts.
-   * @throws {TypeError} When the role is neither "server" nor "client".
+   * @throws {TypeError} When the role is neither "server" nor "client", or when both `autoPong`
+   *   and `pingEvents` are off (no one would answer the peer's pings).
    */
   constructor(options: SessionOptions) {
     const { role } = options;
@@ -118,6 +122,10 @@ export class Session {
     this.#messages = new MessageDecoder(options);
     this.#encoder = new FrameEncoder(options);
     this.#autoPong = options.autoPong ?? true;
+    this.#pingEvents = options.pingEvents ?? true;
+    if (!this.#autoPong && !this.#pingEvents) {
+      throw new TypeError("Cannot create Session: with autoPong off, pingEvents must stay on (the caller answers the ping events)");
+    }
     this.#autoCloseReply = options.autoCloseReply ?? true;
     const heartbeat = options.heartbeat === false ? undefined : options.heartbeat ?? {};
     this.#pingInterval = heartbeat ? heartbeat.interval ?? 30_000 : Infinity;
@@ -155,8 +163,9 @@ export class Session {
    * @param now The clock reading.
    * @param options `reused` (for wsflow's own transports): the caller writes over the chunk's
    *   memory once this call's turn is over, so what the Session keeps or hands out is copied out
-   *   of it (fragments, pieces, ping and pong payloads), but for a binary message whole in the
-   *   chunk: its event is marked `view`, for the caller to copy unless it is sent straight back.
+   *   of it (fragments, pieces, the payload of a pong that waits), but for a binary message whole
+   *   in the chunk and for ping and pong payloads: their events are marked `view`, for the caller
+   *   to copy what it keeps (a binary message unless it is sent straight back).
    *   Only this Session may frame an echo in place in the chunk (see `send`), and the caller
    *   reads into that memory again only once `_roomIn` (src/core/recent_text.ts) is false for it.
    * @throws {DOMException} `InvalidStateError` while `connecting`: the handshake reads those bytes.
@@ -184,9 +193,10 @@ export class Session {
     }
     this.#chunk = undefined;
     this.#reused = false;
-    // A pong that waits past this call gets its own copy: the chunk is the caller's.
+    // A pong that waits past this call is copied out of the chunk (the caller's memory): only
+    // the latest ping's payload is kept, once per call, in memory of the Session's own.
     const pong = this.#pong;
-    if (pong !== undefined && pong.buffer === chunk.buffer) this.#pong = pong.slice();
+    if (pong !== undefined && pong.buffer === chunk.buffer) this.#pong = this.#keepPong(pong);
   }
 
   /** The peer's violation that `deferFailure` holds, until {@linkcode Session.failPending}. */
@@ -497,17 +507,20 @@ export class Session {
     if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload, this.#reused ? this : undefined);
   }
 
-  // Control frames (section 5.5).
+  // Control frames (section 5.5). Nothing is copied per frame: over a chunk its caller reuses,
+  // a ping's or pong's event is a view marked `view`, a close payload is parsed at once, and the
+  // pong that waits is copied at the end of receive(). A peer that floods pings then costs its
+  // events (none with `pingEvents: false`) and the decoder's view of each payload, no copy.
   #control(part: FramePart, now: number): void {
-    const { opcode } = part;
-    // A control frame whole in a chunk its caller reuses: its payload is copied out.
-    const payload = this.#reused && part.payload.buffer === this.#chunk!.buffer ? part.payload.slice() : part.payload;
+    const { opcode, payload } = part;
+    const view = this.#reused && payload.buffer === this.#chunk!.buffer;
     if (opcode === 0x9) {
       // Only the latest ping not yet answered gets a pong (section 5.5.3): one per flush.
       if (this.#autoPong && !this.#sentClose) this.#pong = payload;
-      this.#event({ type: "ping", data: payload });
+      if (this.#pingEvents) this.#event(view ? { type: "ping", data: payload, view: true } : { type: "ping", data: payload });
     } else if (opcode === 0xa) {
-      this.#event({ type: "pong", data: payload, ...this.#matchPong(payload, now) });
+      const match = this.#matchPong(payload, now);
+      this.#event(view ? { type: "pong", data: payload, ...match, view: true } : { type: "pong", data: payload, ...match });
     } else {
       const info = parseClosePayload(payload);
       if (info instanceof ProtocolError) return this.#violation(info);
@@ -533,7 +546,15 @@ export class Session {
   #flushPong(): void {
     const pong = this.#pong!;
     this.#pong = undefined;
-    this.#push(0xa, pong, true);
+    // Copied into the frame: the payload may be #pongMemory, written over by the next one.
+    this.#encoder._encodeTo(this.#output, 0xa, pong, true, false, true);
+  }
+
+  // Copies a pong's payload (at most 125 bytes) into the Session's own memory.
+  #keepPong(pong: Uint8Array): Uint8Array {
+    const memory = this.#pongMemory ??= new Uint8Array(125);
+    memory.set(pong);
+    return memory.subarray(0, pong.length);
   }
 
   #ping(now: number): number {

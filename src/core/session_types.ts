@@ -24,6 +24,12 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
   now: number;
   /** Answer each ping with a pong carrying the same payload (section 5.5.2). @default {true} */
   autoPong?: boolean;
+  /**
+   * Report each ping received as a `ping` event. `false` suits a caller that lets `autoPong`
+   * answer and has no use for them: a peer that floods pings then costs no event per ping, held
+   * until the caller takes its events. @default {true}
+   */
+  pingEvents?: boolean;
   /** Echo the peer's close frame at once (section 5.5.1); otherwise `close()` answers it. @default {true} */
   autoCloseReply?: boolean;
   /** Ping an idle peer and fail the connection when it stays silent; `false` turns it off. @default {{ interval: 30000, timeout: 30000 }} */
@@ -70,10 +76,16 @@ export type SessionEvent =
   | { type: "message"; data: string | Uint8Array; view?: true }
   /** A piece of a message, with `streamMessages`: fragments as they arrive. */
   | { type: "piece"; binary: boolean; data: Uint8Array; first: boolean; last: boolean }
-  /** A ping arrived (already answered unless `autoPong` is off). */
-  | { type: "ping"; data: Uint8Array }
-  /** A pong arrived; `id` and `rtt` (milliseconds) are set when it answers one of our pings. */
-  | { type: "pong"; data: Uint8Array; id?: number; rtt?: number }
+  /**
+   * A ping arrived (already answered unless `autoPong` is off). `view`: its payload is a view
+   * into a chunk received with `reused`; copy it if it must outlive the `receive` call's turn.
+   */
+  | { type: "ping"; data: Uint8Array; view?: true }
+  /**
+   * A pong arrived; `id` and `rtt` (milliseconds) are set when it answers one of our pings.
+   * `view` as for a ping.
+   */
+  | { type: "pong"; data: Uint8Array; id?: number; rtt?: number; view?: true }
   /** The closing handshake started, by us (`local`) or by the peer (`remote`). */
   | { type: "closing"; code: number; reason: string; initiator: "local" | "remote" }
   /**

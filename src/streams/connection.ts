@@ -86,7 +86,8 @@ export class _Connection implements _TopicSink, _TransportSink {
     this.#deflate = options.deflate;
     this._topicMode = options.role === "server" ? "frames" : "messages";
     this.#closeTimeout = options.closeTimeout ?? 10_000; // the Session's default
-    this.session = new Session({ ...options, now: now(), deferFailure: true });
+    // Ping events are not handled here (autoPong answers): none is made unless autoPong is off.
+    this.session = new Session({ ...options, now: now(), deferFailure: true, pingEvents: options.autoPong === false });
     this.session.open(now());
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     // The connection is its surface's hooks (streamMessages, pull, cancelled, write, close, queued).

@@ -70,19 +70,54 @@ describe("Session.receive over reused memory", () => {
     assert.deepEqual(data, concat(parts));
   });
 
-  test("a ping's payload, in its event and in the pong, is its own", () => {
+  test("a ping's event is a view marked `view`; its pong carries the payload after the memory is written over", () => {
     const s = server();
     const payload = new TextEncoder().encode("are you there? ".repeat(8));
     const memory = frame(0x9, payload);
     s.receive(memory, 1, REUSED);
     const ping = events(s).find((e) => e.type === "ping");
+    assert.ok(ping?.type === "ping");
+    assert.equal(ping.view, true);
+    assert.equal(ping.data.buffer, memory.buffer, "no copy per ping");
+    assert.deepEqual(ping.data, payload, "valid for the receive call's turn");
     memory.fill(0xee);
-    assert.deepEqual(ping?.type === "ping" && ping.data, payload);
     const peer = new Session({ role: "client", now: 0, heartbeat: false });
     peer.open(0);
     for (const chunk of s.takeOutput()) peer.receive(chunk.slice(), 1);
     const pong = events(peer).find((e) => e.type === "pong");
     assert.deepEqual(pong?.type === "pong" && pong.data, payload);
+  });
+
+  test("pings read through one memory while the pong is held: one pong, the latest ping's payload exactly", () => {
+    const s = server({ pingEvents: false });
+    const payloads = Array.from({ length: 40 }, (_, i) => bytes(125 - (i % 7), i));
+    const wire = concat(payloads.map((p) => frame(0x9, p)));
+    const memory = new Uint8Array(1000);
+    for (let at = 0; at < wire.length; at += memory.length) {
+      const n = Math.min(memory.length, wire.length - at);
+      memory.set(wire.subarray(at, at + n));
+      s.receive(memory.subarray(0, n), 1, REUSED);
+      assert.deepEqual(s.takeOutput({ holdPong: true }), [], "held while the transport is over its mark");
+      assert.equal(s.nextEvent(), undefined);
+      memory.fill(0xee); // the next read lands here
+    }
+    const last = payloads[payloads.length - 1];
+    assert.deepEqual(s.takeOutput(), [concat([new Uint8Array([0x8a, last.length]), last])]);
+    assert.deepEqual(s.takeOutput(), []);
+  });
+
+  test("a pong's event is a view marked `view`, and still answers our ping", () => {
+    const s = server({ heartbeat: false });
+    const id = s.ping(1);
+    const sent = s.takeOutput()[0];
+    const memory = frame(0xa, sent.subarray(2)); // the client echoes the ping's payload
+    s.receive(memory, 5, REUSED);
+    const pong = events(s).find((e) => e.type === "pong");
+    assert.ok(pong?.type === "pong");
+    assert.equal(pong.view, true);
+    assert.equal(pong.data.buffer, memory.buffer);
+    assert.equal(pong.id, id);
+    assert.equal(pong.rtt, 4);
   });
 
   test("a whole binary message is a view marked `view`; its echo is framed in place by its own Session only", () => {

@@ -314,6 +314,19 @@ describe("Session: pongs (RFC 6455 section 5.5.3)", () => {
     assert.deepEqual(s.takeOutput(), []);
   });
 
+  test("pingEvents off: pings are answered as before, with no event for them", () => {
+    const s = new Session({ role: "server", now: 0, pingEvents: false });
+    s.open(0);
+    s.receive(hex(`${"89 81 00 00 00 00 61 ".repeat(3)} 89 81 00 00 00 00 62 81 81 00 00 00 00 6d`), 0);
+    assert.deepEqual(s.takeOutput(), [hex("8a 01 62")]);
+    assert.deepEqual(s.nextEvent(), { type: "message", data: "m" });
+    assert.equal(s.nextEvent(), undefined);
+  });
+
+  test("pingEvents off with autoPong off is refused: no one would answer the pings", () => {
+    assert.throws(() => new Session({ role: "server", now: 0, autoPong: false, pingEvents: false }), TypeError);
+  });
+
   test("a held pong goes out before the close frame, and none after it", () => {
     const s = new Session({ role: "server", now: 0 });
     s.open(0);
