@@ -93,7 +93,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       : Promise.resolve();
     const surface = this.#surface = _connectionSurface<WebSocketStreamCloseInfo>({
       cancelled: () => void (this.#readableDone = true),
-      write: (chunk) => this.#write(chunk),
+      write: (chunk, piped) => this.#write(chunk, piped),
       close: (code, reason) => this.close(code, reason),
       queued: () => this.#written++,
     });
@@ -190,7 +190,9 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   // The sink's write. The runtime's socket compresses (or not) by itself: per-message options do
   // not apply. On an open socket that stays under the high-water mark a message is sent at once
   // and costs no promise of ours; otherwise the write waits (for open, a stream, or drain).
-  #write(written: WebSocketSendable): Promise<void> | undefined {
+  // With confirmsWrites, a write resolves once the ledger has seen it written; a piped one only
+  // counts as done then (a close waits for it), and the pipe goes on under the high-water mark.
+  #write(written: WebSocketSendable, piped?: boolean): Promise<void> | undefined {
     const chunk = _isOutgoingMessage(written) ? written.data : written;
     if (chunk instanceof ReadableStream || this.#socket.readyState !== 1 || this.#done) return this.#writeLater(chunk);
     try {
@@ -199,11 +201,15 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       this.#wrote();
       throw error;
     }
-    if (this.#ledger) return this.#ledger.written().finally(() => this.#wrote());
+    const ledger = this.#ledger;
+    if (ledger && !piped) return ledger.written().finally(this.#wroteOne);
+    // A piped write waits for no more than backpressure, but is done (for a close to wait on)
+    // only once the ledger saw it written.
+    if (ledger) ledger.track(this.#wroteOne, this.#wroteOne);
     const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
     this.#buffered += _bufferedBound(chunk);
-    if (this.#buffered > limit && (this.#buffered = this.#socket.bufferedAmount) > limit) return this.#drained().finally(() => this.#wrote());
-    this.#wrote();
+    if (this.#buffered > limit && (this.#buffered = this.#socket.bufferedAmount) > limit) return ledger ? this.#drained() : this.#drained().finally(this.#wroteOne);
+    if (!ledger) this.#wrote();
     return undefined;
   }
 
@@ -225,6 +231,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     if (this.#ledger) this.#ledger.send(() => this.#socket.send(sendable));
     else this.#socket.send(sendable);
   }
+
+  readonly #wroteOne = () => this.#wrote();
 
   // A write is done (sent or failed): a close asked for after it may go now.
   #wrote(): void {

@@ -70,8 +70,12 @@ export interface _SurfaceConnection {
   pull?: () => Promise<void> | undefined;
   /** The readable was cancelled. */
   cancelled: () => void;
-  /** The writable's sink write: sends one message; a promise when the next write must wait. */
-  write: (chunk: WebSocketSendable) => Promise<void> | undefined;
+  /**
+   * The writable's sink write: sends one message; a promise when the next write must wait.
+   * `piped`: a wsflow readable piped here sends it, and no one holds a promise of this write
+   * (the pipe fails if the connection ends), so only backpressure need be waited for.
+   */
+  write: (chunk: WebSocketSendable, piped?: boolean) => Promise<void> | undefined;
   /** Closes the connection once what was written before has gone out. */
   close: (code: number | undefined, reason: string) => void;
   /** A write was queued (so a close can wait until everything written before it is out). */
@@ -142,7 +146,7 @@ class _ConnectionSurface<T> implements _Surface<T> {
   /** @internal A piped wsflow readable sends here directly, skipping both streams. */
   _directSend(message: WebSocketMessage): Promise<void> | undefined {
     this.#connection.queued();
-    return this.#connection.write(message);
+    return this.#connection.write(message, true);
   }
 
   endStreams(error: WebSocketError | undefined, code: number, reason: string): void {

@@ -52,10 +52,13 @@ export class _WriteLedger {
 
   /** Resolves once every byte sent so far has been written while the socket was open. */
   written(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ end: this.#given, resolve, reject });
-      _watch(this, this.#nextTurn, this.#interval);
-    });
+    return new Promise((resolve, reject) => this.track(resolve, reject));
+  }
+
+  /** Calls `resolve` once every byte sent so far has been written while open, else `reject`. */
+  track(resolve: () => void, reject: (error: unknown) => void): void {
+    this.#waiting.push({ end: this.#given, resolve, reject });
+    _watch(this, this.#nextTurn, this.#interval);
   }
 
   /** Rejects every write still waiting with `error` (the connection ended before they were written). */

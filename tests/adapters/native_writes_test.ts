@@ -72,6 +72,26 @@ describe("native connection writes (WHATWG socket)", () => {
     assert.deepEqual(socket.written, ["héllo", new Uint8Array(3)]);
   });
 
+  test("confirmsWrites: a wsflow readable piped in sends without waiting for each write; a close waits until they are written", async () => {
+    const source = new MemorySocket();
+    const from = new _NativeConnection(source as unknown as _NativeSocket, { pingUnsupported: "no ping" });
+    const socket = new CountingSocket();
+    const to = new _NativeConnection(socket as unknown as _NativeSocket, { pingUnsupported: "no ping", confirmsWrites: (callback) => setTimeout(callback, 0) });
+    const piping = from.readable.pipeTo(to.writable).catch(() => {});
+    for (const data of ["a", "b", "c"]) source.dispatchEvent(Object.assign(new Event("message"), { data }));
+    await turn();
+    assert.deepEqual(socket.sent, ["a", "b", "c"], "the pipe waited for a write to be written");
+    source.fireClose(1000); // the source ends: the pipe closes its destination
+    await turn();
+    assert.equal(socket.readyState, 1, "closed before its messages were written");
+    socket.flush();
+    await turn();
+    assert.equal(socket.readyState, 2);
+    assert.deepEqual(socket.written, ["a", "b", "c"]);
+    socket.fireClose(1000);
+    await piping;
+  });
+
   test("confirmsWrites: a write still counted when the close event comes rejects, and the next ones too", async () => {
     const socket = new CountingSocket();
     const connection = new _NativeConnection(socket as unknown as _NativeSocket, { pingUnsupported: "no ping", confirmsWrites: (callback) => setTimeout(callback, 0) });
