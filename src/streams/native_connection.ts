@@ -115,6 +115,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   close(code: number | undefined, reason: string): void {
     if (this.#closeRequest || this.#done) return;
     this.#closeRequest = { code, reason };
+    this.#ledger?.watch();
     void this.#open.then(() => this.#maybeClose());
   }
 
@@ -204,8 +205,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     const ledger = this.#ledger;
     if (ledger && !piped) return ledger.written().finally(this.#wroteOne);
     // A piped write waits for no more than backpressure, but is done (for a close to wait on)
-    // only once the ledger saw it written.
-    if (ledger) ledger.track(this.#wroteOne, this.#wroteOne);
+    // only once the ledger saw it written: it is checked for when a close waits on it.
+    if (ledger) ledger.track(this.#wroteOne, this.#wroteOne, true);
     const limit = this.#options.highWaterMark ?? HIGH_WATER_MARK;
     this.#buffered += _bufferedBound(chunk);
     if (this.#buffered > limit && (this.#buffered = this.#socket.bufferedAmount) > limit) return ledger ? this.#drained() : this.#drained().finally(this.#wroteOne);

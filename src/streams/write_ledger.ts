@@ -55,10 +55,20 @@ export class _WriteLedger {
     return new Promise((resolve, reject) => this.track(resolve, reject));
   }
 
-  /** Calls `resolve` once every byte sent so far has been written while open, else `reject`. */
-  track(resolve: () => void, reject: (error: unknown) => void): void {
+  /**
+   * Calls `resolve` once every byte sent so far has been written while open, else `reject`.
+   * `lazily`: no check is started for it; it settles with a later write's or `watch()`'s, and
+   * what is written by the time it is tracked settles then.
+   */
+  track(resolve: () => void, reject: (error: unknown) => void, lazily = false): void {
+    if (lazily) this._check();
     this.#waiting.push({ end: this.#given, resolve, reject });
-    _watch(this, this.#nextTurn, this.#interval);
+    if (!lazily) this.watch();
+  }
+
+  /** Checks on the next turns until every write tracked so far has settled. */
+  watch(): void {
+    if (this.#head < this.#waiting.length) _watch(this, this.#nextTurn, this.#interval);
   }
 
   /** Rejects every write still waiting with `error` (the connection ended before they were written). */
