@@ -64,7 +64,12 @@ export class FrameDecoder {
   readonly #key = new Uint8Array(4);
   #length = 0;
   #received = 0;
-  #control: Uint8Array | undefined;
+  // Where a control payload is gathered (one split across chunks, or any for _nextPart), made
+  // by the first, and _nextPart's view of it of the last length used.
+  #controlMemory: Uint8Array | undefined;
+  #controlView: Uint8Array = EMPTY;
+  // The one part _nextPart fills.
+  #shared: FramePart | undefined;
 
   /**
    * Creates a decoder for one connection.
@@ -107,6 +112,21 @@ export class FrameDecoder {
    * once; the decoder then ignores all input), or `undefined` when more bytes are needed.
    */
   next(): FramePart | ProtocolError | undefined {
+    return this.#next(false);
+  }
+
+  /**
+   * @internal Parses the next frame part like {@linkcode FrameDecoder.next}, for the Session,
+   * which takes what it needs of a part before asking for the next one: the part is one object
+   * of the decoder's, filled anew by each call, and a control frame's payload is unmasked into
+   * memory of the decoder's own, written over by the next control frame, instead of in place in
+   * the chunk. A peer's flood of control frames then costs no allocation per frame.
+   */
+  _nextPart(): FramePart | ProtocolError | undefined {
+    return this.#next(true);
+  }
+
+  #next(own: boolean): FramePart | ProtocolError | undefined {
     if (this.#failed) return undefined;
     if (!this.#inPayload) {
       const header = this.#readHeader();
@@ -116,7 +136,7 @@ export class FrameDecoder {
         return header;
       }
     }
-    return this.#readPayload() ?? this.#consumed();
+    return this.#readPayload(own) ?? this.#consumed();
   }
 
   // The chunk is read through: let it go, so an idle connection does not keep its last read.
@@ -234,7 +254,7 @@ export class FrameDecoder {
     return true;
   }
 
-  #readPayload(): FramePart | undefined {
+  #readPayload(own: boolean): FramePart | undefined {
     const chunk = this.#chunk;
     const pos = this.#pos;
     const length = this.#length;
@@ -242,29 +262,52 @@ export class FrameDecoder {
     const available = chunk.length - pos;
     if (remaining === 0) {
       this.#inPayload = false;
-      return this.#part(EMPTY, 0);
+      return own ? this.#fill(EMPTY, 0) : this.#part(EMPTY, 0);
     }
     if (available === 0) return undefined;
     const n = available < remaining ? available : remaining;
-    if ((this.#b0 & 0x08) !== 0 && n < length) {
-      // A control frame split across chunks: gather it, so it is handed out whole.
-      const control = this.#control ??= new Uint8Array(length);
-      control.set(chunk.subarray(pos, pos + n), this.#received);
-      this.#received += n;
-      this.#pos = pos + n;
-      if (this.#received < length) return undefined;
-      this.#control = undefined;
-      if (this.#masked) applyMask(control, this.#key, 0);
-      this.#inPayload = false;
-      return this.#part(control, 0);
-    }
+    // A control frame split across chunks is gathered, so it is handed out whole.
+    if ((this.#b0 & 0x08) !== 0 && (own || n < length)) return this.#gatherControl(chunk, pos, n, own);
     const payload = chunk.subarray(pos, pos + n);
     const offset = this.#received;
     if (this.#masked) applyMask(payload, this.#key, offset);
     this.#received = offset + n;
     this.#pos = pos + n;
     if (this.#received === length) this.#inPayload = false;
-    return this.#part(payload, offset);
+    return own ? this.#fill(payload, offset) : this.#part(payload, offset);
+  }
+
+  // `n` more bytes of a control payload at `pos`, unmasked byte by byte (at most 125) into the
+  // decoder's memory, the same whichever method reads each chunk; once all have come, the part:
+  // for next() with a copy of its own, for _nextPart with a view of the memory.
+  #gatherControl(chunk: Uint8Array, pos: number, n: number, own: boolean): FramePart | undefined {
+    const memory = this.#controlMemory ??= new Uint8Array(125);
+    const key = this.#key;
+    const at = this.#received;
+    if (this.#masked) for (let i = 0; i < n; i++) memory[at + i] = chunk[pos + i] ^ key[(at + i) & 3];
+    else for (let i = 0; i < n; i++) memory[at + i] = chunk[pos + i];
+    this.#received = at + n;
+    this.#pos = pos + n;
+    const length = this.#length;
+    if (this.#received < length) return undefined;
+    this.#inPayload = false;
+    if (!own) return this.#part(memory.slice(0, length), 0);
+    if (this.#controlView.length !== length) this.#controlView = memory.subarray(0, length);
+    return this.#fill(this.#controlView, 0);
+  }
+
+  #fill(payload: Uint8Array, offset: number): FramePart {
+    const part = this.#shared ??= this.#part(EMPTY, 0);
+    const b0 = this.#b0;
+    part.fin = (b0 & 0x80) !== 0;
+    part.rsv1 = (b0 & 0x40) !== 0;
+    part.rsv2 = (b0 & 0x20) !== 0;
+    part.rsv3 = (b0 & 0x10) !== 0;
+    part.opcode = b0 & 0x0f;
+    part.payload = payload;
+    part.offset = offset;
+    part.length = this.#length;
+    return part;
   }
 
   #part(payload: Uint8Array, offset: number): FramePart {

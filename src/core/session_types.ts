@@ -76,16 +76,13 @@ export type SessionEvent =
   | { type: "message"; data: string | Uint8Array; view?: true }
   /** A piece of a message, with `streamMessages`: fragments as they arrive. */
   | { type: "piece"; binary: boolean; data: Uint8Array; first: boolean; last: boolean }
+  /** A ping arrived (already answered unless `autoPong` is off); `data` is a copy of its payload. */
+  | { type: "ping"; data: Uint8Array }
   /**
-   * A ping arrived (already answered unless `autoPong` is off). `view`: its payload is a view
-   * into a chunk received with `reused`; copy it if it must outlive the `receive` call's turn.
+   * A pong arrived; `data` is a copy of its payload, `id` and `rtt` (milliseconds) are set when
+   * it answers one of our pings.
    */
-  | { type: "ping"; data: Uint8Array; view?: true }
-  /**
-   * A pong arrived; `id` and `rtt` (milliseconds) are set when it answers one of our pings.
-   * `view` as for a ping.
-   */
-  | { type: "pong"; data: Uint8Array; id?: number; rtt?: number; view?: true }
+  | { type: "pong"; data: Uint8Array; id?: number; rtt?: number }
   /** The closing handshake started, by us (`local`) or by the peer (`remote`). */
   | { type: "closing"; code: number; reason: string; initiator: "local" | "remote" }
   /**

@@ -215,6 +215,75 @@ describe("FrameDecoder: streaming behaviour", () => {
     assert.equal(decoder.next(), undefined);
   });
 
+  test("_nextPart hands out the parts next() does, at every split, in one object of the decoder's", () => {
+    const bytes = hex(
+      "01 83 37 fa 21 3d 7f 9f 4d " + // text "Hel", not final
+        "89 85 37 fa 21 3d 7f 9f 4d 51 58 " + // ping "Hello" between the fragments
+        "80 82 01 02 03 04 6d 6d " + // continuation "lo"
+        "8a 80 01 02 03 04 " + // empty pong
+        "82 84 00 00 00 00 01 02 03 04 " + // binary
+        "89 82 05 06 07 08 6c 6b " + // ping "ij", shorter than the one before
+        "88 82 00 00 00 00 03 e8", // close 1000
+    );
+    const snapshot = (part: ReturnType<FrameDecoder["next"]>) =>
+      part instanceof ProtocolError || part === undefined ? part : { ...part, payload: Array.from(part.payload) };
+    for (const { name, chunks } of splits(bytes)) {
+      const viaNext: unknown[] = [];
+      const viaPart: unknown[] = [];
+      const a = new FrameDecoder(server);
+      const b = new FrameDecoder(server);
+      let shared: unknown;
+      for (const chunk of chunks) {
+        a.push(chunk.slice());
+        for (let part = a.next(); part; part = a.next()) viaNext.push(snapshot(part));
+        const copy = chunk.slice();
+        b.push(copy);
+        for (let part = b._nextPart(); part; part = b._nextPart()) {
+          assert.ok(!(part instanceof ProtocolError));
+          shared ??= part;
+          assert.equal(part, shared, `${name}: one object`);
+          if (part.opcode >= 0x8) assert.notEqual(part.payload.buffer, copy.buffer, `${name}: a control payload is not unmasked in the chunk`);
+          viaPart.push(snapshot(part));
+        }
+      }
+      assert.deepEqual(viaPart, viaNext, name);
+    }
+  });
+
+  test("a control frame split across chunks is whole when next() and _nextPart read the chunks in turn", () => {
+    const bytes = hex("89 85 37 fa 21 3d 7f 9f 4d 51 58 81 81 00 00 00 00 61"); // ping "Hello", text "a"
+    for (const { name, chunks } of splits(bytes)) {
+      if (chunks.length !== 2) continue;
+      for (const firstOwn of [true, false]) {
+        const decoder = new FrameDecoder(server);
+        const pings: string[] = [];
+        let text = "";
+        chunks.forEach((chunk, i) => {
+          const own = i === 0 ? firstOwn : !firstOwn;
+          decoder.push(chunk.slice());
+          for (let part = own ? decoder._nextPart() : decoder.next(); part; part = own ? decoder._nextPart() : decoder.next()) {
+            assert.ok(!(part instanceof ProtocolError));
+            if (part.opcode === 0x9) pings.push(new TextDecoder().decode(part.payload));
+            else text += new TextDecoder().decode(part.payload);
+          }
+        });
+        const how = `${name}, ${firstOwn ? "_nextPart" : "next()"} first`;
+        assert.deepEqual(pings, ["Hello"], how);
+        assert.equal(text, "a", how);
+      }
+    }
+  });
+
+  test("_nextPart leaves a control frame's masked bytes in the chunk", () => {
+    const chunk = hex("89 85 37 fa 21 3d 7f 9f 4d 51 58");
+    const decoder = new FrameDecoder(server);
+    decoder.push(chunk);
+    const part = decoder._nextPart();
+    assert.ok(part && !(part instanceof ProtocolError));
+    assert.equal(new TextDecoder().decode(part.payload), "Hello");
+    assert.deepEqual(chunk, hex("89 85 37 fa 21 3d 7f 9f 4d 51 58"));
+  });
+
   test("reports a failure once and ignores all input after it", () => {
     const decoder = new FrameDecoder({ role: "client" });
     decoder.push(hex("83 00 81 01 61"));

@@ -323,6 +323,30 @@ describe("Session: pongs (RFC 6455 section 5.5.3)", () => {
     assert.equal(s.nextEvent(), undefined);
   });
 
+  test("pings of every length, the chunks split in several places: one pong with the latest payload exactly, events with copies", () => {
+    const masked = (payload: Uint8Array) => {
+      const key = [0x37, 0xfa, 0x21, 0x3d];
+      return Uint8Array.from([0x89, 0x80 | payload.length, ...key, ...payload.map((b, i) => b ^ key[i & 3])]);
+    };
+    const payloads = Array.from({ length: 126 }, (_, n) => Uint8Array.from({ length: n }, (_, i) => (n * 7 + i) & 0xff));
+    const last = payloads[125];
+    const wire = Uint8Array.from(payloads.flatMap((p) => [...masked(p)]));
+    for (const at of [1, 7, 131, 2000, wire.length - 60, wire.length - 1]) {
+      const s = new Session({ role: "server", now: 0 });
+      s.open(0);
+      const chunks = [wire.slice(0, at), wire.slice(at)];
+      for (const chunk of chunks) {
+        s.receive(chunk, 0);
+        assert.equal(s.takeOutput({ holdPong: true }).length, 0);
+      }
+      for (const chunk of chunks) chunk.fill(0xee); // nothing of the pings is a view into them
+      assert.deepEqual(s.takeOutput(), [Uint8Array.from([0x8a, 125, ...last])], `split at ${at}`);
+      const pings: Uint8Array[] = [];
+      for (let e = s.nextEvent(); e; e = s.nextEvent()) if (e.type === "ping") pings.push(e.data);
+      assert.deepEqual(pings, payloads, `split at ${at}: each event holds its own payload`);
+    }
+  });
+
   test("pingEvents off with autoPong off is refused: no one would answer the pings", () => {
     assert.throws(() => new Session({ role: "server", now: 0, autoPong: false, pingEvents: false }), TypeError);
   });

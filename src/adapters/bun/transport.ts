@@ -5,6 +5,7 @@ import { _byteLength, _copyInto } from "../../core/bytes.ts";
 import { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
+import { type _ChunkHolder, _releasable, _receiveReleasing } from "./release_after_turn.ts";
 
 // Unwritten bytes held (waiting for `drain`) past which write() reports backpressure.
 const WRITE_HIGH_WATER = 64 * 1024;
@@ -55,11 +56,12 @@ export function _routedHandlers(open: (socket: _BunSocket<_BunRoute>) => void): 
 /**
  * @internal One socket's transport; it takes over the socket's route when created. Until
  * `start`, the socket is paused and anything that still arrives is held. Reads: Bun hands `data`
- * a fresh Buffer each time (never reused, checked on Bun 1.4), so it goes on without a copy.
+ * a fresh buffer each time (never reused, checked on Bun 1.4), so it goes on without a copy; one
+ * of 64 KiB or more goes as reused memory and is released after its turn (release_after_turn.ts).
  * Writes: `socket.write` returns the bytes taken and drops the rest, so the rest is kept and
  * written on `drain`, with anything written meanwhile behind it.
  */
-export class _BunTransport implements _Transport, _BunRoute {
+export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
   readonly #socket: _BunSocket<_BunRoute>;
   #sink: _TransportSink | undefined;
   #early: Uint8Array[] = [];
@@ -265,8 +267,23 @@ export class _BunTransport implements _Transport, _BunRoute {
 
   /** @internal Bun's `data`. */
   _data(chunk: Uint8Array): void {
-    if (this.#sink) this.#sink._received(chunk);
-    else if (!this.#endedEarly) this.#early.push(chunk);
+    const sink = this.#sink;
+    if (!sink) {
+      if (!this.#endedEarly) this.#early.push(chunk);
+    } else if (_releasable(chunk)) {
+      _receiveReleasing(sink, chunk, this);
+    } else {
+      sink._received(chunk);
+    }
+  }
+
+  /** @internal Whether a write waiting here (pending or corked) is a view into `buffer`. */
+  _holds(buffer: ArrayBufferLike): boolean {
+    for (const chunk of this.#pending) if (chunk.buffer === buffer) return true;
+    const first = this.#heldFirst;
+    if (first instanceof Uint8Array && first.buffer === buffer) return true;
+    for (const item of this.#held ?? []) if (item instanceof Uint8Array && item.buffer === buffer) return true;
+    return false;
   }
 
   /** @internal Bun's `drain`: writes what is pending. */
