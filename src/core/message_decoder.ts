@@ -122,13 +122,15 @@ export class MessageDecoder {
   /**
    * Takes the next data frame part.
    *
+   * @param utf8 A UTF-8 check: a text message whole in this one part is checked with it and
+   *   returned as its bytes, not decoded.
    * @returns The whole message when this part ends it (`string` for text, `Uint8Array` for
    * binary), `undefined` when the message goes on, or a {@linkcode ProtocolError} when the peer
    * broke the protocol (after which the decoder ignores further parts).
    * @throws {TypeError} When given a control frame: those are not part of a message.
    */
-  push(part: FramePart): string | Uint8Array | ProtocolError | undefined {
-    return this.#push(part, false) as string | Uint8Array | ProtocolError | undefined;
+  push(part: FramePart, utf8?: (bytes: Uint8Array) => boolean): string | Uint8Array | ProtocolError | undefined {
+    return this.#push(part, false, utf8) as string | Uint8Array | ProtocolError | undefined;
   }
 
   /**
@@ -144,7 +146,7 @@ export class MessageDecoder {
     return this.#push(part, true) as MessagePart | ProtocolError | undefined;
   }
 
-  #push(part: FramePart, pieces: boolean): string | Uint8Array | MessagePart | ProtocolError | undefined {
+  #push(part: FramePart, pieces: boolean, utf8?: (bytes: Uint8Array) => boolean): string | Uint8Array | MessagePart | ProtocolError | undefined {
     _forgetText(); // the bytes it remembers may be an inflater's output, reused for this part
     if (this.#failed) return undefined;
     const opcode = part.opcode;
@@ -167,6 +169,7 @@ export class MessageDecoder {
       const text = this.#opcode === 0x1;
       this.#reset();
       if (!text) return payload;
+      if (utf8) return utf8(payload) ? payload : this.#fail();
       return _decodeWhole(payload) ?? this.#fail();
     }
     this.#size += payload.length;

@@ -64,6 +64,7 @@ export class Session {
   readonly #messages: MessageDecoder;
   readonly #encoder: FrameEncoder;
   readonly #autoPong: boolean;
+  readonly #textBytes: SessionOptions["textBytes"];
   readonly #pingEvents: boolean;
   readonly #autoCloseReply: boolean;
   readonly #pingInterval: number;
@@ -137,6 +138,7 @@ export class Session {
     this.#fragmentSize = options.fragmentSize ?? Infinity;
     this.#streamMessages = options.streamMessages ?? false;
     this.#deferFailure = options.deferFailure ?? false;
+    this.#textBytes = options.textBytes;
   }
 
   /** The connection's state: who started closing decides between the two closing states. */
@@ -226,7 +228,7 @@ export class Session {
   }
 
   /**
-   * Sends a message: a `string` as text, a `BufferSource` as binary.
+   * Sends a message: a `string` as text, a `BufferSource` as binary (as text with `text`).
    *
    * @throws {DOMException} `InvalidStateError` unless the state is `open` or `closingRemote`.
    */
@@ -235,7 +237,7 @@ export class Session {
     if (this.#sending) {
       throw new DOMException("Cannot send a message: a streamed message is being sent, finish it first", "InvalidStateError");
     }
-    const text = typeof message === "string";
+    const text = typeof message === "string" || options?.text === true;
     if (this.#deflate === undefined) {
       // The message just received, sent back as it is: one chunk, no copy (see #noteRoom).
       const room = this.#role === "server" ? _recallRoom(message as string | Uint8Array, this) : undefined;
@@ -244,13 +246,13 @@ export class Session {
         return;
       }
       // Short text: through a scratch buffer, copied into the frame (no array per message).
-      const short = text ? _encodeShortText(message) : undefined;
+      const short = typeof message === "string" ? _encodeShortText(message) : undefined;
       if (short !== undefined && short.length <= this.#fragmentSize) {
         this.#encoder._encodeTo(this.#output, 0x1, short, true, false, true);
         return;
       }
     }
-    const payload = text ? _encodeText(message, this.#allocate) : toBytes(message);
+    const payload = typeof message === "string" ? _encodeText(message, this.#allocate) : toBytes(message);
     let rsv1 = false;
     let data = payload;
     if (this.#deflate) {
@@ -491,16 +493,21 @@ export class Session {
       if (piece) this.#event({ type: "piece", binary: piece.binary, data: piece.data, first: piece.first, last: piece.last });
       return;
     }
-    const message = messages.push(part);
+    // A text message whole in one uncompressed frame, for a caller that takes its bytes: checked, not decoded.
+    const utf8 = part === frame && part.opcode === 0x1 && part.fin && part.offset === 0 && part.payload.length === part.length
+      ? this.#textBytes?.()
+      : undefined;
+    const message = messages.push(part, utf8);
     if (message instanceof ProtocolError) return this.#violation(message);
     if (message === undefined) return;
     if (part === frame && this.#role === "server") this.#noteRoom(message, part);
-    if (!this.#reused) return this.#event({ type: "message", data: message });
+    const text = utf8 !== undefined || undefined;
+    if (!this.#reused) return this.#event(text ? { type: "message", data: message, text } : { type: "message", data: message });
     // Its bytes are written over after this call: a text's are forgotten, and a binary message
-    // whole in the chunk is its caller's to copy (an echo framed in place needs no copy).
+    // (or a text's bytes) whole in the chunk is its caller's to copy (an echo framed in place needs no copy).
     if (typeof message === "string") _forgetRecentText();
-    else if (message.buffer === this.#chunk!.buffer) return this.#event({ type: "message", data: message, view: true });
-    this.#event({ type: "message", data: message });
+    else if (message.buffer === this.#chunk!.buffer) return this.#event({ type: "message", data: message, view: true, text });
+    this.#event(text ? { type: "message", data: message, text } : { type: "message", data: message });
   }
 
   // A message that came whole in one masked frame, the frame's header right before its payload

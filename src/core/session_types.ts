@@ -51,12 +51,21 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
    * wrote in reply goes out before the close frame (section 7.1.7). @default {false}
    */
   deferFailure?: boolean;
+  /**
+   * Asked as each text message arrives whole in one uncompressed frame: a UTF-8 check (such as
+   * `isUtf8` of `node:buffer`) has the message checked with it instead of decoded, and reported
+   * as its bytes (`{ type: "message", data, text: true }`) for a caller that sends them on with
+   * `send(data, { text: true })` and has no use for the string; `undefined` decodes it as usual.
+   */
+  textBytes?: () => ((bytes: Uint8Array) => boolean) | undefined;
 }
 
 /** Options for one message sent with {@linkcode Session.send}. */
 export interface SendOptions {
   /** With permessage-deflate negotiated, `false` sends this message uncompressed. @default {true} */
   compress?: boolean;
+  /** Sends a `Uint8Array` as a text message: its bytes must be UTF-8 (they are not checked). @default {false} */
+  text?: boolean;
   /**
    * The current time, on the clock of `receive` and `handleTimeout`: with permessage-deflate it
    * dates the message, so idle zlib contexts are freed `releaseIdleAfter` ms after the last one.
@@ -71,9 +80,10 @@ export type SessionEvent =
   /**
    * A whole message: `string` for text, `Uint8Array` for binary. `view` (for wsflow's own
    * transports): a binary message that is a view into a chunk received with `reused`; copy it if
-   * it must outlive the `receive` call's turn.
+   * it must outlive the `receive` call's turn. `text`: the `Uint8Array` is a text message's UTF-8
+   * bytes, checked (see `textBytes`).
    */
-  | { type: "message"; data: string | Uint8Array; view?: true }
+  | { type: "message"; data: string | Uint8Array; view?: true; text?: true }
   /** A piece of a message, with `streamMessages`: fragments as they arrive. */
   | { type: "piece"; binary: boolean; data: Uint8Array; first: boolean; last: boolean }
   /** A ping arrived (already answered unless `autoPong` is off); `data` is a copy of its payload. */

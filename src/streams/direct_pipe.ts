@@ -7,7 +7,8 @@ import type { WebSocketMessage } from "./types.ts";
 
 /** @internal A connection's writable's sender: sends one message now; a promise when the sender must wait before the next one. */
 export interface _DirectTarget {
-  _directSend(message: WebSocketMessage): Promise<void> | undefined;
+  /** `text`: the message is a text message's UTF-8 bytes (only from a connection to its own surface). */
+  _directSend(message: WebSocketMessage, text?: boolean): Promise<void> | undefined;
 }
 
 const targets = new WeakMap<WritableStream, _DirectTarget>();
@@ -43,11 +44,14 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
     this.#highWaterMark = highWaterMark;
   }
 
-  /** @internal Hands a received message to the pipe's destination, if a pipe takes it now. */
-  _deliver(message: WebSocketMessage): boolean {
+  /**
+   * @internal Hands a received message to the pipe's destination, if a pipe takes it now.
+   * `text`: a text message's UTF-8 bytes, for a destination that is the connection's own (see `_routesTo`).
+   */
+  _deliver(message: WebSocketMessage, text?: boolean): boolean {
     const pipe = this.#route;
     if (pipe === undefined) return false;
-    const wait = _trySend(pipe._target, message);
+    const wait = _trySend(pipe._target, message, text);
     if (wait !== undefined) {
       // The destination must drain (or failed): the next messages queue until it has.
       this.#route = undefined;
@@ -222,9 +226,9 @@ export class _DirectPipe {
 }
 
 // A send that threw is a failed send: as a rejected promise, so both lanes handle it alike.
-function _trySend(target: _DirectTarget, message: WebSocketMessage): Promise<void> | undefined {
+function _trySend(target: _DirectTarget, message: WebSocketMessage, text?: boolean): Promise<void> | undefined {
   try {
-    return target._directSend(message);
+    return target._directSend(message, text);
   } catch (error) {
     return Promise.reject(error);
   }

@@ -73,9 +73,10 @@ export interface _SurfaceConnection {
   /**
    * The writable's sink write: sends one message; a promise when the next write must wait.
    * `piped`: a wsflow readable piped here sends it, and no one holds a promise of this write
-   * (the pipe fails if the connection ends), so only backpressure need be waited for.
+   * (the pipe fails if the connection ends), so only backpressure need be waited for. `text`:
+   * a piped `Uint8Array` is a text message's UTF-8 bytes (only from the connection itself).
    */
-  write: (chunk: WebSocketSendable, piped?: boolean) => Promise<void> | undefined;
+  write: (chunk: WebSocketSendable, piped?: boolean, text?: boolean) => Promise<void> | undefined;
   /** Closes the connection once what was written before has gone out. */
   close: (code: number | undefined, reason: string) => void;
   /** A write was queued (so a close can wait until everything written before it is out). */
@@ -144,9 +145,9 @@ class _ConnectionSurface<T> implements _Surface<T> {
   }
 
   /** @internal A piped wsflow readable sends here directly, skipping both streams. */
-  _directSend(message: WebSocketMessage): Promise<void> | undefined {
+  _directSend(message: WebSocketMessage, text?: boolean): Promise<void> | undefined {
     this.#connection.queued();
-    return this.#connection.write(message, true);
+    return this.#connection.write(message, true, text);
   }
 
   endStreams(error: WebSocketError | undefined, code: number, reason: string): void {

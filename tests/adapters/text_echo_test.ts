@@ -1,0 +1,78 @@
+// A text echo piped to its own connection (`readable.pipeTo(writable)`) sends each text message's
+// bytes back without making its string, where the runtime has node:buffer's isUtf8: the peer
+// must see the same text frames as before, multi-byte text intact, bad UTF-8 answered with 1007
+// and not echoed, and a reader that is not a pipe still gets strings. A raw TCP peer, on every
+// server path of this runtime.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { upgradeWebSocket } from "../../mod.ts";
+import { runtime, serve, type ServeHandle } from "../../src/adapters/serve.ts";
+import { masked, plain, rawEcho, until } from "./_raw_ws.ts";
+
+const modes = runtime() === "node" ? ["codec"] as const : ["native", "codec"] as const;
+
+const texts = ["a", "héllo", "𝄞 ".repeat(2000), "日本語のテキスト".repeat(700), "x".repeat(16_384)];
+
+// /echo pipes; /types answers each message with the type the reader got.
+async function handler(request: Request): Promise<Response> {
+  const { socket, response } = await upgradeWebSocket(request);
+  const piped = new URL(request.url).pathname === "/echo";
+  void socket?.opened.then(({ readable, writable }) => piped ? readable.pipeTo(writable) : answerTypes(readable, writable)).catch(() => {});
+  return response;
+}
+
+async function answerTypes(readable: ReadableStream<unknown>, writable: WritableStream<string>): Promise<void> {
+  const writer = writable.getWriter();
+  for await (const message of readable) await writer.write(typeof message);
+}
+
+for (const mode of modes) {
+  describe(`${runtime()} server, mode ${mode}: text echoed through a pipe`, { timeout: 60_000 }, () => {
+    let server: ServeHandle;
+    before(async () => {
+      server = await serve({ port: 0, mode }, handler);
+    });
+    after(() => server.shutdown());
+
+    test("comes back as the same text frames, multi-byte characters intact", async () => {
+      const { socket, received } = await rawEcho(server.port, "/echo");
+      try {
+        const payloads = texts.map((text) => Buffer.from(text));
+        socket.write(Buffer.concat(payloads.map((payload) => masked(0x81, payload))));
+        const expected = Buffer.concat(payloads.map((payload) => plain(0x81, payload)));
+        const got = await until(received, expected.length);
+        assert.equal(got.length, expected.length);
+        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    // In native mode the runtime reads the frames and answers bad UTF-8 its own way.
+    test("bad UTF-8 in a whole frame gets a close with 1007 and no echo", { skip: mode === "native" && "the runtime's framing" }, async () => {
+      const { socket, received } = await rawEcho(server.port, "/echo");
+      try {
+        const bad = Buffer.concat([Buffer.from("x".repeat(1000)), Buffer.of(0xc3, 0x28)]);
+        socket.write(Buffer.concat([masked(0x81, Buffer.from("fine")), masked(0x81, bad)]));
+        const got = await until(received, plain(0x81, Buffer.from("fine")).length + 4);
+        assert.deepEqual([...got.subarray(0, 6)], [...plain(0x81, Buffer.from("fine"))], "the message before it is echoed");
+        assert.deepEqual([...got.subarray(6, 10)], [0x88, 0x02, 0x03, 0xef], "then a close frame with 1007");
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    test("a reader that is not a pipe gets strings", async () => {
+      const { socket, received } = await rawEcho(server.port, "/types");
+      try {
+        socket.write(Buffer.concat(texts.map((text) => masked(0x81, Buffer.from(text)))));
+        const expected = Buffer.concat(texts.map(() => plain(0x81, Buffer.from("string"))));
+        const got = await until(received, expected.length);
+        assert.ok(got.equals(expected), got.toString("latin1"));
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+}
