@@ -494,9 +494,7 @@ export class Session {
       return;
     }
     // A text message whole in one uncompressed frame, for a caller that takes its bytes: checked, not decoded.
-    const utf8 = part === frame && part.opcode === 0x1 && part.fin && part.offset === 0 && part.payload.length === part.length
-      ? this.#textBytes?.()
-      : undefined;
+    const utf8 = part === frame && part.opcode === 0x1 && _whole(part, messages) ? this.#textBytes?.() : undefined;
     const message = messages.push(part, utf8);
     if (message instanceof ProtocolError) return this.#violation(message);
     if (message === undefined) return;

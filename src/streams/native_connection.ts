@@ -140,8 +140,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   /** @internal Topics: one message, straight to the socket. */
   _sendMessage(data: string | Uint8Array): boolean {
     if (this.#done || this.#closeRequest || this.#socket.readyState !== 1) return false;
-    if (this.#ledger) this.#ledger.send(() => this.#socket.send(data));
-    else this.#socket.send(data);
+    (this.#ledger ?? this.#socket).send(data);
     this.#buffered += _bufferedBound(data);
     return true;
   }
@@ -228,9 +227,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   }
 
   #send(data: string | BufferSourceLike): void {
-    const sendable = data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data);
-    if (this.#ledger) this.#ledger.send(() => this.#socket.send(sendable));
-    else this.#socket.send(sendable);
+    (this.#ledger ?? this.#socket).send(data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string" ? data : new Uint8Array(data));
   }
 
   readonly #wroteOne = () => this.#wrote();

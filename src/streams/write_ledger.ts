@@ -8,11 +8,12 @@ import { WebSocketError } from "../core/websocket_error.ts";
 /** @internal Runs a callback once the event loop has turned and the runtime's pending writes have had their turn (Deno: `setImmediate`). */
 export type _NextTurn = (callback: () => void) => unknown;
 
-/** @internal What a ledger reads of the socket. */
+/** @internal What a ledger reads of the socket, and its send. */
 export interface _LedgerSocket {
   readonly bufferedAmount: number;
   /** 1 while open. */
   readonly readyState: number;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
 }
 
 interface Waiter {
@@ -43,11 +44,12 @@ export class _WriteLedger {
     this.#interval = interval;
   }
 
-  /** Calls `send`, which hands the socket one message, and counts what it added. */
-  send(send: () => void): void {
-    const before = this.#socket.bufferedAmount;
-    send();
-    this.#given += this.#socket.bufferedAmount - before;
+  /** Hands the socket one message, and counts what it added. */
+  send(data: string | ArrayBufferLike | ArrayBufferView): void {
+    const socket = this.#socket;
+    const before = socket.bufferedAmount;
+    socket.send(data);
+    this.#given += socket.bufferedAmount - before;
   }
 
   /** Resolves once every byte sent so far has been written while the socket was open. */

@@ -207,14 +207,14 @@ describe("native and codec writes against a peer's close", { skip: !isBun && !is
 describe("write ledger", () => {
   test("a pipe that always has a write out keeps a bounded list of waiting writes", async () => {
     const { _WriteLedger } = await import("../../src/streams/write_ledger.ts");
-    const socket = { bufferedAmount: 0, readyState: 1 };
+    const socket = { bufferedAmount: 0, readyState: 1, send: () => void (socket.bufferedAmount += 10) };
     const ledger = new _WriteLedger(socket, (callback) => setTimeout(callback, 0), 5);
     let settled = 0;
     let rejected = 0;
     for (let i = 0; i < 10_000; i++) {
       // The socket wrote everything but the last message by the time the next one is sent.
       socket.bufferedAmount = socket.bufferedAmount > 0 ? 10 : 0;
-      ledger.send(() => (socket.bufferedAmount += 10));
+      ledger.send("0123456789");
       ledger.track(() => settled++, () => rejected++, true);
     }
     // Each track checks after its own send, while the socket still counts that one and the one before.
