@@ -47,22 +47,33 @@ function run(label, command, commandArgs, parse) {
 }
 
 /**
- * The names of the failed tests in a run's output (node:test's spec reporter, Deno, Bun), so the
- * summary, often all that a CI log keeps, says which test failed and not only how many.
+ * The names of the failed tests in a run's output (node:test's spec reporter, Deno, Bun), each with
+ * the first lines of its error, so the summary, often all that a CI log keeps, says which test
+ * failed and why, not only how many.
  */
 function failedNames(out) {
-  const names = new Set();
+  const names = new Map();
   let denoFailures = false;
+  let current; // the failed test whose error lines follow
   for (const line of out.split("\n")) {
     // Deno colours its report even with NO_COLOR when FORCE_COLOR is set.
     const text = line.replace(/\x1b\[[0-9;]*m/g, "").trim();
+    let name;
     if (/^(ERRORS|FAILURES)$/.test(text)) denoFailures = text === "FAILURES";
-    else if (/^✖ /.test(text) && !/^✖ failing tests:?$/.test(text)) names.add(text.slice(2));
-    else if (/^\(fail\) /.test(text)) names.add(text.slice(7));
-    else if (denoFailures && / => \S+:\d+:\d+$/.test(text)) names.add(text);
-    if (names.size >= 12) break;
+    else if (/^✖ /.test(text) && !/^✖ failing tests:?$/.test(text)) name = text.slice(2);
+    else if (/^\(fail\) /.test(text)) name = text.slice(7);
+    else if (denoFailures && / => \S+:\d+:\d+$/.test(text)) name = text;
+    if (name !== undefined) {
+      if (!names.has(name) && names.size >= 12) break;
+      current = names.get(name) === undefined || names.get(name).length === 0 ? name : undefined;
+      if (!names.has(name)) names.set(name, []);
+    } else if (current !== undefined) {
+      const detail = names.get(current);
+      if (/^(at |test at |✔|▶|ℹ)/.test(text) || detail.length >= 6) current = undefined;
+      else if (text && text !== "+ actual - expected" && text !== "{" && text !== "}") detail.push(text);
+    }
   }
-  return [...names];
+  return [...names].map(([name, detail]) => (detail.length ? `${name}: ${detail.join(" ")}`.slice(0, 400) : name));
 }
 
 const nodeCounts = (out) => ({

@@ -153,9 +153,9 @@ function scriptPeer(server: Server, peer: string, input: PeerInput, chromium: ()
     case "wsflow WebSocketStream":
       return runPeer({ ...input, api: "WebSocketStream" }, WebSocketStream, wss ? { tls: { ca } } : {});
     case "Deno WebSocket":
-      return runChild<Observations>(bin("deno"), ["run", "-A", peerMain], input, { env: wss ? secureEnv() : {} });
+      return runChild<Observations>(bin("deno"), ["run", "-A", peerMain], { ...input, nudgeLarge: wss }, { env: wss ? secureEnv() : {} });
     case "Deno WebSocketStream":
-      return runChild<Observations>(bin("deno"), ["run", "-A", "--unstable-net", peerMain], { ...input, api: "WebSocketStream" }, { env: wss ? secureEnv() : {} });
+      return runChild<Observations>(bin("deno"), ["run", "-A", "--unstable-net", peerMain], { ...input, api: "WebSocketStream", nudgeLarge: wss }, { env: wss ? secureEnv() : {} });
     case "Bun WebSocket":
       return runChild<Observations>(bin("bun"), [peerMain], input, { env: wss ? secureEnv() : {} });
     default:
