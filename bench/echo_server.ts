@@ -5,6 +5,7 @@
 //   <runtime> echo_server.(ts|js) --server ws          (the ws package, Node)
 //   <runtime> echo_server.(ts|js) --server native      (Deno.serve + Deno.upgradeWebSocket, or Bun.serve)
 //   node echo_server.js --server upgrade               (raw echo on an http upgrade socket: Node's floor)
+//   node echo_server.js --server streams [--loop pipe|manual]  (the same socket behind a web stream pair)
 //   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
 //   --compression (wsflow: upgradeWebSocket(request, { compression: true }), the README's echo;
 //   ws: perMessageDeflate) and --handshake-timeout MS (wsflow: serve()'s handshakeTimeout)
@@ -170,6 +171,28 @@ if (SERVER === "wsflow") {
     socket.setNoDelay(true);
     socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     socket.on("data", (chunk: Buffer) => socket.write(chunk));
+    socket.on("error", () => {});
+  });
+  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
+} else if (SERVER === "streams") {
+  // Not WebSocket either: the socket of node:http's `upgrade` event behind a WHATWG
+  // ReadableStream and WritableStream, the readable piped into the writable, each chunk echoed as
+  // it is (piped, or with --loop manual a reader and a writer, the cheapest way to hold a pair in
+  // use). What any library whose connection is a pair of web streams costs on Node before it
+  // parses a frame: the floor under wsflow's memory per idle connection.
+  const { createServer } = await import("node:http");
+  const server = createServer();
+  server.on("upgrade", (_request, socket: import("node:net").Socket) => {
+    socket.setNoDelay(true);
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    const readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        socket.on("data", (chunk: Buffer) => controller.enqueue(chunk));
+        socket.on("end", () => controller.close());
+      },
+    });
+    const writable = new WritableStream<Uint8Array>({ write: (chunk) => void socket.write(chunk) });
+    echo(readable, writable).catch(() => {});
     socket.on("error", () => {});
   });
   server.listen(0, HOST, () => listening((server.address() as { port: number }).port));

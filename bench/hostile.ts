@@ -19,7 +19,10 @@
 // - idle: --connections upgraded connections that then say nothing; after --settle ms, the RSS
 //   growth divided by the connection count, in KiB. `ws`, Deno.serve and Bun.serve are the
 //   references (their own WebSocket servers echoing). `--idle-rounds N`: the median of N runs,
-//   each in a fresh server process.
+//   each in a fresh server process. The "floor:" rows (idle only) are not WebSocket servers:
+//   node:http's upgrade socket echoing raw bytes, and the same socket behind a pair of web
+//   streams, which is what any connection that is a ReadableStream and a WritableStream costs
+//   on Node before it parses a frame.
 //
 // `--tests` picks the measurements (default all four: heads,slow,flood,idle).
 //
@@ -64,6 +67,8 @@ interface Spec {
   owned?: boolean;
   cmd: (compression: boolean) => string[];
   missing?: string;
+  /** A floor for the idle column only (not a WebSocket server). */
+  floor?: boolean;
 }
 
 const wsflowArgs = (mode: string, compression: boolean) => [
@@ -80,6 +85,16 @@ const SPECS: Spec[] = [
   { id: "wsflow-bun-codec", name: "wsflow, Bun codec", owned: true, cmd: (c) => [bin("bun"), source, ...wsflowArgs("codec", c)] },
   { id: "wsflow-bun-native", name: "wsflow, Bun native", cmd: (c) => [bin("bun"), source, ...wsflowArgs("native", c)] },
   { id: "ws", name: "ws, Node 24", cmd: (c) => [NODE24, source, "--server", "ws", ...(c ? ["--compression"] : [])] },
+  // Floors for the idle column: node:http's upgrade socket echoing raw bytes, and the same socket
+  // behind a ReadableStream/WritableStream pair, piped or read and written by a loop (what web
+  // streams alone cost on Node, before any WebSocket work).
+  { id: "node24-upgrade", name: "floor: node:http upgrade, raw", floor: true, cmd: () => [NODE24, source, "--server", "upgrade"] },
+  { id: "node24-streams", name: "floor: + web streams, piped", floor: true, cmd: () => [NODE24, source, "--server", "streams"] },
+  { id: "node24-streams-loop", name: "floor: + web streams, read loop", floor: true, cmd: () => [NODE24, source, "--server", "streams", "--loop", "manual"] },
+  {
+    id: "node20-streams-loop", name: "floor: + web streams, read loop", floor: true, cmd: () => [NODE20 ?? "node", builtServer, "--server", "streams", "--loop", "manual"],
+    missing: NODE20 && existsSync(builtServer) ? undefined : "needs Node 20 on PATH and .build/ (npm run bench:hostile builds it)",
+  },
   { id: "deno-serve", name: "Deno.serve", cmd: () => [bin("deno"), "run", "-A", "--no-check", source, "--server", "native"] },
   { id: "bun-serve", name: "Bun.serve", cmd: () => [bin("bun"), source, "--server", "native"] },
 ];
@@ -301,13 +316,13 @@ for (const spec of SPECS) {
     continue;
   }
   try {
-    if (TESTS.includes("heads")) {
+    if (TESTS.includes("heads") && !spec.floor) {
       const heads = await measure(spec, true, halfOpenHeads);
       row.runtime = heads.runtime;
       row.heads = heads.value;
     }
-    if (TESTS.includes("slow")) row.slow = (await measure(spec, true, slowHead)).value ?? null;
-    if (TESTS.includes("flood")) row.flood = (await measure(spec, true, pingFlood)).value;
+    if (TESTS.includes("slow") && !spec.floor) row.slow = (await measure(spec, true, slowHead)).value ?? null;
+    if (TESTS.includes("flood") && !spec.floor) row.flood = (await measure(spec, true, pingFlood)).value;
     if (TESTS.includes("idle")) {
       const samples: number[] = [];
       for (let round = 0; round < IDLE_ROUNDS; round++) {
@@ -362,4 +377,13 @@ goal(denoIdle !== undefined && nodeIdle !== undefined ? denoIdle <= nodeIdle : u
 goal(nodeIdle !== undefined && wsIdle ? nodeIdle <= 1.5 * wsIdle : undefined, `Node 24 idle <= 1.5x ws (${nodeIdle && wsIdle ? (nodeIdle / wsIdle).toFixed(2) : "-"}x)`);
 const node20Idle = idleOf("wsflow-node20");
 goal(node20Idle !== undefined && wsIdle ? node20Idle <= 2 * wsIdle : undefined, `Node 20 idle <= 2x ws (${node20Idle && wsIdle ? (node20Idle / wsIdle).toFixed(2) : "-"}x)`);
+// What the Node goals leave to wsflow once a pair of web streams is paid for.
+for (const [node, wsflow, floorId, bound] of [["Node 24", nodeIdle, "node24-streams-loop", 1.5], ["Node 20", node20Idle, "node20-streams-loop", 2]] as const) {
+  const floor = idleOf(floorId);
+  if (floor === undefined || !wsIdle) continue;
+  console.log(
+    `floor ${node}: web streams alone (a read loop) ${fixed(floor)} KiB = ${(floor / wsIdle).toFixed(2)}x ws, against a goal of ${bound}x;` +
+      (wsflow === undefined ? "" : ` wsflow is ${fixed(wsflow - floor)} KiB above it`),
+  );
+}
 process.exit(0);
