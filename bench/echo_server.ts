@@ -7,6 +7,7 @@
 //   node echo_server.js --server upgrade               (raw echo on an http upgrade socket: Node's floor)
 //   node echo_server.js --server streams [--loop pipe|manual]  (the same socket behind a web stream pair)
 //   <runtime> echo_server.(ts|js) --server tcp         (raw TCP echo after a canned 101: the ceiling)
+//                                   [--read-size N]   (Deno: bytes per read, 64 KiB by default)
 //   --compression (wsflow: upgradeWebSocket(request, { compression: true }), the README's echo;
 //   ws: perMessageDeflate) and --handshake-timeout MS (wsflow: serve()'s handshakeTimeout)
 import process from "node:process";
@@ -135,14 +136,16 @@ if (SERVER === "wsflow") {
 } else if (SERVER === "tcp" && g.Deno) {
   // The raw echo on Deno's own connection API (`Deno.listen`, `conn.read` into one reused
   // buffer, `conn.write`), the calls wsflow's Deno `codec` path makes: the floor of its cost.
+  // `--read-size` (default 64 KiB): the buffer's size (an idle wsflow connection reads into 1 KiB).
   const Deno = g.Deno as unknown as {
     listen(o: { hostname: string; port: number }): AsyncIterable<DenoConn> & { addr: { port: number } };
   };
   type DenoConn = { read(b: Uint8Array): Promise<number | null>; write(b: Uint8Array): Promise<number>; setNoDelay(v: boolean): void; close(): void };
   const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const readSize = Number(option("--read-size", String(64 * 1024)));
   const pump = async (conn: DenoConn) => {
     conn.setNoDelay(true);
-    const buffer = new Uint8Array(64 * 1024);
+    const buffer = new Uint8Array(readSize);
     let head = true;
     try {
       for (;;) {

@@ -22,7 +22,8 @@
 //   each in a fresh server process. The "floor:" rows (idle only) are not WebSocket servers:
 //   node:http's upgrade socket echoing raw bytes, and the same socket behind a pair of web
 //   streams, which is what any connection that is a ReadableStream and a WritableStream costs
-//   on Node before it parses a frame.
+//   on Node before it parses a frame; and on Deno, a `Deno.listen` connection with a read of
+//   1 KiB pending (as an idle Deno `codec` connection has), echoing raw bytes.
 //
 // `--tests` picks the measurements (default all four: heads,slow,flood,idle).
 //
@@ -94,6 +95,10 @@ const SPECS: Spec[] = [
   {
     id: "node20-streams-loop", name: "floor: + web streams, read loop", floor: true, cmd: () => [NODE20 ?? "node", builtServer, "--server", "streams", "--loop", "manual"],
     missing: NODE20 && existsSync(builtServer) ? undefined : "needs Node 20 on PATH and .build/ (npm run bench:hostile builds it)",
+  },
+  {
+    id: "deno-listen", name: "floor: Deno.listen, raw", floor: true,
+    cmd: () => [bin("deno"), "run", "-A", "--no-check", source, "--server", "tcp", "--read-size", "1024"],
   },
   { id: "deno-serve", name: "Deno.serve", cmd: () => [bin("deno"), "run", "-A", "--no-check", source, "--server", "native"] },
   { id: "bun-serve", name: "Bun.serve", cmd: () => [bin("bun"), source, "--server", "native"] },

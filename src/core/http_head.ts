@@ -461,7 +461,7 @@ function _latin1(bytes: Uint8Array): string {
 
 function _bytes(start: string, init: HeadersLike | undefined): Uint8Array {
   let text = start;
-  for (const [name, value] of new Headers(init)) text += `${name}: ${value}\r\n`;
+  for (const [name, value] of init instanceof Headers ? init : new Headers(init)) text += `${name}: ${value}\r\n`;
   text += "\r\n";
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);

@@ -4,6 +4,7 @@
 // SHA-1 is used here only because the RFC fixes it; it is not a security primitive in this role.
 
 const W = new Int32Array(80);
+const H = new Int32Array(5);
 
 /**
  * @internal The SHA-1 digest of `message` (20 bytes).
@@ -23,9 +24,23 @@ export function _sha1(message: Uint8Array): Uint8Array {
   const bits = message.length * 8;
   view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
   view.setUint32(padded.length - 4, bits >>> 0);
+  const h = _sha1Padded(view, padded.length);
+  const digest = new Uint8Array(20);
+  const out = new DataView(digest.buffer);
+  for (let i = 0; i < 5; i++) out.setInt32(i * 4, h[i]);
+  return digest;
+}
+
+/**
+ * @internal The SHA-1 of a message already padded (section 5.1.1) in `view`'s first `length`
+ * bytes (a multiple of 64), as its five big-endian words. The array is shared: it holds the
+ * result until the next call. The handshake hashes its fixed-length input this way, allocating
+ * nothing.
+ */
+export function _sha1Padded(view: DataView, length: number): Int32Array {
   let h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0, h3 = 0x10325476, h4 = 0xc3d2e1f0 | 0;
   const w = W;
-  for (let offset = 0; offset < padded.length; offset += 64) {
+  for (let offset = 0; offset < length; offset += 64) {
     for (let t = 0; t < 16; t++) w[t] = view.getInt32(offset + t * 4);
     for (let t = 16; t < 80; t++) {
       const x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
@@ -61,12 +76,10 @@ export function _sha1(message: Uint8Array): Uint8Array {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  const digest = new Uint8Array(20);
-  const out = new DataView(digest.buffer);
-  out.setInt32(0, h0);
-  out.setInt32(4, h1);
-  out.setInt32(8, h2);
-  out.setInt32(12, h3);
-  out.setInt32(16, h4);
-  return digest;
+  H[0] = h0;
+  H[1] = h1;
+  H[2] = h2;
+  H[3] = h3;
+  H[4] = h4;
+  return H;
 }

@@ -49,6 +49,21 @@ describe("RFC 6455 section 1.3: Sec-WebSocket-Accept", () => {
   test("computeAcceptKey turns the RFC's example key into the RFC's accept value", async () => {
     assert.equal(await computeAcceptKey(KEY), ACCEPT);
   });
+
+  test("computeAcceptKey agrees with node:crypto for 500 random keys, and for keys of other lengths", async () => {
+    const { createHash, randomBytes } = await import("node:crypto");
+    const expected = (key: string) => createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+    for (let i = 0; i < 500; i++) {
+      const key = randomBytes(16).toString("base64");
+      assert.equal(await computeAcceptKey(key), expected(key), key);
+    }
+    for (const key of ["", "short", "x".repeat(23), "x".repeat(25), randomBytes(40).toString("base64")]) {
+      assert.equal(await computeAcceptKey(key), expected(key), key);
+    }
+    // 24 characters, one of them not ASCII: hashed as its UTF-8 bytes.
+    const wide = "dGhlIHNhbXBsZSBub25jZQ=\u00e9";
+    assert.equal(await computeAcceptKey(wide), expected(wide));
+  });
 });
 
 describe("RFC 6455 section 4.2.1: reading the client's opening handshake", () => {
@@ -66,7 +81,7 @@ describe("RFC 6455 section 4.2.1: reading the client's opening handshake", () =>
   });
 
   test("acceptUpgrade finds the Connection upgrade token in any case and list position", async () => {
-    for (const connection of ["upgrade", "UPGRADE", "keep-alive, Upgrade", "Upgrade,keep-alive", "keep-alive , upgrade , x"]) {
+    for (const connection of ["upgrade", "UPGRADE", "keep-alive, Upgrade", "Upgrade,keep-alive", "keep-alive , upgrade , x", ", ,\tUpgrade\t,", "x,,upgrade"]) {
       await accepted(upgradeRequest({ Connection: connection }));
     }
     await accepted(upgradeRequest({ Upgrade: "WebSocket" }));
@@ -80,7 +95,7 @@ describe("RFC 6455 section 4.2.1: reading the client's opening handshake", () =>
   });
 
   test("acceptUpgrade answers a missing or wrong Upgrade header with 400", async () => {
-    for (const upgrade of [null, "h2c", "websocketx"]) {
+    for (const upgrade of [null, "h2c", "websocketx", "web socket", "websocke", ","]) {
       const { response } = await rejected(upgradeRequest({ Upgrade: upgrade }));
       assert.equal(response.status, 400);
       assert.match(await response.text(), /Upgrade/);
@@ -88,7 +103,7 @@ describe("RFC 6455 section 4.2.1: reading the client's opening handshake", () =>
   });
 
   test("acceptUpgrade answers a Connection header without upgrade with 400", async () => {
-    for (const connection of [null, "keep-alive", "upgrades"]) {
+    for (const connection of [null, "keep-alive", "upgrades", "up grade", "upgrad", "keep-alive,, x-upgrade"]) {
       const { response } = await rejected(upgradeRequest({ Connection: connection }));
       assert.equal(response.status, 400);
       assert.match(await response.text(), /Connection/);
