@@ -391,4 +391,13 @@ for (const [node, wsflow, floorId, bound] of [["Node 24", nodeIdle, "node24-stre
       (wsflow === undefined ? "" : ` wsflow is ${fixed(wsflow - floor)} KiB above it`),
   );
 }
+// The Deno goal compares two runtimes: what each costs before any wsflow code runs.
+const denoFloor = idleOf("deno-listen");
+const nodeFloor = idleOf("node24-upgrade");
+if (denoFloor !== undefined && nodeFloor !== undefined) {
+  console.log(
+    `floor Deno: a Deno.listen connection with a 1 KiB read pending ${fixed(denoFloor)} KiB, ${fixed(denoFloor - nodeFloor)} KiB above node:http's upgrade socket (${fixed(nodeFloor)});` +
+      (denoIdle !== undefined && nodeIdle !== undefined ? ` above its floor, wsflow costs ${fixed(denoIdle - denoFloor)} KiB on Deno codec and ${fixed(nodeIdle - nodeFloor)} on Node 24` : ""),
+  );
+}
 process.exit(0);

@@ -9,6 +9,17 @@ import type { WebSocketMessage } from "./types.ts";
 export interface _DirectTarget {
   /** `text`: the message is a text message's UTF-8 bytes (only from a connection to its own surface). */
   _directSend(message: WebSocketMessage, text?: boolean): Promise<void> | undefined;
+  /**
+   * The pipe that holds the writable's writer from now (`undefined`: none). The target tells it
+   * when the writable errors (`_destinationEnded`), in a microtask, as `writer.closed` would,
+   * and at once if it already has.
+   */
+  _pipedFrom(pipe: _DirectPipe | undefined): void;
+}
+
+/** @internal What ends a side of a direct pipe: the error that ended it, or undefined for a clean close of the source. */
+export function _notifyEnded(pipe: _DirectPipe, source: boolean, error?: unknown): void {
+  queueMicrotask(() => (source ? pipe._sourceEnded() : pipe._destinationEnded(error)));
 }
 
 const targets = new WeakMap<WritableStream, _DirectTarget>();
@@ -37,6 +48,9 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   readonly #highWaterMark: number;
   // The pipe that takes received messages straight through, while it does.
   #route: _DirectPipe | undefined;
+  // The pipe that holds this readable's reader, told when the connection ends the readable.
+  #pipe: _DirectPipe | undefined;
+  #ended = false;
 
   constructor(source: _MessageSource, highWaterMark: number, size: (message: WebSocketMessage) => number) {
     super(source, { highWaterMark, size });
@@ -66,6 +80,22 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    */
   _routesTo(target: _DirectTarget): boolean {
     return this.#route?._target === target;
+  }
+
+  /**
+   * @internal The pipe that holds this readable's reader from now (`undefined`: none). It is told
+   * when the readable closes or errors, in a microtask, as `reader.closed` would, and at once if
+   * it already has: the pipe holds no reaction to `closed`.
+   */
+  _pipedBy(pipe: _DirectPipe | undefined): void {
+    this.#pipe = pipe;
+    if (pipe && this.#ended) _notifyEnded(pipe, true);
+  }
+
+  /** @internal The connection closed or errored this readable (its only ends while a pipe holds the reader). */
+  _ended(): void {
+    this.#ended = true;
+    if (this.#pipe) _notifyEnded(this.#pipe, true);
   }
 
   /** @internal The pipe takes received messages straight through from now (`undefined`: no longer). */
@@ -109,10 +139,11 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
 }
 
 /**
- * @internal A direct pipe: event-driven, so an idle pipe holds this object and its two locks'
- * reactions, not a suspended async function. One step is pending at a time: the destination's
- * `ready`, a read of the queue, a wait for the destination to drain, or the route (received
- * messages go straight to `_target` until it must drain or either side ends).
+ * @internal A direct pipe: event-driven, so an idle pipe holds this object, not a suspended
+ * async function nor reactions to its locks' `closed` (both sides are wsflow's, and tell it when
+ * they end). One step is pending at a time: the destination's `ready`, a read of the queue, a
+ * wait for the destination to drain, or the route (received messages go straight to `_target`
+ * until it must drain or either side ends).
  */
 export class _DirectPipe {
   readonly _target: _DirectTarget;
@@ -136,21 +167,24 @@ export class _DirectPipe {
     this._target = target;
     this.#resolve = resolve;
     this.#reject = reject;
-    const reader = this.#reader = source.getReader();
+    this.#reader = source.getReader();
     const writer = this.#writer = destination.getWriter();
-    // One reaction per lock, not a chain of derived promises: each idle pipe holds these two.
-    const sourceEnded = () => {
-      this.#ended = true;
-      this.#stop();
-    };
-    const destinationEnded = (error: unknown) => {
-      this.#failed ??= { error };
-      this.#stop();
-    };
-    void reader.closed.then(sourceEnded, sourceEnded);
-    void writer.closed.then(() => destinationEnded(new TypeError("Cannot pipe: the destination closed")), destinationEnded);
+    source._pipedBy(this);
+    target._pipedFrom(this);
     // A write the destination was given before the pipe goes out first.
     this.#after(writer.ready);
+  }
+
+  /** @internal The source closed or errored (told by the readable). */
+  _sourceEnded(): void {
+    this.#ended = true;
+    this.#stop();
+  }
+
+  /** @internal The destination errored with `error` (told by its connection). */
+  _destinationEnded(error: unknown): void {
+    this.#failed ??= { error };
+    this.#stop();
   }
 
   /** @internal The destination must drain (or failed) after a message the route sent. */
@@ -220,6 +254,8 @@ export class _DirectPipe {
   }
 
   #release(): void {
+    this.#source._pipedBy(undefined);
+    this._target._pipedFrom(undefined);
     this.#reader.releaseLock();
     this.#writer.releaseLock();
   }

@@ -2,7 +2,7 @@
 // message-level adapters' alike.
 import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _directTarget, type _DirectTarget, _MessageReadable, type _MessageSource } from "./direct_pipe.ts";
+import { _directTarget, type _DirectPipe, type _DirectTarget, _MessageReadable, type _MessageSource, _notifyEnded } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 
@@ -111,6 +111,9 @@ class _ConnectionSurface<T> implements _Surface<T> {
   #resolveClosed!: (value: T) => void;
   #rejectClosed!: (error: WebSocketError) => void;
   #controller!: WritableStreamDefaultController;
+  // The direct pipe that holds the writable's writer, and the error the writable ended with.
+  #pipeIn: _DirectPipe | undefined;
+  #writableError: { error: unknown } | undefined;
 
   constructor(connection: _SurfaceConnection) {
     this.#connection = connection;
@@ -136,11 +139,13 @@ class _ConnectionSurface<T> implements _Surface<T> {
 
   /** @internal The sink's close: closes the connection with 1000. */
   close(): void {
+    this.#writableEnded(new TypeError("Cannot pipe: the destination closed"));
     this.#connection.close(1000, "");
   }
 
   /** @internal The sink's abort: closes the connection with the reason's code. */
   abort(reason: unknown): void {
+    this.#writableEnded(reason);
     this.#connection.close(..._closeFor(reason));
   }
 
@@ -150,12 +155,28 @@ class _ConnectionSurface<T> implements _Surface<T> {
     return this.#connection.write(message, true, text);
   }
 
+  /** @internal A direct pipe holds the writable's writer from now (`undefined`: none). */
+  _pipedFrom(pipe: _DirectPipe | undefined): void {
+    this.#pipeIn = pipe;
+    if (pipe && this.#writableError) _notifyEnded(pipe, false, this.#writableError.error);
+  }
+
   endStreams(error: WebSocketError | undefined, code: number, reason: string): void {
     try {
       if (error) this.readable._controller.error(error);
       else this.readable._controller.close();
     } catch { /* already closed or errored */ }
-    this.#controller.error(error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason));
+    this.readable._ended();
+    const writableError = error ?? WebSocketError._from("Cannot send: the connection is closed", code, reason);
+    this.#controller.error(writableError);
+    this.#writableEnded(writableError);
+  }
+
+  // The writable closed, was aborted or errored: the first end is the one a pipe hears of.
+  #writableEnded(error: unknown): void {
+    if (this.#writableError) return;
+    this.#writableError = { error };
+    if (this.#pipeIn) _notifyEnded(this.#pipeIn, false, error);
   }
 
   settle(error: WebSocketError | undefined, info: T): void {
