@@ -19,6 +19,8 @@ const LOOP = option("--loop", "pipe");
 const COMPRESSION = process.argv.includes("--compression");
 const HANDSHAKE_TIMEOUT = option("--handshake-timeout", "");
 const HOST = "127.0.0.1";
+// What the servers that are not WebSocket answer an upgrade with before echoing raw bytes.
+const CANNED_101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 
 interface DenoLike {
   version: { deno: string };
@@ -65,6 +67,19 @@ async function echoLoop(readable: ReadableStream<unknown>, writable: WritableStr
     if (done) break;
     await writer.write(value);
   }
+}
+
+// A node:http server that answers every upgrade with the canned 101 and hands the socket on.
+async function serveUpgrades(onSocket: (socket: import("node:net").Socket) => void): Promise<void> {
+  const { createServer } = await import("node:http");
+  const server = createServer();
+  server.on("upgrade", (_request, socket: import("node:net").Socket) => {
+    socket.setNoDelay(true);
+    socket.write(CANNED_101);
+    socket.on("error", () => {});
+    onSocket(socket);
+  });
+  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
 }
 
 if (SERVER === "wsflow") {
@@ -125,7 +140,7 @@ if (SERVER === "wsflow") {
       data(s: { data: { head: boolean }; write(d: Uint8Array | string): number }, chunk: Uint8Array) {
         if (s.data.head) {
           s.data.head = false;
-          s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+          s.write(CANNED_101);
           return;
         }
         s.write(chunk); // loopback with one message in flight per connection: never a short write
@@ -153,7 +168,7 @@ if (SERVER === "wsflow") {
         if (n === null) break;
         if (head) {
           head = false;
-          await conn.write(new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+          await conn.write(new TextEncoder().encode(CANNED_101));
           continue;
         }
         for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
@@ -168,26 +183,14 @@ if (SERVER === "wsflow") {
 } else if (SERVER === "upgrade") {
   // Not WebSocket either: the raw echo on a socket from node:http's `upgrade` event, as every
   // WebSocket server on Node gets its sockets (after a 101, every byte goes straight back).
-  const { createServer } = await import("node:http");
-  const server = createServer();
-  server.on("upgrade", (_request, socket: import("node:net").Socket) => {
-    socket.setNoDelay(true);
-    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    socket.on("data", (chunk: Buffer) => socket.write(chunk));
-    socket.on("error", () => {});
-  });
-  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
+  await serveUpgrades((socket) => void socket.on("data", (chunk: Buffer) => socket.write(chunk)));
 } else if (SERVER === "streams") {
   // Not WebSocket either: the socket of node:http's `upgrade` event behind a WHATWG
   // ReadableStream and WritableStream, the readable piped into the writable, each chunk echoed as
   // it is (piped, or with --loop manual a reader and a writer, the cheapest way to hold a pair in
   // use). What any library whose connection is a pair of web streams costs on Node before it
   // parses a frame: the floor under wsflow's memory per idle connection.
-  const { createServer } = await import("node:http");
-  const server = createServer();
-  server.on("upgrade", (_request, socket: import("node:net").Socket) => {
-    socket.setNoDelay(true);
-    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  await serveUpgrades((socket) => {
     const readable = new ReadableStream<Uint8Array>({
       start(controller) {
         socket.on("data", (chunk: Buffer) => controller.enqueue(chunk));
@@ -196,9 +199,7 @@ if (SERVER === "wsflow") {
     });
     const writable = new WritableStream<Uint8Array>({ write: (chunk) => void socket.write(chunk) });
     echo(readable, writable).catch(() => {});
-    socket.on("error", () => {});
   });
-  server.listen(0, HOST, () => listening((server.address() as { port: number }).port));
 } else if (SERVER === "tcp") {
   // Not WebSocket: after a canned 101 it sends every byte straight back (the client's masked
   // frames), the cheapest possible peer, to show what the load generator can drive.
@@ -209,7 +210,7 @@ if (SERVER === "wsflow") {
     socket.on("data", (chunk: Buffer) => {
       if (head) {
         head = false;
-        socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        socket.write(CANNED_101);
         return;
       }
       socket.write(chunk);
