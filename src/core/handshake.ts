@@ -33,47 +33,34 @@ export function computeAcceptKey(key: string): Promise<string> {
 
 // The handshake's SHA-1 input for a 24-character key, padded to two blocks (section 5.1.1 of
 // FIPS 180-4): the key, the GUID, a 1 bit, zeros, and the length (480 bits). Only the key's 24
-// bytes change from one handshake to the next.
+// bytes change from one handshake to the next; the digest goes to memory of its own too.
 const ACCEPT_INPUT = new Uint8Array(128);
 const ACCEPT_VIEW = new DataView(ACCEPT_INPUT.buffer);
 ACCEPT_INPUT.set(_textEncoder.encode(GUID), 24);
 ACCEPT_INPUT[60] = 0x80;
 ACCEPT_VIEW.setUint32(124, 60 * 8);
-const BASE64 = _textEncoder.encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-const ACCEPT_CHARS = new Uint8Array(28);
+const ACCEPT_DIGEST = new Uint8Array(20);
+const ACCEPT_DIGEST_VIEW = new DataView(ACCEPT_DIGEST.buffer);
 
 // computeAcceptKey without the promise, for the handshake itself. A key of 24 ASCII characters
-// (every valid one) is hashed in place: the only allocation is the returned string.
+// (every valid one) is hashed in place, with no input or digest allocated.
 function _acceptKey(key: string): string {
-  if (key.length !== 24) return _base64(_sha1(_textEncoder.encode(key + GUID)));
-  for (let i = 0; i < 24; i++) {
-    const code = key.charCodeAt(i);
-    if (code > 0x7f) return _base64(_sha1(_textEncoder.encode(key + GUID)));
-    ACCEPT_INPUT[i] = code;
+  if (key.length === 24 && _asciiInto(key, ACCEPT_INPUT)) {
+    _sha1Padded(ACCEPT_VIEW, 128, ACCEPT_DIGEST_VIEW);
+    return _base64(ACCEPT_DIGEST);
   }
-  const h = _sha1Padded(ACCEPT_VIEW, 128);
-  // The 20 digest bytes as base64: six groups of three bytes, then two bytes and one "=".
-  const chars = ACCEPT_CHARS;
-  let at = 0;
-  for (let i = 0; i < 20; i += 3) {
-    const b0 = _digestByte(h, i), b1 = _digestByte(h, i + 1);
-    chars[at++] = BASE64[b0 >> 2];
-    chars[at++] = BASE64[((b0 & 3) << 4) | (b1 >> 4)];
-    if (i + 2 < 20) {
-      const b2 = _digestByte(h, i + 2);
-      chars[at++] = BASE64[((b1 & 15) << 2) | (b2 >> 6)];
-      chars[at++] = BASE64[b2 & 63];
-    } else {
-      chars[at++] = BASE64[(b1 & 15) << 2];
-      chars[at++] = 0x3d; // "="
-    }
-  }
-  return String.fromCharCode.apply(null, chars as unknown as number[]);
+  return _base64(_sha1(_textEncoder.encode(key + GUID)));
 }
 
-// Byte `i` of a SHA-1 digest held as five big-endian words.
-function _digestByte(h: Int32Array, i: number): number {
-  return (h[i >> 2] >>> (24 - (i & 3) * 8)) & 0xff;
+// Writes `text` into the start of `bytes` if every character is ASCII (its UTF-8 form), else
+// returns false.
+function _asciiInto(text: string, bytes: Uint8Array): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return false;
+    bytes[i] = code;
+  }
+  return true;
 }
 
 /** Options of {@linkcode acceptUpgrade}. */
@@ -431,32 +418,8 @@ function _reject(status: number, detail: string, headers?: HeadersLike): Upgrade
   return { ok: false, response: rejectUpgrade(status, `Cannot upgrade to WebSocket: ${detail}`, { headers }) };
 }
 
-// Whether the comma-separated list `value` has `token` (lower case) as an element, compared
-// case-insensitively, without splitting it (RFC 9110 section 5.6.1: elements are trimmed of
-// spaces and tabs; empty ones do not count).
 function _hasToken(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  for (let start = 0; start <= value.length;) {
-    let end = value.indexOf(",", start);
-    if (end < 0) end = value.length;
-    let from = start;
-    let to = end;
-    while (from < to && (value.charCodeAt(from) === 0x20 || value.charCodeAt(from) === 0x09)) from++;
-    while (to > from && (value.charCodeAt(to - 1) === 0x20 || value.charCodeAt(to - 1) === 0x09)) to--;
-    if (to - from === token.length && _sameLower(value, from, token)) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-// Whether `value` from `at` reads `token` (lower case), ASCII letters compared without case.
-function _sameLower(value: string, at: number, token: string): boolean {
-  for (let i = 0; i < token.length; i++) {
-    let code = value.charCodeAt(at + i);
-    if (code >= 0x41 && code <= 0x5a) code += 0x20;
-    if (code !== token.charCodeAt(i)) return false;
-  }
-  return true;
+  return _parseList(value).some((item) => item.toLowerCase() === token);
 }
 
 function _callerHeaders(init: HeadersLike | undefined, prefix: string): Headers {

@@ -4,7 +4,6 @@
 // SHA-1 is used here only because the RFC fixes it; it is not a security primitive in this role.
 
 const W = new Int32Array(80);
-const H = new Int32Array(5);
 
 /**
  * @internal The SHA-1 digest of `message` (20 bytes).
@@ -24,20 +23,17 @@ export function _sha1(message: Uint8Array): Uint8Array {
   const bits = message.length * 8;
   view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
   view.setUint32(padded.length - 4, bits >>> 0);
-  const h = _sha1Padded(view, padded.length);
   const digest = new Uint8Array(20);
-  const out = new DataView(digest.buffer);
-  for (let i = 0; i < 5; i++) out.setInt32(i * 4, h[i]);
+  _sha1Padded(view, padded.length, new DataView(digest.buffer));
   return digest;
 }
 
 /**
- * @internal The SHA-1 of a message already padded (section 5.1.1) in `view`'s first `length`
- * bytes (a multiple of 64), as its five big-endian words. The array is shared: it holds the
- * result until the next call. The handshake hashes its fixed-length input this way, allocating
- * nothing.
+ * @internal Writes into `out` (20 bytes) the SHA-1 of a message already padded (section 5.1.1)
+ * in `view`'s first `length` bytes (a multiple of 64). The handshake hashes its fixed-length
+ * input this way, into memory of its own, allocating nothing.
  */
-export function _sha1Padded(view: DataView, length: number): Int32Array {
+export function _sha1Padded(view: DataView, length: number, out: DataView): void {
   let h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0, h3 = 0x10325476, h4 = 0xc3d2e1f0 | 0;
   const w = W;
   for (let offset = 0; offset < length; offset += 64) {
@@ -76,10 +72,9 @@ export function _sha1Padded(view: DataView, length: number): Int32Array {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  H[0] = h0;
-  H[1] = h1;
-  H[2] = h2;
-  H[3] = h3;
-  H[4] = h4;
-  return H;
+  out.setInt32(0, h0);
+  out.setInt32(4, h1);
+  out.setInt32(8, h2);
+  out.setInt32(12, h3);
+  out.setInt32(16, h4);
 }
