@@ -17,11 +17,6 @@ export interface _DirectTarget {
   _pipedFrom(pipe: _DirectPipe | undefined): void;
 }
 
-/** @internal What ends a side of a direct pipe: the error that ended it, or undefined for a clean close of the source. */
-export function _notifyEnded(pipe: _DirectPipe, source: boolean, error?: unknown): void {
-  queueMicrotask(() => (source ? pipe._sourceEnded() : pipe._destinationEnded(error)));
-}
-
 const targets = new WeakMap<WritableStream, _DirectTarget>();
 
 /** @internal Marks `writable` as a connection's writable that a piped readable may send to directly. */
@@ -89,13 +84,13 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    */
   _pipedBy(pipe: _DirectPipe | undefined): void {
     this.#pipe = pipe;
-    if (pipe && this.#ended) _notifyEnded(pipe, true);
+    if (pipe && this.#ended) pipe._sourceEnded();
   }
 
   /** @internal The connection closed or errored this readable (its only ends while a pipe holds the reader). */
   _ended(): void {
     this.#ended = true;
-    if (this.#pipe) _notifyEnded(this.#pipe, true);
+    this.#pipe?._sourceEnded();
   }
 
   /** @internal The pipe takes received messages straight through from now (`undefined`: no longer). */
@@ -175,16 +170,20 @@ export class _DirectPipe {
     this.#after(writer.ready);
   }
 
-  /** @internal The source closed or errored (told by the readable). */
+  /** @internal The source closed or errored (told by the readable): taken in a microtask, as `reader.closed` would be. */
   _sourceEnded(): void {
-    this.#ended = true;
-    this.#stop();
+    queueMicrotask(() => {
+      this.#ended = true;
+      this.#stop();
+    });
   }
 
-  /** @internal The destination errored with `error` (told by its connection). */
+  /** @internal The destination ended with `error` (told by its connection): taken in a microtask, as `writer.closed` would be. */
   _destinationEnded(error: unknown): void {
-    this.#failed ??= { error };
-    this.#stop();
+    queueMicrotask(() => {
+      this.#failed ??= { error };
+      this.#stop();
+    });
   }
 
   /** @internal The destination must drain (or failed) after a message the route sent. */

@@ -2,7 +2,7 @@
 // message-level adapters' alike.
 import { _unsendableCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import { _directTarget, type _DirectPipe, type _DirectTarget, _MessageReadable, type _MessageSource, _notifyEnded } from "./direct_pipe.ts";
+import { _directTarget, type _DirectPipe, type _DirectTarget, _MessageReadable, type _MessageSource } from "./direct_pipe.ts";
 import type { WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 
@@ -158,7 +158,7 @@ class _ConnectionSurface<T> implements _Surface<T> {
   /** @internal A direct pipe holds the writable's writer from now (`undefined`: none). */
   _pipedFrom(pipe: _DirectPipe | undefined): void {
     this.#pipeIn = pipe;
-    if (pipe && this.#writableError) _notifyEnded(pipe, false, this.#writableError.error);
+    if (pipe && this.#writableError) pipe._destinationEnded(this.#writableError.error);
   }
 
   endStreams(error: WebSocketError | undefined, code: number, reason: string): void {
@@ -176,7 +176,7 @@ class _ConnectionSurface<T> implements _Surface<T> {
   #writableEnded(error: unknown): void {
     if (this.#writableError) return;
     this.#writableError = { error };
-    if (this.#pipeIn) _notifyEnded(this.#pipeIn, false, error);
+    this.#pipeIn?._destinationEnded(error);
   }
 
   settle(error: WebSocketError | undefined, info: T): void {
