@@ -64,9 +64,11 @@ function failedNames(out) {
     else if (/^\(fail\) /.test(text)) name = text.slice(7);
     else if (denoFailures && / => \S+:\d+:\d+$/.test(text)) name = text;
     if (name !== undefined) {
-      if (!names.has(name) && names.size >= 12) break;
-      current = names.get(name) === undefined || names.get(name).length === 0 ? name : undefined;
-      if (!names.has(name)) names.set(name, []);
+      const detail = names.get(name);
+      if (detail === undefined && names.size >= 12) break;
+      if (detail === undefined) names.set(name, []);
+      // A name seen again (Node's spec reporter lists failures twice) collects its error once.
+      current = detail === undefined || detail.length === 0 ? name : undefined;
     } else if (current !== undefined) {
       const detail = names.get(current);
       if (/^(at |test at |✔|▶|ℹ)/.test(text) || detail.length >= 6) current = undefined;

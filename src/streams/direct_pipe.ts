@@ -10,9 +10,8 @@ export interface _DirectTarget {
   /** `text`: the message is a text message's UTF-8 bytes (only from a connection to its own surface). */
   _directSend(message: WebSocketMessage, text?: boolean): Promise<void> | undefined;
   /**
-   * The pipe that holds the writable's writer from now (`undefined`: none). The target tells it
-   * when the writable errors (`_destinationEnded`), in a microtask, as `writer.closed` would,
-   * and at once if it already has.
+   * The pipe that holds the writable's writer from now (`undefined`: none). The target calls its
+   * `_destinationEnded` when the writable closes, aborts or errors, and at once if it already has.
    */
   _pipedFrom(pipe: _DirectPipe | undefined): void;
 }
@@ -78,9 +77,9 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   }
 
   /**
-   * @internal The pipe that holds this readable's reader from now (`undefined`: none). It is told
-   * when the readable closes or errors, in a microtask, as `reader.closed` would, and at once if
-   * it already has: the pipe holds no reaction to `closed`.
+   * @internal The pipe that holds this readable's reader from now (`undefined`: none). Its
+   * `_sourceEnded` is called when the readable closes or errors, and at once if it already has:
+   * the pipe holds no reaction to `closed`.
    */
   _pipedBy(pipe: _DirectPipe | undefined): void {
     this.#pipe = pipe;
