@@ -100,8 +100,15 @@ export class MessageDecoder {
   #buffer: ArrayBufferLike | undefined;
   #bufferFirst = 0;
   #bufferKept = 0;
+  // The message's size once its final frame has begun (-1 before); and, once views would have to
+  // be copied and that size is known, the message's own buffer, filled as pieces arrive (#settle).
+  #total = -1;
+  #target: Uint8Array | undefined;
+  #targetLength = 0;
   #failed = false;
   #started = false;
+  // Whether the part being pushed is in memory written over after the call (_pushReused): set by every push.
+  #reused = false;
 
   /**
    * Creates a decoder for one connection's messages.
@@ -134,6 +141,15 @@ export class MessageDecoder {
   }
 
   /**
+   * @internal {@linkcode MessageDecoder.push} for a part in memory its caller writes over after
+   * the call (a reused read buffer): what is kept of it is copied, once. A message whole in the
+   * part is still handed out as a view, for the caller to copy.
+   */
+  _pushReused(part: FramePart, utf8?: (bytes: Uint8Array) => boolean): string | Uint8Array | ProtocolError | undefined {
+    return this.#push(part, false, utf8, true) as string | Uint8Array | ProtocolError | undefined;
+  }
+
+  /**
    * Takes the next data frame part like {@linkcode MessageDecoder.push}, but hands the message
    * out piece by piece as its bytes arrive, checked the same way (fragments, limits, UTF-8), so a
    * large message is never held whole.
@@ -146,9 +162,10 @@ export class MessageDecoder {
     return this.#push(part, true) as MessagePart | ProtocolError | undefined;
   }
 
-  #push(part: FramePart, pieces: boolean, utf8?: (bytes: Uint8Array) => boolean): string | Uint8Array | MessagePart | ProtocolError | undefined {
+  #push(part: FramePart, pieces: boolean, utf8?: (bytes: Uint8Array) => boolean, reused = false): string | Uint8Array | MessagePart | ProtocolError | undefined {
     _forgetText(); // the bytes it remembers may be an inflater's output, reused for this part
     if (this.#failed) return undefined;
+    this.#reused = reused;
     const opcode = part.opcode;
     if (opcode > 0x2) {
       throw new TypeError(`Cannot decode message: opcode 0x${opcode.toString(16)} is a control frame, handle it apart from messages`);
@@ -161,6 +178,7 @@ export class MessageDecoder {
         this.#reset();
         return failure;
       }
+      if (part.fin) this.#total = this.#size + part.length;
     }
     const done = part.fin && part.offset + payload.length === part.length;
     if (pieces) return this.#piece(payload, done);
@@ -220,8 +238,9 @@ export class MessageDecoder {
     return undefined;
   }
 
-  // Keeps a binary piece until the message ends, and joins the pieces once, at the end. Pieces
-  // of 4 KiB or more are kept as views into the chunks they came in, counted by buffer: however
+  // Keeps a binary piece until the message ends, and joins the pieces once, at the end (or, once
+  // pieces would be copied early and the message's size is known, copies each into the message's
+  // own buffer as it comes: see #settle). Pieces of 4 KiB or more are kept as views into the chunks they came in, counted by buffer: however
   // many views share a buffer (consecutive chunks that are views into one large buffer, as some
   // transports hand them out), the buffer is counted once, and it stays pinned only while its
   // views cover at least an eighth of it. That is judged when the pieces move on to another
@@ -235,6 +254,11 @@ export class MessageDecoder {
   #append(payload: Uint8Array, last: boolean): void {
     const n = payload.length;
     if (n === 0) return;
+    if (this.#target !== undefined) {
+      this.#target.set(payload, this.#targetLength);
+      this.#targetLength += n;
+      return;
+    }
     if (n < 4096 && !(last && this.#tailLength + n > this.#tail.length)) {
       if (this.#tailLength + n > this.#tail.length) {
         this.#flushTail();
@@ -250,9 +274,18 @@ export class MessageDecoder {
       this.#pieces.push(payload);
       return;
     }
+    if (this.#reused) {
+      // Kept past this call, so copied: into the message's own buffer when that fits (see #settle).
+      if (this.#total >= 0 && this.#total <= 8 * this.#size) {
+        this.#toTarget();
+        return this.#append(payload, last);
+      }
+      payload = payload.slice();
+    }
     const buffer = payload.buffer;
     if (buffer !== this.#buffer) {
       this.#settle();
+      if (this.#target !== undefined) return this.#append(payload, last);
       this.#buffer = buffer;
       this.#bufferFirst = this.#pieces.length;
     }
@@ -262,15 +295,32 @@ export class MessageDecoder {
     if ((this.#bufferKept + buffer.byteLength - payload.byteOffset - n) * 8 < buffer.byteLength) this.#settle(true);
   }
 
-  // Done with the views into #buffer: they are copied (into one array) unless they cover at
-  // least an eighth of it.
+  // Done with the views into #buffer: they are copied unless they cover at least an eighth of it.
+  // When the message's size is known and at most 8 times what has come (so memory still follows
+  // the bytes received), they go with every piece so far into the message's own buffer, and so
+  // does each later piece: every byte is copied once, however the chunks share buffers. Otherwise
+  // they are copied into one array, and copied again by the join.
   #settle(force = false): void {
     const buffer = this.#buffer;
     if (buffer === undefined) return;
     if (force || this.#bufferKept * 8 < buffer.byteLength) {
-      const views = this.#pieces.splice(this.#bufferFirst);
-      this.#pieces.push(_copyInto(views, new Uint8Array(_byteLength(views))));
+      if (this.#total >= 0 && this.#total <= 8 * this.#size) this.#toTarget();
+      else {
+        const views = this.#pieces.splice(this.#bufferFirst);
+        this.#pieces.push(_copyInto(views, new Uint8Array(_byteLength(views))));
+      }
     }
+    this.#buffer = undefined;
+    this.#bufferKept = 0;
+  }
+
+  // Moves the pieces so far into the message's own buffer, which takes every later piece.
+  #toTarget(): void {
+    this.#flushTail();
+    const target = this.#target = this.#allocate(this.#total);
+    _copyInto(this.#pieces, target);
+    this.#targetLength = _byteLength(this.#pieces);
+    this.#pieces = [];
     this.#buffer = undefined;
     this.#bufferKept = 0;
   }
@@ -283,6 +333,7 @@ export class MessageDecoder {
   }
 
   #join(): Uint8Array {
+    if (this.#target !== undefined) return this.#target;
     this.#flushTail();
     const pieces = this.#pieces;
     if (pieces.length === 1) return pieces[0];
@@ -326,5 +377,8 @@ export class MessageDecoder {
     this.#tailLength = 0;
     this.#buffer = undefined;
     this.#bufferKept = 0;
+    this.#total = -1;
+    this.#target = undefined;
+    this.#targetLength = 0;
   }
 }

@@ -507,12 +507,11 @@ export class Session {
     if (part instanceof ProtocolError) return this.#violation(part);
     if (part === undefined) return;
     const messages = this.#messages;
-    // Over a chunk its caller reuses, a part the decoder keeps or hands out as it is (a piece, a
-    // fragment) is copied out; a whole message is decoded, or copied below.
-    if (this.#reused && part.payload.buffer === this.#chunk!.buffer && (this.#streamMessages || !_whole(part, messages))) {
-      part = { ...part, payload: part.payload.slice() };
-    }
+    // Over a chunk its caller reuses, a piece handed out as it is is copied out, and the decoder
+    // copies what it keeps of a message (once); a whole message is decoded, or copied below.
+    const reused = this.#reused && part.payload.buffer === this.#chunk!.buffer;
     if (this.#streamMessages) {
+      if (reused) part = { ...part, payload: part.payload.slice() };
       const piece = messages.pushPiece(part);
       if (piece instanceof ProtocolError) return this.#violation(piece);
       if (piece) this.#event({ type: "piece", binary: piece.binary, data: piece.data, first: piece.first, last: piece.last });
@@ -520,7 +519,7 @@ export class Session {
     }
     // A text message whole in one uncompressed frame, for a caller that takes its bytes: checked, not decoded.
     const utf8 = part === frame && part.opcode === 0x1 && _whole(part, messages) ? this.#textBytes?.() : undefined;
-    const message = messages.push(part, utf8);
+    const message = reused ? messages._pushReused(part, utf8) : messages.push(part, utf8);
     if (message instanceof ProtocolError) return this.#violation(message);
     if (message === undefined) return;
     if (part === frame && this.#role === "server") this.#noteRoom(message, part);

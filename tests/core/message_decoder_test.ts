@@ -208,7 +208,7 @@ describe("RFC 6455 section 8.1: UTF-8 in text messages", () => {
 
 describe("MessageDecoder memory: pieces kept as views, copied once", () => {
   // Pushes chunks into a client's decoders; `between(i)` runs after chunk i is pushed.
-  function decodeChunks(chunks: Uint8Array[], between: (i: number) => void = () => {}) {
+  function decodeChunks(chunks: Uint8Array[], between: (i: number, made: number[]) => void = () => {}) {
     const made: number[] = [];
     const frames = new FrameDecoder(client);
     const messages = new MessageDecoder({ allocate: (size) => (made.push(size), new Uint8Array(size)) });
@@ -221,7 +221,7 @@ describe("MessageDecoder memory: pieces kept as views, copied once", () => {
         assert.ok(!(message instanceof ProtocolError) && typeof message !== "string");
         if (message) out.push(message);
       }
-      between(i);
+      between(i, made);
     });
     return { out, made };
   }
@@ -270,6 +270,45 @@ describe("MessageDecoder memory: pieces kept as views, copied once", () => {
       if (i === 0) big.fill(0xee);
     });
     assert.deepEqual(out, [concat(new Uint8Array(5120).fill(1), new Uint8Array(8).fill(2))]);
+  });
+
+  test("MessageDecoder copies a message spanning the end of a shared buffer once, into the message's own buffer", () => {
+    // A 64 KiB message whose first 48 KiB end a 1 MiB buffer that chunks are views into (too
+    // little of it to pin), then its last 16 KiB in a chunk of its own.
+    const big = new Uint8Array(1 << 20);
+    const bytes = frame(0x82, pattern(64 * 1024));
+    const split = 10 + 48 * 1024;
+    big.set(bytes.subarray(0, split), big.length - split);
+    const rest = bytes.slice(split);
+    let afterFirst: number[] = [];
+    const { out, made } = decodeChunks([big.subarray(big.length - split), rest], (i, madeSoFar) => {
+      // Scribble over the shared buffer once its chunk is pushed: the message was copied out.
+      if (i === 0) big.fill(0xee), afterFirst = [...madeSoFar];
+    });
+    // The message's own buffer is made as the first piece is copied out (not a buffer for the
+    // piece, joined later), and nothing else is: every byte is copied once.
+    assert.deepEqual(afterFirst, [64 * 1024]);
+    assert.deepEqual(made, [64 * 1024]);
+    assert.deepEqual(out, [pattern(64 * 1024)]);
+  });
+
+  test("MessageDecoder does not allocate a frame's claimed size for a piece under an eighth of it", () => {
+    // A frame that claims 1 MiB; its first 5 KiB end a shared 1 MiB buffer, so they are copied
+    // at once, but into an array of their own: 1 MiB is made only when the message is joined.
+    const big = new Uint8Array(1 << 20);
+    const bytes = frame(0x82, pattern(1 << 20));
+    const split = 10 + 5120;
+    big.set(bytes.subarray(0, split), big.length - split);
+    const chunks = [big.subarray(big.length - split)];
+    for (let p = split; p < bytes.length; p += 65536) chunks.push(bytes.slice(p, p + 65536));
+    const sizes: number[][] = [];
+    const { out, made } = decodeChunks(chunks, (i, madeSoFar) => {
+      if (i === 0) big.fill(0xee);
+      sizes.push([...madeSoFar]);
+    });
+    assert.deepEqual(sizes[0], []);
+    assert.deepEqual(made, [1 << 20]);
+    assert.deepEqual(out, [pattern(1 << 20)]);
   });
 
   test("MessageDecoder keeps views into chunks that own their buffers (a frame across socket reads)", () => {

@@ -52,6 +52,33 @@ describe("Session.receive over reused memory", () => {
     assert.equal(message.view, undefined, "a copy, not a view");
   });
 
+  test("a large binary message across reads is copied once, into its own buffer as its first read arrives", () => {
+    const made: Uint8Array[] = [];
+    const s = server({ allocate: (size) => (made.push(new Uint8Array(size)), made[made.length - 1]) });
+    const payload = bytes(64 * 1024, 5);
+    const wire = frame(0x2, payload);
+    const memory = new Uint8Array(16 * 1024);
+    const got: SessionEvent[] = [];
+    const madeAfter: number[] = [];
+    for (let at = 0; at < wire.length; at += memory.length) {
+      const n = Math.min(memory.length, wire.length - at);
+      memory.set(wire.subarray(at, at + n));
+      s.receive(memory.subarray(0, n), 1, REUSED);
+      got.push(...events(s));
+      madeAfter.push(made.length);
+      memory.fill(0xee);
+    }
+    // The message's buffer is made by the first read (16 KiB of 64 KiB, more than an eighth),
+    // each read's piece is copied straight into it, and it is the message handed out.
+    assert.deepEqual(madeAfter, [1, 1, 1, 1, 1]);
+    assert.equal(made[0].length, 64 * 1024);
+    const message = got.find((e) => e.type === "message");
+    assert.ok(message && message.type === "message");
+    assert.deepEqual(message.data, payload);
+    assert.equal((message.data as Uint8Array).buffer, made[0].buffer);
+    assert.equal(message.view, undefined, "a copy, not a view");
+  });
+
   test("a fragmented text message across reads, cut inside characters, decodes whole", () => {
     const s = server();
     const text = "ünïcødé ✓ ".repeat(120);
