@@ -17,6 +17,14 @@ export interface FrameDecoderOptions {
    * any other RSV bit fails with 1002 (section 5.2). @default {0}
    */
   allowedRsv?: number;
+  /**
+   * A data frame's payload shorter than this many bytes that is whole in one chunk is handed out
+   * as a copy of its own instead of a view into the chunk. On JavaScriptCore (Bun), a view into
+   * a small array with no `ArrayBuffer` of its own yet (as Bun's socket reads are) makes the
+   * engine copy the array out into a new `ArrayBuffer` first, which costs several times a copy of
+   * a short payload. @default {0}
+   */
+  copyBelow?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -27,8 +35,9 @@ const EMPTY = new Uint8Array(0);
  * Push a chunk, then call {@linkcode FrameDecoder.next} until it returns `undefined`. Each call
  * parses the next frame the chunk holds; a data frame's payload is handed out as soon as any of
  * it has arrived, as a `subarray` view into the chunk (unmasked in place: the decoder owns the
- * chunks pushed into it). Control frames always come whole. The header is parsed as a resumable
- * state, so a chunk may end anywhere, down to one byte.
+ * chunks pushed into it), or as a copy when it is whole and shorter than `copyBelow`. Control
+ * frames always come whole. The header is parsed as a resumable state, so a chunk may end
+ * anywhere, down to one byte.
  *
  * A peer's violation is returned as a {@linkcode ProtocolError} with the close code to fail the
  * connection with (1002, or 1009 for a frame over the limit); after that the decoder ignores
@@ -50,6 +59,7 @@ export class FrameDecoder {
   readonly #requireMask: boolean;
   readonly #maxFrameSize: number;
   readonly #allowedRsv: number;
+  readonly #copyBelow: number;
 
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
@@ -84,6 +94,7 @@ export class FrameDecoder {
     this.#requireMask = options.role === "server";
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#allowedRsv = options.allowedRsv ?? 0;
+    this.#copyBelow = options.copyBelow ?? 0;
   }
 
   /** Whether a frame has started and not yet been handed out whole. */
@@ -268,7 +279,7 @@ export class FrameDecoder {
     const n = available < remaining ? available : remaining;
     // A control frame split across chunks is gathered, so it is handed out whole.
     if ((this.#b0 & 0x08) !== 0 && (own || n < length)) return this.#gatherControl(chunk, pos, n, own);
-    const payload = chunk.subarray(pos, pos + n);
+    const payload = n === length && n < this.#copyBelow ? chunk.slice(pos, pos + n) : chunk.subarray(pos, pos + n);
     const offset = this.#received;
     if (this.#masked) applyMask(payload, this.#key, offset);
     this.#received = offset + n;

@@ -9,7 +9,7 @@
 // takes therefore forgets the entry before anything else, so it never outlives the next inflate.
 
 /** @internal The smallest and largest messages remembered: below, encoding costs next to nothing; above, the bytes held are not worth it. */
-const MIN_BYTES = 256;
+export const _MIN_BYTES = 256;
 const MAX_BYTES = 64 * 1024;
 
 let recentText: string | undefined;
@@ -29,7 +29,7 @@ let roomOwner: object | undefined;
 
 /** @internal Remembers a text message decoded whole from `bytes` (its payload, unmasked). */
 export function _rememberText(text: string, bytes: Uint8Array): void {
-  if (bytes.length < MIN_BYTES || bytes.length > MAX_BYTES) return;
+  if (bytes.length < _MIN_BYTES || bytes.length > MAX_BYTES) return;
   recentText = text;
   recentBytes = bytes;
 }
@@ -51,7 +51,7 @@ export function _forgetRecentText(): void {
  * `owner`: the only one that may recall it (the chunk's memory is reused once no one may).
  */
 export function _rememberRoom(message: string | Uint8Array, bytes: Uint8Array, owner?: object): void {
-  if (bytes.length < MIN_BYTES) return;
+  if (bytes.length < _MIN_BYTES) return;
   roomFor = message;
   roomBytes = bytes;
   roomLength = bytes.length;

@@ -4,7 +4,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { _encodeInPlace, _lengthBytes, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { _encodeShortText, _encodeText, toBytes } from "./message_encoder.ts";
-import { _forgetRecentText, _recallRoom, _rememberRoom } from "./recent_text.ts";
+import { _forgetRecentText, _MIN_BYTES, _recallRoom, _rememberRoom } from "./recent_text.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
@@ -539,7 +539,8 @@ export class Session {
     const chunk = this.#chunk;
     const length = part.length;
     // One frame, whole in this chunk: not a continuation (the last fragment of a longer message).
-    if (chunk === undefined || part.opcode === 0 || part.offset !== 0 || payload.length !== length || payload.buffer !== chunk.buffer) return;
+    // A short one is not remembered, so its view's buffer is not asked for (see copyBelow).
+    if (chunk === undefined || length < _MIN_BYTES || part.opcode === 0 || part.offset !== 0 || payload.length !== length || payload.buffer !== chunk.buffer) return;
     const header = 6 + _lengthBytes(length); // masked: 2, the length, 4 for the key
     if (payload.byteOffset - chunk.byteOffset >= header) _rememberRoom(message, payload, this.#reused ? this : undefined);
   }

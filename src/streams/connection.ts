@@ -98,7 +98,14 @@ export class _Connection implements _TopicSink, _TransportSink {
     // sends a text message's bytes back unmade into a string (see #enqueueText).
     const utf8 = isUtf8;
     const textBytes = utf8 && !options.streamMessages ? () => (this.#readable._routesTo(this.#surface) ? utf8 : undefined) : undefined;
-    this.session = new Session({ ...options, now: now(), deferFailure: true, pingEvents: options.autoPong === false, textBytes });
+    this.session = new Session({
+      ...options,
+      now: now(),
+      deferFailure: true,
+      pingEvents: options.autoPong === false,
+      textBytes,
+      copyBelow: transport.copyBelow,
+    });
     this.session.open(now());
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     // The connection is its surface's hooks (streamMessages, pull, cancelled, write, close, queued).

@@ -19,6 +19,11 @@ export interface _Transport {
   /** Stops delivering bytes until `resume()` (backpressure: a slow consumer, or a backlog). */
   pause(): void;
   resume(): void;
+  /**
+   * Whole data payloads shorter than this are copied out of a read chunk rather than viewed (see
+   * `FrameDecoderOptions.copyBelow`): for a runtime whose small reads make views costly. Optional.
+   */
+  readonly copyBelow?: number;
   /** Writes chunks in order, as one write where the transport can; false when the backlog is over the high-water mark. */
   write(chunks: Uint8Array[]): boolean;
   /** Resolves when the backlog is under the high-water mark again (or the transport closed). */

@@ -215,6 +215,32 @@ describe("FrameDecoder: streaming behaviour", () => {
     assert.equal(decoder.next(), undefined);
   });
 
+  test("copyBelow: a whole payload shorter than it is a copy of its own, unmasked; longer or split ones stay views", () => {
+    const key = [0x37, 0xfa, 0x21, 0x3d];
+    const masked = (payload: number[]) => [0x82, 0x80 | payload.length, ...key, ...payload.map((b, i) => b ^ key[i & 3])];
+    const short = Array.from({ length: 8 }, (_, i) => i + 1);
+    const long = Array.from({ length: 16 }, (_, i) => 100 + i);
+    const chunk = new Uint8Array([...masked(short), ...masked(long)]);
+    const wire = chunk.slice();
+    const decoder = new FrameDecoder({ role: "server", copyBelow: 16 });
+    decoder.push(chunk);
+    const a = decoder.next();
+    const b = decoder.next();
+    assert.ok(a && !(a instanceof ProtocolError) && b && !(b instanceof ProtocolError));
+    assert.deepEqual([...a.payload], short);
+    assert.notEqual(a.payload.buffer, chunk.buffer, "8 bytes < copyBelow: a copy");
+    assert.deepEqual([...chunk.subarray(0, 14)], [...wire.subarray(0, 14)], "the copy is unmasked, not the chunk");
+    assert.deepEqual([...b.payload], long);
+    assert.equal(b.payload.buffer, chunk.buffer, "16 bytes: a view, unmasked in place");
+    // A short frame split across chunks: its pieces are views, as without the option.
+    const split = new FrameDecoder({ role: "client", copyBelow: 16 });
+    const first = new Uint8Array([0x82, 0x04, 1, 2]);
+    split.push(first);
+    const c = split.next();
+    assert.ok(c && !(c instanceof ProtocolError));
+    assert.equal(c.payload.buffer, first.buffer);
+  });
+
   test("_nextPart hands out the parts next() does, at every split, in one object of the decoder's", () => {
     const bytes = hex(
       "01 83 37 fa 21 3d 7f 9f 4d " + // text "Hel", not final

@@ -2,6 +2,7 @@
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
 import { _byteLength, _copyInto } from "../../core/bytes.ts";
+import { _MIN_BYTES } from "../../core/recent_text.ts";
 import { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
@@ -62,6 +63,13 @@ export function _routedHandlers(open: (socket: _BunSocket<_BunRoute>) => void): 
  * written on `drain`, with anything written meanwhile behind it.
  */
 export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
+  // Bun's reads of up to about 1 KB are arrays JavaScriptCore keeps without an ArrayBuffer: the
+  // first view into one makes it copy the array out into a new ArrayBuffer, which costs more
+  // than copying a short payload out. Payloads of 256 bytes or more stay views (an echo of one
+  // may be framed in place in the read, see recent_text.ts).
+  get copyBelow(): number {
+    return _MIN_BYTES;
+  }
   readonly #socket: _BunSocket<_BunRoute>;
   #sink: _TransportSink | undefined;
   #early: Uint8Array[] = [];
