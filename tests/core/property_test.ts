@@ -1,5 +1,6 @@
 // Property tests: random messages through MessageEncoder -> FrameEncoder -> bytes in random chunks
-// -> FrameDecoder -> MessageDecoder come out equal, in both roles. Seeded: a failure prints the
+// -> FrameDecoder -> MessageDecoder come out equal, in both roles, with chunks that own their
+// buffers, that are views into one shared buffer, or that are read into reused memory. Seeded: a failure prints the
 // seed that reproduces it (WSFLOW_SEED=<seed> runs that case first).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -119,23 +120,51 @@ function makeCase(r: Random): Case {
   return { role, sent, controls, stream, chunks, describe: `${role} sends ${notes.join(", ")}; ${stream.length} B in ${chunks.length} chunks` };
 }
 
+/**
+ * How the chunks reach the decoders: "owned", each in a buffer of its own, as socket reads
+ * arrive; "shared", each a view into one buffer of the whole stream, as a transport that reads
+ * into one large buffer hands them out; "shared end", the same with the stream in the last
+ * eighth of a buffer 8 times its size (so the pieces there are too little of it to be kept as
+ * views); "reused", each copied into one memory that is written over once the chunk is read
+ * (MessageDecoder._pushReused), as a transport that reuses its reads.
+ */
+type Delivery = "owned" | "shared" | "shared end" | "reused";
+const DELIVERIES: Delivery[] = ["owned", "shared", "shared end", "reused"];
+
+// The stream in a buffer of its own, or at the end of one 8 times its size.
+function sharedBuffer(stream: Uint8Array, atEnd: boolean): Uint8Array {
+  if (!atEnd) return stream.slice();
+  const big = new Uint8Array(stream.length * 8);
+  big.set(stream, big.length - stream.length);
+  return big.subarray(big.length - stream.length);
+}
+
 /** Decodes the case's chunks as the other end, checking each part as it comes. */
-function receive(c: Case): { messages: (string | Uint8Array)[]; controls: string[] } {
+function receive(c: Case, delivery: Delivery = "owned"): { messages: (string | Uint8Array)[]; controls: string[] } {
   const frames = new FrameDecoder({ role: c.role === "client" ? "server" : "client" });
   const messages = new MessageDecoder();
   const out = { messages: [] as (string | Uint8Array)[], controls: [] as string[] };
+  const shared = delivery === "shared" || delivery === "shared end" ? sharedBuffer(c.stream, delivery === "shared end") : undefined;
+  const memory = delivery === "reused" ? new Uint8Array(Math.max(1, ...c.chunks.map((chunk) => chunk.length))) : undefined;
+  let at = 0;
   for (const chunk of c.chunks) {
-    frames.push(chunk.slice());
+    if (shared) frames.push(shared.subarray(at, at + chunk.length));
+    else if (memory) {
+      memory.set(chunk);
+      frames.push(memory.subarray(0, chunk.length));
+    } else frames.push(chunk.slice());
+    at += chunk.length;
     for (let part = frames.next(); part !== undefined; part = frames.next()) {
       if (part instanceof ProtocolError) throw new Error(`FrameDecoder failed: ${part.closeCode} ${part.message}`);
       if (part.opcode >= 0x8) {
         out.controls.push(`${part.opcode}:${toHex(part.payload)}`);
         continue;
       }
-      const message = messages.push(part);
+      const message = memory ? messages._pushReused(part) : messages.push(part);
       if (message instanceof ProtocolError) throw new Error(`MessageDecoder failed: ${message.closeCode} ${message.message}`);
       if (message !== undefined) out.messages.push(typeof message === "string" ? message : message.slice());
     }
+    memory?.fill(0xee); // the next read lands here
   }
   assert.equal(frames.inFrame, false, "the stream ended inside a frame");
   assert.equal(messages.inMessage, false, "the stream ended inside a message");
@@ -145,10 +174,13 @@ function receive(c: Case): { messages: (string | Uint8Array)[]; controls: string
 function checkCase(seed: number): void {
   const r = new Random(seed);
   const c = makeCase(r);
-  const where = `seed ${seed} (rerun with WSFLOW_SEED=${seed}): ${c.describe}`;
+  for (const delivery of DELIVERIES) checkDelivery(c, delivery, `seed ${seed} (rerun with WSFLOW_SEED=${seed}), ${delivery} chunks: ${c.describe}`);
+}
+
+function checkDelivery(c: Case, delivery: Delivery, where: string): void {
   let got: ReturnType<typeof receive>;
   try {
-    got = receive(c);
+    got = receive(c, delivery);
   } catch (e) {
     throw new Error(`${where}: ${(e as Error).message}`);
   }
