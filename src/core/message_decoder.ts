@@ -107,7 +107,8 @@ export class MessageDecoder {
   #targetLength = 0;
   #failed = false;
   #started = false;
-  // Whether the part being pushed is in memory written over after the call (_pushReused): set by every push.
+  // Whether the part being pushed is in memory written over after the call (_pushReused); set
+  // by every push.
   #reused = false;
 
   /**
@@ -183,9 +184,12 @@ export class MessageDecoder {
     const done = part.fin && part.offset + payload.length === part.length;
     if (pieces) return this.#piece(payload, done);
     if (done && this.#fragments === 1 && part.offset === 0) {
-      // The whole message arrived in one piece: no copy, no streaming decoder state.
+      // The whole message arrived in one piece: no copy, no streaming decoder state, and no
+      // state to reset but what #startFrame set (no pieces were kept, no text gathered).
       const text = this.#opcode === 0x1;
-      this.#reset();
+      this.#opcode = -1;
+      this.#fragments = 0;
+      this.#total = -1;
       if (!text) return payload;
       if (utf8) return utf8(payload) ? payload : this.#fail();
       return _decodeWhole(payload) ?? this.#fail();
@@ -240,17 +244,19 @@ export class MessageDecoder {
 
   // Keeps a binary piece until the message ends, and joins the pieces once, at the end (or, once
   // pieces would be copied early and the message's size is known, copies each into the message's
-  // own buffer as it comes: see #settle). Pieces of 4 KiB or more are kept as views into the chunks they came in, counted by buffer: however
-  // many views share a buffer (consecutive chunks that are views into one large buffer, as some
-  // transports hand them out), the buffer is counted once, and it stays pinned only while its
-  // views cover at least an eighth of it. That is judged when the pieces move on to another
-  // buffer (the views into the one left behind are then copied if they cover less), and at once
-  // when even the rest of the buffer after a piece could not make up the eighth. So what is
-  // pinned stays within 8 times what was received, plus the one buffer being read, whatever the
-  // buffers' sizes; tiny fragments never pin many whole chunks. Smaller pieces are copied into an
-  // accumulator of 8 or 64 KiB. Memory grows with the bytes received, never with the length a
-  // header claims. The last piece is kept as a view whatever its size: the message is joined at
-  // once, so it pins nothing, and a small tail needs no accumulator of its own.
+  // own buffer as it comes: see #settle). Pieces of 4 KiB or more are kept as views into the
+  // chunks they came in, counted by buffer: however many views share a buffer (consecutive chunks
+  // that are views into one large buffer, as some transports hand them out), the buffer is
+  // counted once, and it stays pinned only while its views cover at least an eighth of it. That
+  // is judged when the pieces move on to another buffer (the views into the one left behind are
+  // then copied if they cover less), and at once when even the rest of the buffer after a piece
+  // could not make up the eighth. So what is pinned stays within 8 times what was received, plus
+  // the one buffer being read, whatever the buffers' sizes; tiny fragments never pin many whole
+  // chunks. Smaller pieces are copied into an accumulator of 8 or 64 KiB. Memory grows with the
+  // bytes received (a message's own buffer is made only once an eighth of it has come), never
+  // with the length a header claims. The last piece is kept as a view whatever its size: the
+  // message is joined at once, so it pins nothing, and a small tail needs no accumulator of its
+  // own. Over reused memory (_pushReused), a piece kept past the call is copied first.
   #append(payload: Uint8Array, last: boolean): void {
     const n = payload.length;
     if (n === 0) return;
