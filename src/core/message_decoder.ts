@@ -282,7 +282,7 @@ export class MessageDecoder {
     }
     if (this.#reused) {
       // Kept past this call, so copied: into the message's own buffer when that fits (see #settle).
-      if (this.#total >= 0 && this.#total <= 8 * this.#size) {
+      if (this.#targetFits()) {
         this.#toTarget();
         return this.#append(payload, last);
       }
@@ -310,7 +310,7 @@ export class MessageDecoder {
     const buffer = this.#buffer;
     if (buffer === undefined) return;
     if (force || this.#bufferKept * 8 < buffer.byteLength) {
-      if (this.#total >= 0 && this.#total <= 8 * this.#size) this.#toTarget();
+      if (this.#targetFits()) this.#toTarget();
       else {
         const views = this.#pieces.splice(this.#bufferFirst);
         this.#pieces.push(_copyInto(views, new Uint8Array(_byteLength(views))));
@@ -318,6 +318,12 @@ export class MessageDecoder {
     }
     this.#buffer = undefined;
     this.#bufferKept = 0;
+  }
+
+  // Whether the message's size is known and at most 8 times what has come: its own buffer may be
+  // made now, and memory still follows the bytes received.
+  #targetFits(): boolean {
+    return this.#total >= 0 && this.#total <= 8 * this.#size;
   }
 
   // Moves the pieces so far into the message's own buffer, which takes every later piece.

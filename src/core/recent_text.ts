@@ -48,10 +48,11 @@ export function _forgetRecentText(): void {
 /**
  * @internal Remembers that `message` (a text's string, or a binary message's own view) has its
  * payload `bytes` in a transport's chunk, preceded in that chunk by the header it arrived with.
- * `owner`: the only one that may recall it (the chunk's memory is reused once no one may).
+ * `bytes` is `_MIN_BYTES` long or more: the caller checks the length first, before it asks a view
+ * for its buffer (see Session's #noteRoom). `owner`: the only one that may recall it (the chunk's
+ * memory is reused once no one may).
  */
 export function _rememberRoom(message: string | Uint8Array, bytes: Uint8Array, owner?: object): void {
-  if (bytes.length < _MIN_BYTES) return;
   roomFor = message;
   roomBytes = bytes;
   roomLength = bytes.length;
