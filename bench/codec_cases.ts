@@ -92,6 +92,8 @@ export function freshChunks(pristine: Uint8Array, chunking: Chunking): Uint8Arra
 const allocate = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined"
   ? (size: number): Uint8Array => Buffer.allocUnsafe(size)
   : undefined;
+// On Node, long text goes to the socket as a string, as the Node adapter's transport takes it.
+const textLength = allocate ? (text: string): number => Buffer.byteLength(text) : undefined;
 
 /**
  * wsflow decoding as a connection does: every chunk goes to `Session.receive`, then the output is
@@ -154,19 +156,31 @@ export type WritePolicy = "writev" | "join";
 // into one reused buffer; larger flushes go out chunk by chunk.
 const JOIN_MAX = 64 * 1024;
 const scratch = new Uint8Array(JOIN_MAX);
-function _write(chunks: Uint8Array[], policy: WritePolicy): void {
-  if (chunks.length === 1) {
-    sink += chunks[0].length;
-    return;
+// A string chunk (Node, long text): the socket encodes it as UTF-8 into the memory it writes
+// from, as for ws's strings (see wsEncode); here into a reused buffer.
+let textScratch = new Uint8Array(0);
+function _encoded(chunk: Uint8Array | string): Uint8Array {
+  if (typeof chunk !== "string") return chunk;
+  if (textScratch.length < chunk.length * 3) textScratch = new Uint8Array(chunk.length * 3);
+  return textScratch.subarray(0, textEncoder.encodeInto(chunk, textScratch).written);
+}
+function _write(chunks: (Uint8Array | string)[], policy: WritePolicy, onChunk?: (c: Uint8Array) => void): void {
+  if (policy === "join" && chunks.length > 1) {
+    // Deno and Bun: no strings (no textLength there).
+    let total = 0;
+    for (let c = 0; c < chunks.length; c++) total += chunks[c].length;
+    if (total <= JOIN_MAX) {
+      _copyInto(chunks as Uint8Array[], scratch);
+      if (onChunk) chunks.forEach((c) => onChunk(c as Uint8Array));
+      sink += total;
+      return;
+    }
   }
-  let total = 0;
-  for (let c = 0; c < chunks.length; c++) total += chunks[c].length;
-  if (policy === "join" && total <= JOIN_MAX) {
-    _copyInto(chunks, scratch);
-    sink += total;
-    return;
+  for (let c = 0; c < chunks.length; c++) {
+    const chunk = _encoded(chunks[c]);
+    onChunk?.(chunk);
+    sink += chunk.length;
   }
-  for (let c = 0; c < chunks.length; c++) sink += chunks[c].length;
 }
 
 /**
@@ -175,15 +189,13 @@ function _write(chunks: Uint8Array[], policy: WritePolicy): void {
  * reused buffer up to 64 KiB on Deno and Bun).
  */
 export function wsflowEncode(message: Uint8Array | string, masked: boolean, count: number, policy: WritePolicy, onChunk?: (c: Uint8Array) => void): Case {
-  const session = new Session({ role: masked ? "client" : "server", now: 0, allocate, heartbeat: false });
+  const session = new Session({ role: masked ? "client" : "server", now: 0, allocate, heartbeat: false, _textLength: textLength });
   session.open(0);
   return {
     run() {
       for (let m = 0; m < count; m++) {
         session.send(message);
-        const chunks = session.takeOutput();
-        if (onChunk) chunks.forEach(onChunk);
-        _write(chunks, policy);
+        _write(session._takeOutput(), policy, onChunk);
       }
       return count;
     },

@@ -152,7 +152,7 @@ export class FrameEncoder {
    * `output`: no frame object and no result array per frame (the Session's send path). With
    * `copy`, the payload is copied whatever its size: it is a scratch buffer, written over next.
    */
-  _encodeTo(output: Uint8Array[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, copy = false): void {
+  _encodeTo(output: (Uint8Array | string)[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean, copy = false): void {
     const length = payload.length;
     if (opcode >= 0x8 && (length > 125 || !fin)) {
       throw new RangeError(
@@ -196,6 +196,19 @@ export class FrameEncoder {
       applyMask(out.subarray(headerSize), key);
     }
     output.push(out);
+  }
+
+  /**
+   * @internal Appends the header of one final unmasked text frame of `length` payload bytes,
+   * then `text` itself: for a transport that writes a string as UTF-8 (a Node socket), whose
+   * UTF-8 length `length` is. A server's encoder only (a client masks its payload).
+   */
+  _encodeTextTo(output: (Uint8Array | string)[], text: string, length: number): void {
+    if (this.#mask) throw new TypeError("Cannot frame a string: a client's frames are masked, so their payload must be bytes");
+    const lengthBytes = _lengthBytes(length);
+    const out = allocate(2 + lengthBytes);
+    _writeHeader(out, 0, 0x81, length, lengthBytes);
+    output.push(out, text);
   }
 
   // The next 4-byte masking key from the pool, in #key.

@@ -4,7 +4,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { _encodeInPlace, _lengthBytes, FrameEncoder } from "./frame_encoder.ts";
 import { MessageDecoder } from "./message_decoder.ts";
 import { _encodeShortText, _encodeText, toBytes } from "./message_encoder.ts";
-import { _forgetRecentText, _MIN_BYTES, _recallRoom, _rememberRoom } from "./recent_text.ts";
+import { _forgetRecentText, _MIN_BYTES, _recallRoom, _recallText, _rememberRoom } from "./recent_text.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
 import type { SendOptions, SessionEvent, SessionOptions, SessionState } from "./session_types.ts";
@@ -77,9 +77,11 @@ export class Session {
   readonly #deferFailure: boolean;
 
   readonly #allocate: ((size: number) => Uint8Array) | undefined;
+  readonly #textLength: ((text: string) => number) | undefined;
 
   #state: SessionState = "connecting";
-  #output: Uint8Array[] = [];
+  // Strings too, with _textLength (see #textOut).
+  #output: (Uint8Array | string)[] = [];
   // The events nextEvent() hands out: a plain message's data in one slot, anything else in two,
   // its kind (_EVENT, _TEXT, _VIEW, _VIEW_TEXT), then the event object or the message's data. A
   // message's event object is made by nextEvent(), as it is handed out, not when the message is
@@ -129,6 +131,7 @@ export class Session {
     this.#role = role;
     this.#deflate = options.deflate;
     this.#allocate = options.allocate;
+    this.#textLength = options._textLength;
     this.#frames = new FrameDecoder({ ...options, allowedRsv: options.allowedRsv ?? this.#deflate?.allowedRsv ?? 0 });
     this.#messages = new MessageDecoder(options);
     this.#encoder = new FrameEncoder(options);
@@ -259,6 +262,8 @@ export class Session {
         this.#encoder._encodeTo(this.#output, 0x1, short, true, false, true);
         return;
       }
+      // Long text, for a transport that writes strings as UTF-8: the header, then the string.
+      if (typeof message === "string" && this.#textOut(message)) return;
     }
     const payload = typeof message === "string" ? _encodeText(message, this.#allocate) : toBytes(message);
     let rsv1 = false;
@@ -459,6 +464,11 @@ export class Session {
    *   a later call without it.
    */
   takeOutput(options?: { holdPong?: boolean }): Uint8Array[] {
+    return this._takeOutput(options) as Uint8Array[]; // strings only with the internal _textLength
+  }
+
+  /** @internal {@linkcode Session.takeOutput}, typed with the strings `_textLength` puts there (see #textOut). */
+  _takeOutput(options?: { holdPong?: boolean }): (Uint8Array | string)[] {
     if (this.#pong !== undefined && options?.holdPong !== true) this.#flushPong();
     const output = this.#output;
     if (output.length === 0) return output;
@@ -637,6 +647,18 @@ export class Session {
     }
   }
 
+  // A server's long text (not the text just received, whose bytes are at hand) framed as its
+  // header and the string itself, for a transport that encodes it (see `_textLength`): on Node,
+  // a 16 KiB message then costs no 16 KiB array, whose allocation takes longer than its encoding.
+  #textOut(text: string): boolean {
+    const textLength = this.#textLength;
+    if (textLength === undefined || text.length < _TEXT_OUT_UNITS || this.#role !== "server" || _recallText(text) !== undefined) return false;
+    const length = textLength(text);
+    if (length > this.#fragmentSize) return false;
+    this.#encoder._encodeTextTo(this.#output, text, length);
+    return true;
+  }
+
   #push(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     this.#encoder._encodeTo(this.#output, opcode, payload, fin, rsv1);
   }
@@ -706,6 +728,10 @@ const _PLAIN = 1;
 const _TEXT = 2;
 const _VIEW = 3;
 const _VIEW_TEXT = 4;
+
+// Text of at least this many UTF-16 code units goes to a transport that writes strings as a
+// string (see #textOut); shorter text is encoded into memory Node's Buffer pool hands out cheaply.
+const _TEXT_OUT_UNITS = 4096;
 
 // Whether a data frame part is a whole message by itself: one frame, all of it in this part.
 function _whole(part: FramePart, messages: MessageDecoder): boolean {

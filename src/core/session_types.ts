@@ -58,6 +58,13 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
    * `send(data, { text: true })` and has no use for the string; `undefined` decodes it as usual.
    */
   textBytes?: () => ((bytes: Uint8Array) => boolean) | undefined;
+  /**
+   * @internal For a transport that writes a string as UTF-8 itself (a Node socket): the UTF-8
+   * length of a string (such as `Buffer.byteLength`). Given it, a server's uncompressed text
+   * message of at least 4,096 code units goes out as its frame's header followed by the string
+   * itself, which `takeOutput()` then holds: no array is made for its bytes.
+   */
+  _textLength?: (text: string) => number;
 }
 
 /** Options for one message sent with {@linkcode Session.send}. */

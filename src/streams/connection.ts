@@ -105,6 +105,7 @@ export class _Connection implements _TopicSink, _TransportSink {
       pingEvents: options.autoPong === false,
       textBytes,
       copyBelow: transport.copyBelow,
+      _textLength: transport.textLength,
     });
     this.session.open(now());
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
@@ -382,11 +383,14 @@ export class _Connection implements _TopicSink, _TransportSink {
 
   // Writes the session's output; a pong waits while the transport is over its high-water mark.
   #flush(): void {
-    this.#writeChunks(this.session.takeOutput(this.#backlog ? HOLD_PONG : undefined));
+    this.#writeChunks(this.session._takeOutput(this.#backlog ? HOLD_PONG : undefined));
   }
 
-  #writeChunks(output: Uint8Array[]): void {
-    if (output.length > 0 && !this.#transportDone && !this.#transport.write(output)) this.#overMarkNow();
+  #writeChunks(output: (Uint8Array | string)[]): void {
+    if (output.length === 0 || this.#transportDone) return;
+    const transport = this.#transport;
+    // Strings only for a transport that writes them (it gave the session its textLength).
+    if (!(transport.writeText ? transport.writeText(output) : transport.write(output as Uint8Array[]))) this.#overMarkNow();
   }
 
   // A write found the transport over its high-water mark: writes wait for it to drain.

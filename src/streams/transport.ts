@@ -26,6 +26,14 @@ export interface _Transport {
   readonly copyBelow?: number;
   /** Writes chunks in order, as one write where the transport can; false when the backlog is over the high-water mark. */
   write(chunks: Uint8Array[]): boolean;
+  /**
+   * For a transport that writes a string as UTF-8 itself (a Node socket): the UTF-8 length of a
+   * string. The connection's long text messages then go out as a header and the string itself,
+   * through `writeText`. Optional, with `writeText`.
+   */
+  readonly textLength?: (text: string) => number;
+  /** `write()` for chunks among which there may be strings, each written as UTF-8 (see `textLength`). */
+  writeText?(chunks: (Uint8Array | string)[]): boolean;
   /** Resolves when the backlog is under the high-water mark again (or the transport closed). */
   drained(): Promise<void>;
   /** The backlog in bytes: what `write()` compares with the high-water mark. */

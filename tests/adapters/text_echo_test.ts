@@ -1,8 +1,8 @@
 // A text echo piped to its own connection (`readable.pipeTo(writable)`) sends each text message's
 // bytes back without making its string, where the runtime has node:buffer's isUtf8: the peer
 // must see the same text frames as before, multi-byte text intact, bad UTF-8 answered with 1007
-// and not echoed, and a reader that is not a pipe still gets strings. A raw TCP peer, on every
-// server path of this runtime.
+// and not echoed, and a reader that is not a pipe still gets strings; text the server makes goes
+// out as its exact UTF-8. A raw TCP peer, on every server path of this runtime.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -14,12 +14,25 @@ const modes = runtime() === "node" ? ["codec"] as const : ["native", "codec"] as
 
 const texts = ["a", "héllo", "𝄞 ".repeat(2000), "日本語のテキスト".repeat(700), "x".repeat(16_384)];
 
-// /echo pipes; /types answers each message with the type the reader got.
+// /echo pipes; /types answers each message with the type the reader got; /compose with a new
+// string made of it (see composed).
 async function handler(request: Request): Promise<Response> {
   const { socket, response } = await upgradeWebSocket(request);
-  const piped = new URL(request.url).pathname === "/echo";
-  void socket?.opened.then(({ readable, writable }) => piped ? readable.pipeTo(writable) : answerTypes(readable, writable)).catch(() => {});
+  const path = new URL(request.url).pathname;
+  void socket?.opened.then(({ readable, writable }) =>
+    path === "/echo" ? readable.pipeTo(writable) : path === "/types" ? answerTypes(readable, writable) : answerComposed(readable, writable)
+  ).catch(() => {});
   return response;
+}
+
+// Text the server makes (not the text it received): twice the message around a lone surrogate,
+// which goes out as U+FFFD (EF BF BD), as TextEncoder encodes it. On Node, text of 4,096 code
+// units or more is handed to the socket as a string after its header.
+const composed = (text: string) => text + "\uD800" + text;
+
+async function answerComposed(readable: ReadableStream<unknown>, writable: WritableStream<string>): Promise<void> {
+  const writer = writable.getWriter();
+  for await (const message of readable) await writer.write(composed(message as string));
 }
 
 async function answerTypes(readable: ReadableStream<unknown>, writable: WritableStream<string>): Promise<void> {
@@ -58,6 +71,20 @@ for (const mode of modes) {
         const got = await until(received, plain(0x81, Buffer.from("fine")).length + 4);
         assert.deepEqual([...got.subarray(0, 6)], [...plain(0x81, Buffer.from("fine"))], "the message before it is echoed");
         assert.deepEqual([...got.subarray(6, 10)], [0x88, 0x02, 0x03, 0xef], "then a close frame with 1007");
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    test("text the server makes goes out as its UTF-8, its length in the header, either side of 4,096 code units", async () => {
+      const { socket, received } = await rawEcho(server.port, "/compose");
+      try {
+        const sent = [...texts, "y".repeat(2047), "y".repeat(2048), "é".repeat(3000)];
+        socket.write(Buffer.concat(sent.map((text) => masked(0x81, Buffer.from(text)))));
+        const expected = Buffer.concat(sent.map((text) => plain(0x81, new TextEncoder().encode(composed(text)))));
+        const got = await until(received, expected.length);
+        assert.equal(got.length, expected.length);
+        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
       } finally {
         socket.destroy();
       }
