@@ -5,7 +5,8 @@
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { Session } from "../src/core/session.ts";
-import { _concat, _copyInto } from "../src/core/bytes.ts";
+import { _concat } from "../src/core/bytes.ts";
+import { _flushBytes, _flushLength, _utf8Length, _writeFlush } from "../src/streams/text_flush.ts";
 import { bufferOf, frameOf, maskKeyOf } from "./_util.ts";
 
 // The slice of ws's internals used here (@types/ws does not describe lib/receiver.js or lib/sender.js).
@@ -92,8 +93,9 @@ export function freshChunks(pristine: Uint8Array, chunking: Chunking): Uint8Arra
 const allocate = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined"
   ? (size: number): Uint8Array => Buffer.allocUnsafe(size)
   : undefined;
-// On Node, long text goes to the socket as a string, as the Node adapter's transport takes it.
-const textLength = allocate ? (text: string): number => Buffer.byteLength(text) : undefined;
+// Long text goes to the transport as a string, as the runtime's transport takes it (Node's
+// socket, Deno's and Bun's join buffer).
+const textLength = allocate ? (text: string): number => Buffer.byteLength(text) : _utf8Length;
 
 /**
  * wsflow decoding as a connection does: every chunk goes to `Session.receive`, then the output is
@@ -156,8 +158,9 @@ export type WritePolicy = "writev" | "join";
 // into one reused buffer; larger flushes go out chunk by chunk.
 const JOIN_MAX = 64 * 1024;
 const scratch = new Uint8Array(JOIN_MAX);
-// A string chunk (Node, long text): the socket encodes it as UTF-8 into the memory it writes
-// from, as for ws's strings (see wsEncode); here into a reused buffer.
+// A string chunk (a long text message, see Session's _textLength): on Node the socket encodes it
+// as UTF-8 into the memory it writes from, as for ws's strings (see wsEncode), here into a reused
+// buffer; Deno's and Bun's transports encode it into their join buffer.
 let textScratch = new Uint8Array(0);
 function _encoded(chunk: Uint8Array | string): Uint8Array {
   if (typeof chunk !== "string") return chunk;
@@ -166,15 +169,14 @@ function _encoded(chunk: Uint8Array | string): Uint8Array {
 }
 function _write(chunks: (Uint8Array | string)[], policy: WritePolicy, onChunk?: (c: Uint8Array) => void): void {
   if (policy === "join" && chunks.length > 1) {
-    // Deno and Bun: no strings (no textLength there).
-    let total = 0;
-    for (let c = 0; c < chunks.length; c++) total += chunks[c].length;
+    const total = _flushLength(chunks, textLength ?? (() => 0));
     if (total <= JOIN_MAX) {
-      _copyInto(chunks as Uint8Array[], scratch);
-      if (onChunk) chunks.forEach((c) => onChunk(c as Uint8Array));
+      _writeFlush(chunks, scratch);
+      onChunk?.(scratch.subarray(0, total));
       sink += total;
       return;
     }
+    chunks = _flushBytes(chunks);
   }
   for (let c = 0; c < chunks.length; c++) {
     const chunk = _encoded(chunks[c]);

@@ -20,7 +20,13 @@ async function handler(request: Request): Promise<Response> {
   const { socket, response } = await upgradeWebSocket(request);
   const path = new URL(request.url).pathname;
   void socket?.opened.then(({ readable, writable }) =>
-    path === "/echo" ? readable.pipeTo(writable) : path === "/types" ? answerTypes(readable, writable) : answerComposed(readable, writable)
+    path === "/echo"
+      ? readable.pipeTo(writable)
+      : path === "/types"
+      ? answerTypes(readable, writable)
+      : path === "/burst"
+      ? burst(writable)
+      : answerComposed(readable, writable)
   ).catch(() => {});
   return response;
 }
@@ -29,6 +35,14 @@ async function handler(request: Request): Promise<Response> {
 // which goes out as U+FFFD (EF BF BD), as TextEncoder encodes it. On Node, text of 4,096 code
 // units or more is handed to the socket as a string after its header.
 const composed = (text: string) => text + "\uD800" + text;
+
+// Long texts written at once, more than the socket buffers take before the peer reads (about
+// 9 MB): they wait in the transport, then go out in order; one is over 64 KiB of UTF-8.
+const burstTexts = Array.from({ length: 300 }, (_, i) => composed(`${i}:` + (i === 150 ? "€".repeat(40_000) : "ü€x".repeat(2500 + i))));
+async function burst(writable: WritableStream<string>): Promise<void> {
+  const writer = writable.getWriter();
+  await Promise.all(burstTexts.map((text) => writer.write(text)));
+}
 
 async function answerComposed(readable: ReadableStream<unknown>, writable: WritableStream<string>): Promise<void> {
   const writer = writable.getWriter();
@@ -82,6 +96,21 @@ for (const mode of modes) {
         const sent = [...texts, "y".repeat(2047), "y".repeat(2048), "é".repeat(3000)];
         socket.write(Buffer.concat(sent.map((text) => masked(0x81, Buffer.from(text)))));
         const expected = Buffer.concat(sent.map((text) => plain(0x81, new TextEncoder().encode(composed(text)))));
+        const got = await until(received, expected.length);
+        assert.equal(got.length, expected.length);
+        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    test("long text written faster than the peer reads arrives whole and in order", async () => {
+      const { socket, received } = await rawEcho(server.port, "/burst");
+      try {
+        socket.pause();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        socket.resume();
+        const expected = Buffer.concat(burstTexts.map((text) => plain(0x81, new TextEncoder().encode(text))));
         const got = await until(received, expected.length);
         assert.equal(got.length, expected.length);
         assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);

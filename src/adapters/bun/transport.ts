@@ -1,9 +1,10 @@
 // A Bun TCP socket as a push-based _Transport: Bun's `data` chunks go straight to the Session,
 // each flush is one `socket.write`, and backpressure is pause/resume and `drain`. No Web Streams
 // on the hot path.
-import { _byteLength, _copyInto } from "../../core/bytes.ts";
+import { _byteLength } from "../../core/bytes.ts";
 import { _MIN_BYTES } from "../../core/recent_text.ts";
 import { _RunPiece } from "../../streams/frame_run.ts";
+import { _flushBytes, _flushLength, _hasText, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 import { type _ChunkHolder, _releasable, _receiveReleasing } from "./release_after_turn.ts";
@@ -117,6 +118,21 @@ export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
     if (this.#sink && !this.#closed) this.#socket.resume();
   }
 
+  // Bun's socket takes bytes here: a long text's string is encoded into the join buffer when the
+  // flush is written at once, else into an array of its own (see src/streams/text_flush.ts).
+  get textLength(): ((text: string) => number) | undefined {
+    return _utf8Length;
+  }
+
+  writeText(chunks: (Uint8Array | string)[]): boolean {
+    if (!_hasText(chunks)) return this.write(chunks as Uint8Array[]);
+    if (this.#closed) return true;
+    const size = this.#corked || this.#pendingBytes > 0 ? Infinity : _flushLength(chunks, _utf8Length!);
+    if (size > SCRATCH_BYTES) return this.write(_flushBytes(chunks));
+    this.#sendJoined(join(chunks, size), size);
+    return this.#pendingBytes <= WRITE_HIGH_WATER;
+  }
+
   write(chunks: Uint8Array[]): boolean {
     if (this.#closed || chunks.length === 0) return true;
     if (this.#corked) {
@@ -205,14 +221,7 @@ export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
   // write each (no copy of a large message). What the socket does not take becomes pending.
   #send(chunks: Uint8Array[]): void {
     const size = _byteLength(chunks);
-    if (chunks.length > 1 && size <= SCRATCH_BYTES) {
-      const joined = join(chunks, size);
-      const written = this.#socket.write(joined, 0, size);
-      if (written === size) return this.#clear();
-      if (written < 0) return this.#lost();
-      // The rest outlives this call: copied off the shared scratch buffer.
-      return this.#keep([joined.slice(written, size)], 0);
-    }
+    if (chunks.length > 1 && size <= SCRATCH_BYTES) return this.#sendJoined(join(chunks, size), size);
     for (let i = 0; i < chunks.length; i++) {
       const bytes = chunks[i];
       const written = this.#socket.write(bytes);
@@ -221,6 +230,15 @@ export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
       return this.#keep(chunks, i, bytes.subarray(written));
     }
     this.#clear();
+  }
+
+  // A flush joined in the shared scratch buffer, with nothing pending before it.
+  #sendJoined(joined: Uint8Array, size: number): void {
+    const written = this.#socket.write(joined, 0, size);
+    if (written === size) return this.#clear();
+    if (written < 0) return this.#lost();
+    // The rest outlives this call: copied off the shared scratch buffer.
+    return this.#keep([joined.slice(written, size)], 0);
   }
 
   #clear(): void {
@@ -337,9 +355,9 @@ export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
 
 const bytesOf = (item: Uint8Array | _RunPiece): Uint8Array => item instanceof Uint8Array ? item : item.take();
 
-// Joins chunks (size <= SCRATCH_BYTES) into the start of the shared scratch buffer, which the
-// caller must not keep past its synchronous write.
-function join(chunks: Uint8Array[], size: number): Uint8Array {
+// Joins chunks (size <= SCRATCH_BYTES; a string as its UTF-8) into the start of the shared
+// scratch buffer, which the caller must not keep past its synchronous write.
+function join(chunks: (Uint8Array | string)[], size: number): Uint8Array {
   if (scratch.byteLength < size) scratch = new Uint8Array(Math.min(SCRATCH_BYTES, Math.max(size, 4096, scratch.byteLength * 2)));
-  return _copyInto(chunks, scratch);
+  return _writeFlush(chunks, scratch);
 }

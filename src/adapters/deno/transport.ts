@@ -2,9 +2,10 @@
 // read lands in memory the transport reads into again once nothing can use it (the Session is
 // told, and copies out what it keeps), its view goes straight to the Session, and each flush is
 // one write. No stream hop (reader, byobRequest, writer queue) per chunk.
-import { _byteLength, _concat, _copyInto } from "../../core/bytes.ts";
+import { _concat } from "../../core/bytes.ts";
 import { _roomIn } from "../../core/recent_text.ts";
 import type { _RunPiece } from "../../streams/frame_run.ts";
+import { _flushBytes, _flushLength, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
 import { _noSink, type _Transport } from "../../streams/transport.ts";
 import type { _DenoConn } from "./runtime.ts";
 
@@ -36,14 +37,16 @@ let spareBytes = 0;
 // spare buffer of the next power-of-two size (no allocation, no zeroing), which goes back to the
 // spares once its write is done: a connection has at most one write out, so the spares match
 // how many connections write at once.
-function _join(chunks: Uint8Array[]): { bytes: Uint8Array; join?: Uint8Array } {
-  if (chunks.length === 1) return { bytes: chunks[0] };
-  const total = _byteLength(chunks);
-  if (total > JOIN_SIZE) return { bytes: _concat(chunks, total) };
+// A long text message's string (see _Transport.textLength) is encoded straight into the buffer.
+function _join(chunks: (Uint8Array | string)[]): { bytes: Uint8Array; join?: Uint8Array } {
+  const first = chunks[0];
+  if (chunks.length === 1 && typeof first !== "string") return { bytes: first };
+  const total = _flushLength(chunks, _utf8Length!);
+  if (total > JOIN_SIZE) return { bytes: _concat(_flushBytes(chunks), total) };
   const c = Math.max(0, 32 - Math.clz32(total - 1) - 10);
   const spare = spares[c].pop();
   if (spare) spareBytes -= spare.length;
-  const join = _copyInto(chunks, spare ?? new Uint8Array(1024 << c));
+  const join = _writeFlush(chunks, spare ?? new Uint8Array(1024 << c));
   return { bytes: join.subarray(0, total), join };
 }
 
@@ -259,6 +262,17 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     }
   };
 
+  const writeFlush = (chunks: (Uint8Array | string)[]): boolean => {
+    if (failed || closed) return true;
+    if (chunks.length === 0) return inFlight < HIGH_WATER_MARK;
+    cutOpen();
+    const flush = _join(chunks);
+    inFlight += flush.bytes.length;
+    queue.push(flush);
+    if (!writing) void writeLoop();
+    return inFlight < HIGH_WATER_MARK;
+  };
+
   return {
     start(to) {
       sink = to;
@@ -272,16 +286,10 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       paused = false;
       void readLoop();
     },
-    write(chunks) {
-      if (failed || closed) return true;
-      if (chunks.length === 0) return inFlight < HIGH_WATER_MARK;
-      cutOpen();
-      const flush = _join(chunks);
-      inFlight += flush.bytes.length;
-      queue.push(flush);
-      if (!writing) void writeLoop();
-      return inFlight < HIGH_WATER_MARK;
-    },
+    write: writeFlush,
+    // Deno's connection takes bytes only: strings go into the flush's join buffer (see _join).
+    textLength: _utf8Length,
+    writeText: writeFlush,
     holdRun(piece) {
       if (failed || closed) return true;
       cutOpen();
