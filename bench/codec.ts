@@ -29,10 +29,10 @@
 //   then takeOutput() handed to the write the runtime's transport makes: on Node a vectored write
 //   (a corked socket, one writev: chunks counted, not copied); on Deno and Bun, whose sockets have
 //   no writev, a flush of several chunks up to 64 KiB joined into one reused buffer (the copy
-//   is timed) and larger ones written chunk by chunk. Text of 4,096 code units or more goes to
-//   the transport as a string after its header, as wsflow's transports take it: a Node socket
-//   encodes it into the memory it writes from (here a reused buffer, timed, as for ws's
-//   strings); Deno's and Bun's encode it into the join buffer.
+//   is timed) and larger ones written chunk by chunk. Text of 4,096 code units or more on Node,
+//   256 on Deno and Bun, goes to the transport as a string after its header, as wsflow's
+//   transports take it: a Node socket encodes it into the memory it writes from (here a reused
+//   buffer, timed, as for ws's strings); Deno's and Bun's encode it into the join buffer.
 //   ws: Sender.send() into a socket whose write() counts lengths (ws corks a Node socket around
 //   a frame's writes) and encodes a string it is given into a reused buffer. Masked = client role
 //   (a fresh key per frame, output copied so the caller's payload is untouched, in both libraries).

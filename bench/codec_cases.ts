@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { Session } from "../src/core/session.ts";
 import { _concat } from "../src/core/bytes.ts";
-import { _flushBytes, _flushLength, _utf8Length, _writeFlush } from "../src/streams/text_flush.ts";
+import { _flushBytes, _flushLength, _TEXT_FROM, _utf8Length, _writeFlush } from "../src/streams/text_flush.ts";
 import { bufferOf, frameOf, maskKeyOf } from "./_util.ts";
 
 // The slice of ws's internals used here (@types/ws does not describe lib/receiver.js or lib/sender.js).
@@ -96,6 +96,7 @@ const allocate = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" 
 // Long text goes to the transport as a string, as the runtime's transport takes it (Node's
 // socket, Deno's and Bun's join buffer).
 const textLength = allocate ? (text: string): number => Buffer.byteLength(text) : _utf8Length;
+const textFrom = allocate ? undefined : _TEXT_FROM;
 
 /**
  * wsflow decoding as a connection does: every chunk goes to `Session.receive`, then the output is
@@ -191,7 +192,7 @@ function _write(chunks: (Uint8Array | string)[], policy: WritePolicy, onChunk?: 
  * reused buffer up to 64 KiB on Deno and Bun).
  */
 export function wsflowEncode(message: Uint8Array | string, masked: boolean, count: number, policy: WritePolicy, onChunk?: (c: Uint8Array) => void): Case {
-  const session = new Session({ role: masked ? "client" : "server", now: 0, allocate, heartbeat: false, _textLength: textLength });
+  const session = new Session({ role: masked ? "client" : "server", now: 0, allocate, heartbeat: false, _textLength: textLength, _textFrom: textFrom });
   session.open(0);
   return {
     run() {

@@ -78,6 +78,7 @@ export class Session {
 
   readonly #allocate: ((size: number) => Uint8Array) | undefined;
   readonly #textLength: ((text: string) => number) | undefined;
+  readonly #textFrom: number;
 
   #state: SessionState = "connecting";
   // Strings too, with _textLength (see #textOut).
@@ -132,6 +133,7 @@ export class Session {
     this.#deflate = options.deflate;
     this.#allocate = options.allocate;
     this.#textLength = options._textLength;
+    this.#textFrom = options._textFrom ?? _TEXT_FROM;
     this.#frames = new FrameDecoder({ ...options, allowedRsv: options.allowedRsv ?? this.#deflate?.allowedRsv ?? 0 });
     this.#messages = new MessageDecoder(options);
     this.#encoder = new FrameEncoder(options);
@@ -652,7 +654,7 @@ export class Session {
   // a 16 KiB message then costs no 16 KiB array, whose allocation takes longer than its encoding.
   #textOut(text: string): boolean {
     const textLength = this.#textLength;
-    if (textLength === undefined || text.length < _TEXT_OUT_UNITS || this.#role !== "server" || _recallText(text) !== undefined) return false;
+    if (textLength === undefined || text.length < this.#textFrom || this.#role !== "server" || _recallText(text) !== undefined) return false;
     const length = textLength(text);
     if (length > this.#fragmentSize) return false;
     this.#encoder._encodeTextTo(this.#output, text, length);
@@ -729,9 +731,10 @@ const _TEXT = 2;
 const _VIEW = 3;
 const _VIEW_TEXT = 4;
 
-// Text of at least this many UTF-16 code units goes to a transport that writes strings as a
-// string (see #textOut); shorter text is encoded into memory Node's Buffer pool hands out cheaply.
-const _TEXT_OUT_UNITS = 4096;
+// By default, text of at least this many UTF-16 code units goes to a transport that writes
+// strings as a string (see #textOut); shorter text is encoded into memory from `allocate`, which
+// Node's Buffer pool hands out cheaply below 4 KiB.
+const _TEXT_FROM = 4096;
 
 // Whether a data frame part is a whole message by itself: one frame, all of it in this part.
 function _whole(part: FramePart, messages: MessageDecoder): boolean {

@@ -61,10 +61,12 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
   /**
    * @internal For a transport that writes a string as UTF-8 itself (a Node socket): the UTF-8
    * length of a string (such as `Buffer.byteLength`). Given it, a server's uncompressed text
-   * message of at least 4,096 code units goes out as its frame's header followed by the string
-   * itself, which `takeOutput()` then holds: no array is made for its bytes.
+   * message of at least `_textFrom` code units goes out as its frame's header followed by the
+   * string itself, which `takeOutput()` then holds: no array is made for its bytes.
    */
   _textLength?: (text: string) => number;
+  /** @internal The fewest code units of a text sent as a string (see `_textLength`). @default {4096} */
+  _textFrom?: number;
 }
 
 /** Options for one message sent with {@linkcode Session.send}. */

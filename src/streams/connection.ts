@@ -106,6 +106,7 @@ export class _Connection implements _TopicSink, _TransportSink {
       textBytes,
       copyBelow: transport.copyBelow,
       _textLength: transport.textLength,
+      _textFrom: transport.textFrom,
     });
     this.session.open(now());
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;

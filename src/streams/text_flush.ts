@@ -13,6 +13,13 @@ export const _utf8Length: ((text: string) => number) | undefined = (globalThis a
   process?: { getBuiltinModule?: (id: string) => { Buffer?: { byteLength?: (text: string) => number } } | undefined };
 }).process?.getBuiltinModule?.("node:buffer")?.Buffer?.byteLength;
 
+/**
+ * @internal The fewest code units of a text message these transports take as a string: any the
+ * Session does not encode through its short-text scratch. Encoding 1 KiB with `TextEncoder.encode`
+ * (a fresh array) took 2.6 us on Deno against 0.03 us for byteLength and 0.09 us for encodeInto.
+ */
+export const _TEXT_FROM = 256;
+
 /** @internal Whether a flush holds a string. */
 export function _hasText(chunks: (Uint8Array | string)[]): boolean {
   for (const chunk of chunks) if (typeof chunk === "string") return true;

@@ -32,6 +32,8 @@ export interface _Transport {
    * through `writeText`. Optional, with `writeText`.
    */
   readonly textLength?: (text: string) => number;
+  /** The fewest UTF-16 code units of a text message sent as a string (see `textLength`). @default {4096} */
+  readonly textFrom?: number;
   /** `write()` for chunks among which there may be strings, each written as UTF-8 (see `textLength`). */
   writeText?(chunks: (Uint8Array | string)[]): boolean;
   /** Resolves when the backlog is under the high-water mark again (or the transport closed). */

@@ -40,6 +40,16 @@ describe("long text to a transport that writes strings", () => {
     }
   });
 
+  test("_textFrom sets the fewest code units sent as a string", () => {
+    const { from, take } = sender({ _textFrom: 256 });
+    for (const [text, kinds] of [["q".repeat(255), ["bytes"]], ["q".repeat(256), ["bytes", "string"]], ["ö".repeat(300), ["bytes", "string"]]] as const) {
+      from.send(text);
+      const got = take();
+      assert.deepEqual(got.kinds, kinds, `${text.length} code units`);
+      assert.deepEqual(got.got, [text]);
+    }
+  });
+
   test("the header carries the UTF-8 length, not the code units", () => {
     const { from } = sender();
     from.send("é".repeat(5000)); // 10,000 bytes

@@ -4,7 +4,7 @@
 import { _byteLength } from "../../core/bytes.ts";
 import { _MIN_BYTES } from "../../core/recent_text.ts";
 import { _RunPiece } from "../../streams/frame_run.ts";
-import { _flushBytes, _flushLength, _hasText, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
+import { _flushBytes, _flushLength, _hasText, _TEXT_FROM, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 import type { _BunSocket, _BunSocketHandlers } from "./types.ts";
 import { type _ChunkHolder, _releasable, _receiveReleasing } from "./release_after_turn.ts";
@@ -122,6 +122,10 @@ export class _BunTransport implements _Transport, _BunRoute, _ChunkHolder {
   // flush is written at once, else into an array of its own (see src/streams/text_flush.ts).
   get textLength(): ((text: string) => number) | undefined {
     return _utf8Length;
+  }
+
+  get textFrom(): number {
+    return _TEXT_FROM;
   }
 
   writeText(chunks: (Uint8Array | string)[]): boolean {

@@ -5,7 +5,7 @@
 import { _concat } from "../../core/bytes.ts";
 import { _roomIn } from "../../core/recent_text.ts";
 import type { _RunPiece } from "../../streams/frame_run.ts";
-import { _flushBytes, _flushLength, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
+import { _flushBytes, _flushLength, _TEXT_FROM, _utf8Length, _writeFlush } from "../../streams/text_flush.ts";
 import { _noSink, type _Transport } from "../../streams/transport.ts";
 import type { _DenoConn } from "./runtime.ts";
 
@@ -289,6 +289,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     write: writeFlush,
     // Deno's connection takes bytes only: strings go into the flush's join buffer (see _join).
     textLength: _utf8Length,
+    textFrom: _TEXT_FROM,
     writeText: writeFlush,
     holdRun(piece) {
       if (failed || closed) return true;
