@@ -29,12 +29,11 @@
 //   then takeOutput() handed to the write the runtime's transport makes: on Node a vectored write
 //   (a corked socket, one writev: chunks counted, not copied); on Deno and Bun, whose sockets have
 //   no writev, a flush of several chunks up to 64 KiB joined into one reused buffer (the copy
-//   is timed) and larger ones written chunk by chunk. Text of 4,096 code units or more on Node,
-//   256 on Deno and Bun, goes to the transport as a string after its header, as wsflow's
-//   transports take it: a Node socket encodes it into the memory it writes from (here a reused
-//   buffer, timed, as for ws's strings); Deno's and Bun's encode it into the join buffer.
-//   ws: Sender.send() into a socket whose write() counts lengths (ws corks a Node socket around
-//   a frame's writes) and encodes a string it is given into a reused buffer. Masked = client role
+//   is timed) and larger ones written chunk by chunk. On Deno and Bun, text of 256 code units or
+//   more goes to the transport as a string after its header, which it encodes into the join
+//   buffer, as wsflow's transports there do. ws: Sender.send() into a socket whose write()
+//   counts lengths (ws corks a Node socket around a frame's writes) and turns a string it is
+//   given into bytes with Buffer.from, as a Node socket's vectored write allocates and encodes. Masked = client role
 //   (a fresh key per frame, output copied so the caller's payload is untouched, in both libraries).
 // - copy: an allocating copy (Uint8Array.prototype.slice) of each message's payload: the floor
 //   any decoder that hands out a message it owns must pay, since the stream's chunks are not its

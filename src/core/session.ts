@@ -650,8 +650,8 @@ export class Session {
   }
 
   // A server's long text (not the text just received, whose bytes are at hand) framed as its
-  // header and the string itself, for a transport that encodes it (see `_textLength`): on Node,
-  // a 16 KiB message then costs no 16 KiB array, whose allocation takes longer than its encoding.
+  // header and the string itself, for a transport that encodes it (see `_textLength`): on Deno
+  // and Bun, a text message then costs no array of its own, which TextEncoder.encode makes.
   #textOut(text: string): boolean {
     const textLength = this.#textLength;
     if (textLength === undefined || text.length < this.#textFrom || this.#role !== "server" || _recallText(text) !== undefined) return false;
@@ -731,9 +731,8 @@ const _TEXT = 2;
 const _VIEW = 3;
 const _VIEW_TEXT = 4;
 
-// By default, text of at least this many UTF-16 code units goes to a transport that writes
-// strings as a string (see #textOut); shorter text is encoded into memory from `allocate`, which
-// Node's Buffer pool hands out cheaply below 4 KiB.
+// Text of at least this many UTF-16 code units goes to a transport that writes strings as a
+// string (see #textOut), unless the transport says from how many (`_textFrom`).
 const _TEXT_FROM = 4096;
 
 // Whether a data frame part is a whole message by itself: one frame, all of it in this part.

@@ -59,7 +59,7 @@ export interface SessionOptions extends FrameDecoderOptions, FrameEncoderOptions
    */
   textBytes?: () => ((bytes: Uint8Array) => boolean) | undefined;
   /**
-   * @internal For a transport that writes a string as UTF-8 itself (a Node socket): the UTF-8
+   * @internal For a transport that writes a string as UTF-8 itself (Deno's and Bun's): the UTF-8
    * length of a string (such as `Buffer.byteLength`). Given it, a server's uncompressed text
    * message of at least `_textFrom` code units goes out as its frame's header followed by the
    * string itself, which `takeOutput()` then holds: no array is made for its bytes.

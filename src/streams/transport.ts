@@ -27,9 +27,11 @@ export interface _Transport {
   /** Writes chunks in order, as one write where the transport can; false when the backlog is over the high-water mark. */
   write(chunks: Uint8Array[]): boolean;
   /**
-   * For a transport that writes a string as UTF-8 itself (a Node socket): the UTF-8 length of a
-   * string. The connection's long text messages then go out as a header and the string itself,
-   * through `writeText`. Optional, with `writeText`.
+   * For a transport that writes a string as UTF-8 itself (Deno's and Bun's encode it into their
+   * join buffer): the UTF-8 length of a string. The connection's long text messages then go out
+   * as a header and the string itself, through `writeText`. Optional, with `writeText`. (A Node
+   * socket takes strings too, but its vectored write allocates for each and encodes it more
+   * slowly than `encodeInto`: Node's transport has none.)
    */
   readonly textLength?: (text: string) => number;
   /** The fewest UTF-16 code units of a text message sent as a string (see `textLength`). @default {4096} */

@@ -32,8 +32,8 @@ async function handler(request: Request): Promise<Response> {
 }
 
 // Text the server makes (not the text it received): twice the message around a lone surrogate,
-// which goes out as U+FFFD (EF BF BD), as TextEncoder encodes it. Text of 4,096 code units or
-// more on Node, 256 on Deno and Bun, goes to the transport as a string after its header.
+// which goes out as U+FFFD (EF BF BD), as TextEncoder encodes it. On Deno and Bun, text of 256
+// code units or more goes to the transport as a string after its header; Node's takes bytes.
 const composed = (text: string) => text + "\uD800" + text;
 
 // Long texts written at once, more than the socket buffers take before the peer reads (about

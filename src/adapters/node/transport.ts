@@ -1,8 +1,6 @@
 // A node:net socket as a _Transport: data events go straight to the Session, a flush is one
 // corked write (a single writev), and backpressure is pause/resume and drain.
-import type * as NodeBuffer from "node:buffer";
 import type { Socket } from "node:net";
-import { _nodeBuiltin } from "./builtin.ts";
 import type { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
 
@@ -24,13 +22,6 @@ function uncorkAll(): void {
   const due = corked;
   corked = [];
   for (const transport of due) transport._uncork();
-}
-
-let _byteLength: ((text: string) => number) | undefined;
-
-// A chunk to the socket: a string as UTF-8, whatever the socket's default encoding.
-function _write(socket: Socket, chunk: Uint8Array | string): boolean {
-  return typeof chunk === "string" ? socket.write(chunk, "utf8") : socket.write(chunk);
 }
 
 /** @internal Wraps a connected node:net (or node:tls) socket. */
@@ -76,23 +67,13 @@ class _SocketTransport implements _Transport {
     this.#socket.resume();
   }
 
-  // A Node socket writes a string as UTF-8 (net sockets keep strings as they are, decodeStrings
-  // false, and encode them into the memory the write is made from): long text goes out so.
-  get textLength(): (text: string) => number {
-    return (_byteLength ??= _nodeBuiltin<typeof NodeBuffer>("node:buffer", "write text").Buffer.byteLength);
-  }
-
-  writeText(chunks: (Uint8Array | string)[]): boolean {
-    return this.write(chunks);
-  }
-
-  write(chunks: (Uint8Array | string)[]): boolean {
+  write(chunks: Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed) return true;
     this.#cutOpen();
-    if (chunks.length === 1) return _write(socket, chunks[0]);
+    if (chunks.length === 1) return socket.write(chunks[0]);
     socket.cork();
-    for (const chunk of chunks) _write(socket, chunk);
+    for (const chunk of chunks) socket.write(chunk);
     socket.uncork();
     return !socket.writableNeedDrain;
   }
