@@ -200,8 +200,9 @@ export class FrameEncoder {
 
   /**
    * @internal Appends the header of one final unmasked text frame of `length` payload bytes,
-   * then `text` itself: for a transport that writes a string as UTF-8 (a Node socket), whose
-   * UTF-8 length `length` is. A server's encoder only (a client masks its payload).
+   * then `text` itself: for a transport that writes a string as UTF-8 (Deno's and Bun's encode
+   * it into their join buffer), whose UTF-8 length `length` is. A server's encoder only (a client
+   * masks its payload).
    */
   _encodeTextTo(output: (Uint8Array | string)[], text: string, length: number): void {
     if (this.#mask) throw new TypeError("Cannot frame a string: a client's frames are masked, so their payload must be bytes");
