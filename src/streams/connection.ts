@@ -3,7 +3,7 @@
 import { Session } from "../core/session.ts";
 import type { SessionEvent, SessionOptions } from "../core/session_types.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
-import type { _MessageReadable } from "./direct_pipe.ts";
+import type { _Route } from "./direct_pipe.ts";
 import type { _RunPiece } from "./frame_run.ts";
 import { _PieceReader } from "./piece_reader.ts";
 import { _connectionSurface, type _Surface } from "./surface.ts";
@@ -52,7 +52,9 @@ export class _Connection implements _TopicSink, _TransportSink {
   readonly #deflating: boolean;
   readonly #deflate: SessionOptions["deflate"];
   readonly #pieces: _PieceReader | undefined;
-  readonly #readable: _MessageReadable;
+  // Where received messages go while a direct pipe takes them (the readable's route, kept here:
+  // see _Route).
+  readonly #route: _Route;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<CloseResult>;
   /** @internal Its place in the shared timer heap (-1: none). */
@@ -97,7 +99,7 @@ export class _Connection implements _TopicSink, _TransportSink {
     // Where the runtime has a cheap UTF-8 check, an echo piped to this connection's own writable
     // sends a text message's bytes back unmade into a string (see #enqueueText).
     const utf8 = isUtf8;
-    const textBytes = utf8 && !options.streamMessages ? () => (this.#readable._routesTo(this.#surface) ? utf8 : undefined) : undefined;
+    const textBytes = utf8 && !options.streamMessages ? () => (this.#route._routesTo(this.#surface) ? utf8 : undefined) : undefined;
     this.session = new Session({
       ...options,
       now: now(),
@@ -112,7 +114,8 @@ export class _Connection implements _TopicSink, _TransportSink {
     this.#pieces = options.streamMessages ? new _PieceReader(() => this.#flow()) : undefined;
     // The connection is its surface's hooks (streamMessages, pull, cancelled, write, close, queued).
     const surface = this.#surface = _connectionSurface<CloseResult>(this);
-    this.readable = this.#readable = surface.readable;
+    this.readable = surface.readable;
+    this.#route = surface.readable._route;
     this.writable = surface.writable;
     this.closed = surface.closed;
     this.#readController = surface.readable._controller;
@@ -405,7 +408,7 @@ export class _Connection implements _TopicSink, _TransportSink {
       case "message":
         if (this.#readableDone) return;
         if (event.text) return this.#enqueueText(event.data as Uint8Array);
-        this.#enqueue(event.view && !this.#readable._routesTo(this.#surface) ? (event.data as Uint8Array).slice() : event.data);
+        this.#enqueue(event.view && !this.#route._routesTo(this.#surface) ? (event.data as Uint8Array).slice() : event.data);
         return;
       case "piece": {
         const stream = this.#pieces!.push(event);
@@ -432,13 +435,13 @@ export class _Connection implements _TopicSink, _TransportSink {
   // A text message's checked UTF-8 bytes (textBytes): sent back as they are while the readable is
   // piped to this connection's own writable, else decoded as any text message is.
   #enqueueText(bytes: Uint8Array): void {
-    if (this.#readable._routesTo(this.#surface) && this.#readable._deliver(bytes, true)) return;
+    if (this.#route._routesTo(this.#surface) && this.#route._deliver(bytes, true)) return;
     this.#enqueue(utf8Decoder.decode(bytes));
   }
 
   // A received message goes to the readable's queue, or straight to where the readable is piped.
   #enqueue(message: WebSocketMessage): void {
-    if (this.#readable._deliver(message)) return;
+    if (this.#route._deliver(message)) return;
     this.#queueGrew = true;
     this.#readController.enqueue(message);
   }

@@ -32,37 +32,28 @@ export interface _MessageSource extends UnderlyingDefaultSource<WebSocketMessage
 }
 
 /**
- * @internal A connection's readable. The connection hands each received message to
- * `_deliver()`: `true` means it went straight to a pipe's destination, `false` that the
- * connection enqueues it as usual.
+ * @internal Where a connection's received messages go while a direct pipe takes them straight
+ * through. A plain object of its own, which the connection keeps, so that handing a message on
+ * touches no stream: on Node 20 every web stream has a hidden class of its own (Node 24 fixed
+ * that), so each property looked up on one is a megamorphic lookup, shared with every other
+ * connection's.
  */
-export class _MessageReadable extends ReadableStream<WebSocketMessage> {
-  /** @internal The controller, for the connection that feeds this readable. */
-  readonly _controller: ReadableStreamDefaultController<WebSocketMessage>;
-  readonly #highWaterMark: number;
-  // The pipe that takes received messages straight through, while it does.
-  #route: _DirectPipe | undefined;
-  // The pipe that holds this readable's reader, told when the connection ends the readable.
-  #pipe: _DirectPipe | undefined;
-  #ended = false;
-
-  constructor(source: _MessageSource, highWaterMark: number, size: (message: WebSocketMessage) => number) {
-    super(source, { highWaterMark, size });
-    this._controller = source._controller;
-    this.#highWaterMark = highWaterMark;
-  }
+export class _Route {
+  /** @internal The pipe that takes received messages straight through, while it does. */
+  _pipe: _DirectPipe | undefined = undefined;
 
   /**
-   * @internal Hands a received message to the pipe's destination, if a pipe takes it now.
-   * `text`: a text message's UTF-8 bytes, for a destination that is the connection's own (see `_routesTo`).
+   * @internal Hands a received message to the pipe's destination, if a pipe takes it now:
+   * `true` means it went there, `false` that the connection enqueues it as usual. `text`: a
+   * text message's UTF-8 bytes, for a destination that is the connection's own (see `_routesTo`).
    */
   _deliver(message: WebSocketMessage, text?: boolean): boolean {
-    const pipe = this.#route;
+    const pipe = this._pipe;
     if (pipe === undefined) return false;
     const wait = _trySend(pipe._target, message, text);
     if (wait !== undefined) {
       // The destination must drain (or failed): the next messages queue until it has.
-      this.#route = undefined;
+      this._pipe = undefined;
       pipe._blocked(wait);
     }
     return true;
@@ -73,7 +64,28 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
    * is a view into memory its transport reuses is then sent before that, so it needs no copy).
    */
   _routesTo(target: _DirectTarget): boolean {
-    return this.#route?._target === target;
+    return this._pipe?._target === target;
+  }
+}
+
+/**
+ * @internal A connection's readable. The connection hands each received message to its
+ * `_route` (see {@linkcode _Route}), and enqueues it when no pipe takes it.
+ */
+export class _MessageReadable extends ReadableStream<WebSocketMessage> {
+  /** @internal The controller, for the connection that feeds this readable. */
+  readonly _controller: ReadableStreamDefaultController<WebSocketMessage>;
+  /** @internal Where received messages go straight through while a pipe takes them: the connection hands each one to its `_deliver()`. */
+  readonly _route: _Route = new _Route();
+  readonly #highWaterMark: number;
+  // The pipe that holds this readable's reader, told when the connection ends the readable.
+  #pipe: _DirectPipe | undefined;
+  #ended = false;
+
+  constructor(source: _MessageSource, highWaterMark: number, size: (message: WebSocketMessage) => number) {
+    super(source, { highWaterMark, size });
+    this._controller = source._controller;
+    this.#highWaterMark = highWaterMark;
   }
 
   /**
@@ -90,11 +102,6 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
   _ended(): void {
     this.#ended = true;
     this.#pipe?._sourceEnded();
-  }
-
-  /** @internal The pipe takes received messages straight through from now (`undefined`: no longer). */
-  _route(pipe: _DirectPipe | undefined): void {
-    this.#route = pipe;
   }
 
   /** @internal Whether messages wait in the queue. */
@@ -142,6 +149,7 @@ export class _MessageReadable extends ReadableStream<WebSocketMessage> {
 export class _DirectPipe {
   readonly _target: _DirectTarget;
   readonly #source: _MessageReadable;
+  readonly #route: _Route;
   readonly #reader: ReadableStreamDefaultReader<WebSocketMessage>;
   readonly #writer: WritableStreamDefaultWriter<WebSocketMessage>;
   readonly #resolve: () => void;
@@ -158,6 +166,7 @@ export class _DirectPipe {
     reject: (error: unknown) => void,
   ) {
     this.#source = source;
+    this.#route = source._route;
     this._target = target;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -200,7 +209,7 @@ export class _DirectPipe {
   #stop(): void {
     if (!this.#routed) return;
     this.#routed = false;
-    this.#source._route(undefined);
+    this.#route._pipe = undefined;
     this.#next();
   }
 
@@ -214,7 +223,7 @@ export class _DirectPipe {
       this.#fail(failed.error);
     } else {
       this.#routed = true;
-      this.#source._route(this);
+      this.#route._pipe = this;
     }
   }
 

@@ -5,7 +5,7 @@ import { WebSocketError } from "../core/websocket_error.ts";
 import { _isOutgoingMessage, type WebSocketMessage, type WebSocketSendable } from "./types.ts";
 import type { _ConnectionLike, WebSocketStreamCloseInfo } from "./websocket_stream.ts";
 import { _readAll } from "../core/bytes.ts";
-import type { _MessageReadable } from "./direct_pipe.ts";
+import type { _Route } from "./direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, type _Surface } from "./surface.ts";
 import type { BufferSourceLike } from "../core/web_types.ts";
 import type { _TopicSink } from "./topic_sink.ts";
@@ -62,7 +62,9 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
 
   readonly #socket: _NativeSocket;
   readonly #options: _NativeConnectionOptions;
-  readonly #readable: _MessageReadable;
+  // Where received messages go while a direct pipe takes them (the readable's route, kept here:
+  // see _Route).
+  readonly #route: _Route;
   readonly #readController: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<WebSocketStreamCloseInfo>;
   readonly #open: Promise<void>;
@@ -97,7 +99,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       close: (code, reason) => this.close(code, reason),
       queued: () => this.#written++,
     });
-    this.readable = this.#readable = surface.readable;
+    this.readable = surface.readable;
+    this.#route = surface.readable._route;
     this.writable = surface.writable;
     this.closed = surface.closed;
     this.#readController = surface.readable._controller;
@@ -183,7 +186,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   #enqueue(message: WebSocketMessage): void {
     if (this.#readableDone) return;
     try {
-      if (!this.#readable._deliver(message)) this.#readController.enqueue(message);
+      if (!this.#route._deliver(message)) this.#readController.enqueue(message);
     } catch { /* closed meanwhile */ }
   }
 

@@ -7,7 +7,7 @@ import type { _ConnectionLike, WebSocketStreamCloseInfo } from "../../streams/we
 import type { BunServer, BunServerWebSocket } from "./types.ts";
 import type { _NativeGroup, _NativeTopics, _TopicSink } from "../../streams/topic_sink.ts";
 import { _readAll } from "../../core/bytes.ts";
-import type { _MessageReadable } from "../../streams/direct_pipe.ts";
+import type { _Route } from "../../streams/direct_pipe.ts";
 import { _bufferedBound, _connectionSurface, _pullWhilePaused, type _Surface } from "../../streams/surface.ts";
 import type { BufferSourceLike } from "../../core/web_types.ts";
 
@@ -47,7 +47,9 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   #ws: BunServerWebSocket<_NativeConnection> | undefined;
   #opened!: () => void;
   readonly #open: Promise<void>;
-  readonly #readable: _MessageReadable;
+  // Where received messages go while a direct pipe takes them (the readable's route, kept here:
+  // see _Route).
+  readonly #route: _Route;
   readonly #reads: ReadableStreamDefaultController<WebSocketMessage>;
   readonly #surface: _Surface<WebSocketStreamCloseInfo>;
   #done = false;
@@ -107,7 +109,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
       close: (code, reason) => this.close(code, reason),
       queued: () => this.#written++,
     });
-    this.readable = this.#readable = surface.readable;
+    this.readable = surface.readable;
+    this.#route = surface.readable._route;
     this.writable = surface.writable;
     this.closed = surface.closed;
     this.#reads = surface.readable._controller;
@@ -294,7 +297,7 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     }
     const data = typeof message === "string" || message.constructor === Uint8Array ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
     const received = this.#streamMessages ? oneChunkMessage(data) : data;
-    if (this.#readable._deliver(received)) return;
+    if (this.#route._deliver(received)) return;
     this.#reads.enqueue(received);
     if ((this.#reads.desiredSize ?? 1) <= 0 && !this.#closeRequest && this.#ws!.pause) {
       this.#paused = true;
