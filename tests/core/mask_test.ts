@@ -10,9 +10,10 @@ describe("RFC 6455 section 5.3: masking", () => {
   test("applyMask matches byte-by-byte masking for every length, alignment and offset", () => {
     const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
     const backing = new Uint8Array(400).map((_, i) => (i * 151) & 0xff);
-    for (const length of [0, 1, 3, 4, 63, 64, 65, 100, 257, 300]) {
+    for (const length of [0, 1, 2, 3, 4, 5, 6, 7, 31, 32, 33, 62, 63, 64, 65, 100, 257, 300]) {
       for (let align = 0; align < 4; align++) {
-        for (let offset = 0; offset < 4; offset++) {
+        // Offsets past 3: a piece that starts further into its frame's payload.
+        for (const offset of [0, 1, 2, 3, 5, 4098]) {
           const data = backing.slice().subarray(align, align + length);
           const want = naive(data, key, offset);
           applyMask(data, key, offset);
