@@ -60,3 +60,10 @@ export async function until(received: () => Buffer, length: number): Promise<Buf
   return received();
 }
 
+/** Waits for `expected.length` bytes, then checks they are exactly `expected` (naming the first byte that differs). */
+export async function expectReceived(received: () => Buffer, expected: Buffer): Promise<void> {
+  const got = await until(received, expected.length);
+  assert.equal(got.length, expected.length, "bytes received");
+  assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+}
+

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { upgradeWebSocket } from "../../mod.ts";
 import { runtime, serve, type ServeHandle } from "../../src/adapters/serve.ts";
-import { masked, plain, rawEcho, sleep, until, writeCut } from "./_raw_ws.ts";
+import { expectReceived, masked, plain, rawEcho, sleep, writeCut } from "./_raw_ws.ts";
 
 const modes = runtime() === "node" ? ["codec"] as const : ["native", "codec"] as const;
 async function echoServer(request: Request): Promise<Response> {
@@ -37,9 +37,7 @@ for (const mode of modes) {
         const expected = Buffer.concat([...messages.map((m) => plain(0x82, m)), plain(0x81, text)]);
         // Cuts of 1, 3 and 7 bytes split headers from masking keys; 4096 and 65536 span frames.
         await writeCut(socket, wire, [1, 7, 300, 4096, 3, 65_536]);
-        const got = await until(received, expected.length);
-        assert.equal(got.length, expected.length, "bytes echoed");
-        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+        await expectReceived(received, expected);
       } finally {
         socket.destroy();
       }
@@ -65,9 +63,7 @@ for (const mode of modes) {
         socket.write(wire.subarray(0, 3000));
         await sleep(5);
         await writeCut(socket, wire.subarray(3000), [13, 2, 700]);
-        const got = await until(received, expected.length);
-        assert.equal(got.length, expected.length, "bytes echoed");
-        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+        await expectReceived(received, expected);
       } finally {
         socket.destroy();
       }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { upgradeWebSocket } from "../../mod.ts";
 import { runtime, serve, type ServeHandle } from "../../src/adapters/serve.ts";
-import { masked, plain, rawEcho, until } from "./_raw_ws.ts";
+import { expectReceived, masked, plain, rawEcho, until } from "./_raw_ws.ts";
 
 const modes = runtime() === "node" ? ["codec"] as const : ["native", "codec"] as const;
 
@@ -35,6 +35,8 @@ async function handler(request: Request): Promise<Response> {
 // which goes out as U+FFFD (EF BF BD), as TextEncoder encodes it. On Deno and Bun, text of 256
 // code units or more goes to the transport as a string after its header; Node's takes bytes.
 const composed = (text: string) => text + "\uD800" + text;
+// The frames a server sends for these texts: each as TextEncoder encodes it.
+const textFrames = (texts: string[]) => Buffer.concat(texts.map((text) => plain(0x81, new TextEncoder().encode(text))));
 
 // Long texts written at once, more than the socket buffers take before the peer reads (about
 // 9 MB): they wait in the transport, then go out in order; one is over 64 KiB of UTF-8.
@@ -68,9 +70,7 @@ for (const mode of modes) {
         const payloads = texts.map((text) => Buffer.from(text));
         socket.write(Buffer.concat(payloads.map((payload) => masked(0x81, payload))));
         const expected = Buffer.concat(payloads.map((payload) => plain(0x81, payload)));
-        const got = await until(received, expected.length);
-        assert.equal(got.length, expected.length);
-        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+        await expectReceived(received, expected);
       } finally {
         socket.destroy();
       }
@@ -95,10 +95,8 @@ for (const mode of modes) {
       try {
         const sent = [...texts, "z".repeat(127), "z".repeat(128), "y".repeat(2047), "y".repeat(2048), "é".repeat(3000)];
         socket.write(Buffer.concat(sent.map((text) => masked(0x81, Buffer.from(text)))));
-        const expected = Buffer.concat(sent.map((text) => plain(0x81, new TextEncoder().encode(composed(text)))));
-        const got = await until(received, expected.length);
-        assert.equal(got.length, expected.length);
-        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+        const expected = textFrames(sent.map(composed));
+        await expectReceived(received, expected);
       } finally {
         socket.destroy();
       }
@@ -110,10 +108,8 @@ for (const mode of modes) {
         socket.pause();
         await new Promise((resolve) => setTimeout(resolve, 500));
         socket.resume();
-        const expected = Buffer.concat(burstTexts.map((text) => plain(0x81, new TextEncoder().encode(text))));
-        const got = await until(received, expected.length);
-        assert.equal(got.length, expected.length);
-        assert.ok(got.equals(expected), `first difference at byte ${got.findIndex((b, i) => b !== expected[i])}`);
+        const expected = textFrames(burstTexts);
+        await expectReceived(received, expected);
       } finally {
         socket.destroy();
       }

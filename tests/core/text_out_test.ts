@@ -1,4 +1,4 @@
-// With `_textLength` (a transport that writes strings as UTF-8, as the Node adapter's does), a
+// With `_textLength` (a transport that writes strings as UTF-8, as Deno's and Bun's do), a
 // server's long text goes out as its frame's header followed by the string itself. What a peer
 // reads must be the same message as without it; strings appear only where they may.
 import { describe, test } from "node:test";
