@@ -1,5 +1,6 @@
-// A node:net socket as a _Transport: data events go straight to the Session, a flush is one
-// corked write (a single writev), and backpressure is pause/resume and drain.
+// A node:net socket as a _Transport: data events go straight to the Session, writes are corked
+// until the loop's check phase (one writev a socket a turn), and backpressure is pause/resume
+// and drain.
 import type { Socket } from "node:net";
 import type { _RunPiece } from "../../streams/frame_run.ts";
 import type { _Transport, _TransportSink } from "../../streams/transport.ts";
@@ -16,11 +17,22 @@ function socketEnded(this: OwnedSocket): void {
   this[kTransport]?._ended();
 }
 
-// The sockets corked in this turn, uncorked on one tick for all of them.
+// The sockets corked in this turn of the event loop, uncorked together in its check phase
+// (setImmediate), once every socket read in this poll phase has been answered. The replies go
+// out as one burst: the peers (a proxy on the same host, a load generator) are woken once for
+// many replies, not once each, and a socket written twice in a turn makes one writev.
 let corked: _SocketTransport[] = [];
+// Bytes written to corked sockets this turn. Past _HOLD_LIMIT they go out at once, so a turn
+// that answers many large messages does not hold them all (and their cache lines) to its end.
+let held = 0;
+const _HOLD_LIMIT = 256 * 1024;
+// Node's setImmediate (Deno and Bun have it too), from the global: the package imports no
+// module of a runtime's at the top level, so bundles for any platform resolve.
+const { setImmediate } = globalThis as unknown as { setImmediate(callback: () => void): unknown };
 function uncorkAll(): void {
   const due = corked;
   corked = [];
+  held = 0;
   for (const transport of due) transport._uncork();
 }
 
@@ -70,11 +82,13 @@ class _SocketTransport implements _Transport {
   write(chunks: Uint8Array[]): boolean {
     const socket = this.#socket;
     if (socket.destroyed) return true;
+    this.cork();
     this.#cutOpen();
-    if (chunks.length === 1) return socket.write(chunks[0]);
-    socket.cork();
-    for (const chunk of chunks) socket.write(chunk);
-    socket.uncork();
+    for (const chunk of chunks) {
+      socket.write(chunk);
+      held += chunk.byteLength;
+    }
+    if (held > _HOLD_LIMIT) uncorkAll();
     return !socket.writableNeedDrain;
   }
 
@@ -92,13 +106,13 @@ class _SocketTransport implements _Transport {
     });
   }
 
-  // Node's own cork: what is written meanwhile goes out in one writev on the next tick, which
-  // comes once the current microtasks (a for await over messages, say) have run.
+  // Node's own cork: what is written meanwhile goes out in one writev in this turn's check
+  // phase, after every callback (and its microtasks) of the poll phase has run.
   cork(): void {
     if (this.#corked || this.#socket.destroyed) return;
     this.#corked = true;
     this.#socket.cork();
-    if (corked.push(this) === 1) (globalThis as unknown as { process: { nextTick(f: () => void): void } }).process.nextTick(uncorkAll);
+    if (corked.push(this) === 1) setImmediate(uncorkAll);
   }
 
   hold(chunk: Uint8Array): boolean {
@@ -106,7 +120,9 @@ class _SocketTransport implements _Transport {
     if (socket.destroyed) return true;
     this.cork();
     this.#cutOpen();
-    return socket.write(chunk);
+    const more = socket.write(chunk);
+    if ((held += chunk.byteLength) > _HOLD_LIMIT) uncorkAll();
+    return more;
   }
 
   holdRun(piece: _RunPiece): boolean {
@@ -127,7 +143,7 @@ class _SocketTransport implements _Transport {
     this.#socket.write(open.take());
   }
 
-  /** @internal The tick after cork(): writes what was held. */
+  /** @internal The check phase after cork() (or the turn's limit): writes what was held. */
   _uncork(): void {
     const open = this.#open;
     if (open !== undefined) {
