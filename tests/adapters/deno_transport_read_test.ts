@@ -3,6 +3,7 @@
 // of topic runs: a piece goes out with what its turn appended, cut where the server wrote.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { _denoTransport } from "../../src/adapters/deno/transport.ts";
 import type { _DenoConn } from "../../src/adapters/deno/runtime.ts";
 import { _FrameRun, _RunPiece } from "../../src/streams/frame_run.ts";
@@ -120,7 +121,9 @@ describe("_denoTransport topic runs", () => {
     const transport = _denoTransport(conn as unknown as _DenoConn);
     transport.start(transportSink(() => {}, () => {}));
     const run = new _FrameRun();
-    transport.write([Uint8Array.of(1)]); // out at once, and not finished
+    transport.write([Uint8Array.of(1)]);
+    await settle(); // out in the turn's check phase, and not finished
+    assert.deepEqual(conn.writes, [[1]]);
     run.append(Uint8Array.of(10));
     transport.holdRun!(new _RunPiece(run, {}, 0));
     run.append(Uint8Array.of(11)); // a later publish in the turn
@@ -132,6 +135,22 @@ describe("_denoTransport topic runs", () => {
     await settle();
     assert.deepEqual(conn.writes, [[1], [10, 11, 2]]);
     assert.equal(run.sealed, true);
+    conn.finish();
+    await settle();
+    assert.equal(transport.buffered(), 0);
+  });
+
+  test("a turn's writes wait for its check phase and go out as one write, in order", async () => {
+    const conn = new HeldWrites();
+    const transport = _denoTransport(conn as unknown as _DenoConn);
+    transport.start(transportSink(() => {}, () => {}));
+    transport.write([Uint8Array.of(1)]);
+    await Promise.resolve();
+    transport.write([Uint8Array.of(2), Uint8Array.of(3)]); // a microtask later: still this turn
+    assert.deepEqual(conn.writes, [], "nothing written before the check phase");
+    assert.equal(transport.buffered(), 3, "held bytes count in the backlog");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(conn.writes, [[1, 2, 3]]);
     conn.finish();
     await settle();
     assert.equal(transport.buffered(), 0);

@@ -50,14 +50,20 @@ function _join(chunks: (Uint8Array | string)[]): { bytes: Uint8Array; join?: Uin
   return { bytes: join.subarray(0, total), join };
 }
 
-// The transports that hold a topic's run of frames and have no write out: their write loops
-// start in a task after this one, so the turn's later publishes go in the same write.
+// The transports with something queued and no write out: their write loops start in the event
+// loop's check phase (setImmediate), once every read that completed in this turn has been
+// handled. The replies to one turn's reads then leave as one burst, so a peer on the same host
+// is woken once for many of them, and a turn's later writes and topic publishes go in the same
+// write.
 let due: (() => void)[] = [];
 function startDueLoops(): void {
   const starts = due;
   due = [];
   for (const start of starts) start();
 }
+const { setImmediate = (callback: () => void) => setTimeout(callback, 0) } = globalThis as unknown as {
+  setImmediate?: (callback: () => void) => unknown;
+};
 
 // A join buffer whose write is done goes back to the spares, if they have room.
 function _spare(join: Uint8Array | undefined): void {
@@ -75,11 +81,11 @@ function _spare(join: Uint8Array | undefined): void {
  * it (an echo framed in place) or the connection may still frame an echo in it. Otherwise a read
  * goes into the unused tail of its 64 KiB slab, or into a second one, and a fresh slab is
  * allocated when neither has 16 KiB free; a read that may wait on an idle peer (the one after a
- * read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a time; a
- * flush with several chunks is joined into one write (in a reused buffer up to 64 KiB), and
- * flushes queued while a write is out go together in the next. A topic's run piece (`holdRun`)
- * is written in a task after the current one, or after the write that is out, so the publishes
- * of one turn go in one write. `write()` is false while more than 1 MiB is queued or in flight.
+ * read that drained the socket) goes into a 1 KiB slab instead. Writes go out in order, one at a
+ * time, starting in the turn's check phase (setImmediate): a flush with several chunks is joined
+ * into one write (in a reused buffer up to 64 KiB), and the flushes of one turn, like those
+ * queued while a write is out, go together in one write, as do a turn's topic publishes (a run
+ * piece, `holdRun`). `write()` is false while more than 1 MiB is queued or in flight.
  *
  * @param conn The connection; nothing may read from it (`conn.read` or `conn.readable`) but
  *   this transport once it is started.
@@ -219,6 +225,12 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     loopDue = false;
     if (!writing && queue.length > 0) void writeLoop();
   };
+  // With no write out, the write loop starts in this turn's check phase (see startDueLoops).
+  const startSoon = () => {
+    if (writing || loopDue) return;
+    loopDue = true;
+    if (due.push(startLater) === 1) setImmediate(startDueLoops);
+  };
 
   // Writes the queue out, one write at a time (a write may take only part of its bytes).
   const writeLoop = async () => {
@@ -269,7 +281,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
     const flush = _join(chunks);
     inFlight += flush.bytes.length;
     queue.push(flush);
-    if (!writing) void writeLoop();
+    startSoon();
     return inFlight < HIGH_WATER_MARK;
   };
 
@@ -296,10 +308,7 @@ export function _denoTransport(conn: _DenoConn): _Transport {
       cutOpen();
       open = piece;
       queue.push({ bytes: NOTHING, piece });
-      if (!writing && !loopDue) {
-        loopDue = true;
-        if (due.push(startLater) === 1) setTimeout(startDueLoops, 0);
-      }
+      startSoon();
       return inFlight + piece.byteLength < HIGH_WATER_MARK;
     },
     buffered: () => inFlight + (open?.byteLength ?? 0),
