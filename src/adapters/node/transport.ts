@@ -35,6 +35,10 @@ function uncorkAll(): void {
   held = 0;
   for (const transport of due) transport._uncork();
 }
+// Counts bytes just written to a corked socket; past the turn's limit, everything held goes out.
+function heldMore(bytes: number): void {
+  if ((held += bytes) > _HOLD_LIMIT) uncorkAll();
+}
 
 /** @internal Wraps a connected node:net (or node:tls) socket. */
 export function _socketTransport(socket: Socket): _Transport {
@@ -84,11 +88,12 @@ class _SocketTransport implements _Transport {
     if (socket.destroyed) return true;
     this.cork();
     this.#cutOpen();
+    let bytes = 0;
     for (const chunk of chunks) {
       socket.write(chunk);
-      held += chunk.byteLength;
+      bytes += chunk.byteLength;
     }
-    if (held > _HOLD_LIMIT) uncorkAll();
+    heldMore(bytes);
     return !socket.writableNeedDrain;
   }
 
@@ -121,7 +126,7 @@ class _SocketTransport implements _Transport {
     this.cork();
     this.#cutOpen();
     const more = socket.write(chunk);
-    if ((held += chunk.byteLength) > _HOLD_LIMIT) uncorkAll();
+    heldMore(chunk.byteLength);
     return more;
   }
 
