@@ -78,6 +78,7 @@ export class _Connection implements _TopicSink, _TransportSink {
   // Aborts a transport whose end has waited closeTimeout for pending writes to go out.
   #endTimer: ReturnType<typeof setTimeout> | undefined;
   #transportDone = false;
+  #handling = false; // inside #process's event loop
   #readableDone = false;
   #final: Closed | undefined;
   #later: (string | Uint8Array)[] | undefined; // made by the first message that must wait
@@ -376,11 +377,21 @@ export class _Connection implements _TopicSink, _TransportSink {
   }
 
   // Writes the session's output in one go, handles its events, re-arms the timer. While the
-  // transport is over its high-water mark, a pong waits in the session.
+  // transport is over its high-water mark, a pong waits in the session. Events are handled by
+  // one loop at a time: a message piped straight back (an echo) is written from inside the loop,
+  // and that write's own call only flushes, so the next event waits for the loop, not for a
+  // deeper call (a read of thousands of small frames would otherwise nest a call per message).
   #process(): void {
     const session = this.session;
     this.#flush();
-    for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
+    if (!this.#handling) {
+      this.#handling = true;
+      try {
+        for (let event = session.nextEvent(); event; event = session.nextEvent()) this.#handle(event);
+      } finally {
+        this.#handling = false;
+      }
+    }
     this.#flow();
     this.#arm();
   }

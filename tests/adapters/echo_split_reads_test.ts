@@ -2,7 +2,8 @@
 // raw TCP client that cuts its frames at odd places: headers split from their masking keys,
 // payloads across reads, several frames in one read. An echo of a message that arrived whole
 // is framed in the memory it arrived in (Session's in-place path); whatever the cuts, the bytes
-// that come back must be exactly the unmasked frames, in order.
+// that come back must be exactly the unmasked frames, in order, also when a flood of them
+// arrives while the peer reads nothing.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -64,6 +65,23 @@ for (const mode of modes) {
         await sleep(5);
         await writeCut(socket, wire.subarray(3000), [13, 2, 700]);
         await expectReceived(received, expected);
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    test("a flood of small messages from a peer that reads nothing until it is done comes back whole, in order", async () => {
+      const { socket, received } = await rawEcho(server.port);
+      try {
+        // 80,000 messages of 8 bytes (14-byte frames): each 64 KiB read holds over 4,000, and
+        // the server's writes back stall until the peer reads.
+        const count = 80_000;
+        const payload = (i: number) => Buffer.from([i & 255, (i >> 8) & 255, i >> 16, 1, 2, 3, 4, 5]);
+        socket.pause();
+        socket.write(Buffer.concat(Array.from({ length: count }, (_, i) => masked(0x82, payload(i)))));
+        await sleep(300);
+        socket.resume();
+        await expectReceived(received, Buffer.concat(Array.from({ length: count }, (_, i) => plain(0x82, payload(i)))));
       } finally {
         socket.destroy();
       }
