@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { Session } from "../src/core/session.ts";
-import { _concat } from "../src/core/bytes.ts";
+import { _concat, _plain } from "../src/core/bytes.ts";
 import { _flushBytes, _flushLength, _TEXT_FROM, _utf8Length, _writeFlush } from "../src/streams/text_flush.ts";
 import { bufferOf, frameOf, maskKeyOf } from "./_util.ts";
 
@@ -86,10 +86,10 @@ export function freshChunks(pristine: Uint8Array, chunking: Chunking): Uint8Arra
   return chunks;
 }
 
-// Decoded messages are joined, and sent text encoded, in memory from Buffer.allocUnsafe, as the
-// Node adapter passes it (ws allocates the same way); elsewhere the core's default.
+// Decoded messages are joined, and sent text encoded, in memory from Buffer.allocUnsafe seen as a
+// plain array, as the Node adapter passes it (ws allocates the same way); elsewhere the core's default.
 const allocate = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" && typeof (globalThis as { Bun?: unknown }).Bun === "undefined"
-  ? (size: number): Uint8Array => Buffer.allocUnsafe(size)
+  ? (size: number): Uint8Array => _plain(Buffer.allocUnsafe(size))
   : undefined;
 // Long text goes to the transport as a string where the runtime's transport takes it so (Deno's
 // and Bun's encode it into their join buffer; Node's takes bytes).
@@ -105,7 +105,9 @@ export function wsflowDecode(pristine: Uint8Array, chunking: Chunking, masked: b
   session.open(0);
   let chunks: Uint8Array[] = [];
   return {
-    reset: () => void (chunks = freshChunks(pristine, chunking)),
+    // On Node as Buffers, as the Node transport hands the socket's reads to the Session (and
+    // ws's Receiver gets them); elsewhere as the plain arrays those runtimes' reads are.
+    reset: () => void (chunks = allocate ? freshChunks(pristine, chunking).map(bufferOf) : freshChunks(pristine, chunking)),
     run() {
       let n = 0;
       for (let c = 0; c < chunks.length; c++) {

@@ -19,6 +19,17 @@ export function _copyInto(chunks: Uint8Array[], out: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * @internal `bytes` as a plain `Uint8Array` over the same memory (no copy): a subclass (Node's
+ * `Buffer`) is wrapped once, so the views cut from it are plain arrays too. A subclass's views
+ * are made through its constructor (on Node 20 and 24, decoding 16 B to 1 KiB messages from
+ * `Buffer` reads ran 7% to 20% slower), carry its methods to the caller, and its `slice()` may
+ * not copy (`Buffer`'s does not).
+ */
+export function _plain(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** @internal Joins byte arrays into one; a single array is returned as is. */
 export function _concat(chunks: Uint8Array[], size?: number): Uint8Array {
   if (chunks.length === 0) return EMPTY;

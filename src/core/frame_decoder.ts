@@ -1,5 +1,6 @@
 import type { FramePart } from "./frame.ts";
 import { applyMask } from "./mask.ts";
+import { _plain } from "./bytes.ts";
 import { ProtocolError } from "./protocol_error.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./limits.ts";
 
@@ -112,7 +113,7 @@ export class FrameDecoder {
     if (this.#pos < this.#chunk.length && !this.#failed) {
       throw new Error("Cannot push a chunk: the previous one is not consumed yet, call next() until it returns undefined");
     }
-    this.#chunk = chunk;
+    this.#chunk = _plain(chunk);
     this.#pos = 0;
   }
 

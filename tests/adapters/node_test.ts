@@ -21,6 +21,12 @@ async function handler(request: Request): Promise<Response> {
   void (async () => {
     const { readable, writable } = await socket.opened;
     if (url.pathname === "/bye") return socket.close({ closeCode: 4003, reason: "bye now" });
+    if (url.pathname === "/types") {
+      // Answers each binary message with what it arrived as: its type and length.
+      const writer = writable.getWriter();
+      for await (const message of readable) await writer.write(`${(message as Uint8Array).constructor.name} ${message.length}`);
+      return;
+    }
     await readable.pipeTo(writable).catch(() => {});
   })();
   return response;
@@ -61,6 +67,20 @@ describe("wsflow/node serve()", { skip: !isNode && "runs on Node" }, () => {
     const closed = new Promise<[number, string]>((r) => ws.once("close", (c, reason) => r([c, String(reason)])));
     ws.close(4000, "done");
     assert.deepEqual(await closed, [4000, "done"]);
+  });
+
+  test("binary messages read from the socket's Buffers reach the handler as plain Uint8Arrays, small and joined", async () => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/types`);
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    const replies: string[] = [];
+    const done = new Promise<void>((r) => ws.on("message", (d) => replies.push(String(d)) === 3 && r()));
+    ws.send(Buffer.alloc(16, 1));
+    ws.send(Buffer.alloc(300_000, 2)); // read in several chunks and joined
+    ws.send(Buffer.alloc(3000, 3), { fin: false });
+    ws.send(Buffer.alloc(5, 4), { fin: true }); // fragments, joined
+    await done;
+    assert.deepEqual(replies, ["Uint8Array 16", "Uint8Array 300000", "Uint8Array 3005"]);
+    ws.close();
   });
 
   test("wsflow's WebSocketStream connects with no transport option, over ws: and wss:", async () => {

@@ -32,6 +32,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type * as Stream from "node:stream";
 import { _nodeBuiltin } from "./builtin.ts";
+import { _plain } from "../../core/bytes.ts";
 import { rejectUpgrade } from "../../core/handshake.ts";
 import { checkRequestHead, serializeResponse } from "../../core/http_head.ts";
 import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
@@ -210,9 +211,10 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
   });
 }
 
-// Joined messages are overwritten at once: no need to zero-fill them first.
+// Joined messages are overwritten at once: no need to zero-fill them first. Handed out as plain
+// arrays, as every message read is (see _plain).
 let _buffer: typeof NodeBuffer.Buffer | undefined;
-const _allocUnsafe = (size: number): Uint8Array => (_buffer ??= _nodeBuiltin<typeof NodeBuffer>("node:buffer", "serve").Buffer).allocUnsafe(size);
+const _allocUnsafe = (size: number): Uint8Array => _plain((_buffer ??= _nodeBuiltin<typeof NodeBuffer>("node:buffer", "serve").Buffer).allocUnsafe(size));
 
 // Tracks an open connection until it closes. A module-level function, so the closure that
 // forgets it does not keep the upgrade request (and its IncomingMessage) alive.
