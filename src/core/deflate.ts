@@ -34,7 +34,8 @@ export interface InflateEngine {
    * one (RFC 7692 section 7.2.2). Output is produced in bounded chunks, and the engine stops
    * with a 1009 {@linkcode ProtocolError} as soon as it has produced more than `limit` bytes for
    * this call, so a small input that would inflate hugely is never held whole. Invalid data
-   * fails with 1007. After a failure the engine is unusable.
+   * fails with 1007. After a failure the engine is unusable. The arrays returned are the
+   * caller's: the engine never writes them again (a message may be handed out as a view of them).
    */
   decompress(piece: Uint8Array, last: boolean, limit: number): Uint8Array[] | ProtocolError;
   /**

@@ -344,12 +344,15 @@ export class MessageDecoder {
     this.#tailLength = 0;
   }
 
+  // The message from its pieces: its own buffer if it has one, the one piece, one view over
+  // pieces that lie back to back in one buffer (a frame spanning chunks that are views into one
+  // large read: nothing to copy), or else a copy of them all.
   #join(): Uint8Array {
     if (this.#target !== undefined) return this.#target;
     this.#flushTail();
     const pieces = this.#pieces;
     if (pieces.length === 1) return pieces[0];
-    return _copyInto(pieces, this.#allocate(this.#size));
+    return _adjacent(pieces, this.#size) ?? _copyInto(pieces, this.#allocate(this.#size));
   }
 
   #piece(data: Uint8Array, last: boolean): MessagePart | ProtocolError {
@@ -393,4 +396,18 @@ export class MessageDecoder {
     this.#target = undefined;
     this.#targetLength = 0;
   }
+}
+
+// One view over `pieces` when each starts where the one before ends, in the same buffer (they
+// were kept as views, so that memory is not written again); otherwise undefined.
+function _adjacent(pieces: Uint8Array[], size: number): Uint8Array | undefined {
+  const first = pieces[0];
+  const buffer = first.buffer;
+  let end = first.byteOffset + first.byteLength;
+  for (let i = 1; i < pieces.length; i++) {
+    const piece = pieces[i];
+    if (piece.buffer !== buffer || piece.byteOffset !== end) return undefined;
+    end += piece.byteLength;
+  }
+  return new Uint8Array(buffer, first.byteOffset, size);
 }

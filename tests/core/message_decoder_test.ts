@@ -227,7 +227,7 @@ describe("MessageDecoder memory: pieces kept as views, copied once", () => {
   }
   const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
 
-  test("MessageDecoder keeps a message spanning views into one large buffer as views, whatever the buffer's size", () => {
+  test("MessageDecoder hands out a frame spanning views into one large buffer as one view of it, whatever the buffer's size", () => {
     // One 1 MiB buffer, a 96 KiB message at its start, handed out as 16 KiB views of it.
     const big = new Uint8Array(1 << 20);
     const bytes = frame(0x82, pattern(96 * 1024));
@@ -235,15 +235,38 @@ describe("MessageDecoder memory: pieces kept as views, copied once", () => {
     const chunks: Uint8Array[] = [];
     for (let p = 0; p < bytes.length; p += 16384) chunks.push(big.subarray(p, Math.min(p + 16384, bytes.length)));
     // Bytes changed in the buffer after their chunk was pushed show in the message: they were
-    // kept as views, not copied early; the join is the one copy.
+    // kept as views, not copied early; and the pieces lie back to back, so nothing is copied.
     const { out, made } = decodeChunks(chunks, (i) => {
       if (i === chunks.length - 2) big[10] ^= 0xff;
     });
     const expected = pattern(96 * 1024);
     expected[0] ^= 0xff; // after the 10 header bytes
-    assert.deepEqual(made, [96 * 1024]);
+    assert.deepEqual(made, []);
     assert.equal(out.length, 1);
     assert.deepEqual(out[0], expected);
+    assert.equal(out[0].buffer, big.buffer);
+    assert.equal(out[0].byteOffset, 10);
+  });
+
+  test("MessageDecoder copies a fragmented message over views into one buffer once (headers lie between its pieces)", () => {
+    const big = new Uint8Array(1 << 20);
+    const bytes = concat(frame(0x02, pattern(40 * 1024)), frame(0x80, pattern(40 * 1024)));
+    big.set(bytes);
+    const chunks: Uint8Array[] = [];
+    for (let p = 0; p < bytes.length; p += 16384) chunks.push(big.subarray(p, Math.min(p + 16384, bytes.length)));
+    const { out, made } = decodeChunks(chunks);
+    assert.deepEqual(made, [80 * 1024]);
+    assert.deepEqual(out, [concat(pattern(40 * 1024), pattern(40 * 1024))]);
+    assert.notEqual(out[0].buffer, big.buffer);
+  });
+
+  test("MessageDecoder copies pieces back to back in memory but in different buffers", () => {
+    // Socket reads each own their buffer: a frame across two of them is joined, never viewed.
+    const bytes = frame(0x82, pattern(100 * 1024));
+    const chunks = [bytes.slice(0, 65536), bytes.slice(65536)];
+    const { out, made } = decodeChunks(chunks);
+    assert.deepEqual(made, [100 * 1024]);
+    assert.deepEqual(out, [pattern(100 * 1024)]);
   });
 
   test("MessageDecoder copies views that cover under an eighth of their buffer once the message moves on", () => {
