@@ -36,8 +36,9 @@ const EMPTY = new Uint8Array(0);
  * Push a chunk, then call {@linkcode FrameDecoder.next} until it returns `undefined`. Each call
  * parses the next frame the chunk holds; a data frame's payload is handed out as soon as any of
  * it has arrived, as a `subarray` view into the chunk (unmasked in place: the decoder owns the
- * chunks pushed into it), or as a copy when it is whole and shorter than `copyBelow`. Control
- * frames always come whole. The header is parsed as a resumable state, so a chunk may end
+ * chunks pushed into it), or as a copy when it is whole and shorter than `copyBelow`. A chunk
+ * of a `Uint8Array` subclass (Node's `Buffer`) is read as a plain `Uint8Array` over the same
+ * memory, so payloads are plain arrays whatever the chunks are. Control frames always come whole. The header is parsed as a resumable state, so a chunk may end
  * anywhere, down to one byte.
  *
  * A peer's violation is returned as a {@linkcode ProtocolError} with the close code to fail the

@@ -63,7 +63,9 @@ function _decodeWhole(bytes: Uint8Array): string | undefined {
  * arrive between fragments, go elsewhere: to a Session, say). A text message whose bytes can
  * never become valid UTF-8 fails with 1007 at the first such byte, even in its first fragment
  * and before the rest has arrived. A message that arrives in one piece is handed out without a
- * copy (a view into the chunk it came in).
+ * copy (a view into the chunk it came in), and so is one frame whose pieces lie back to back in
+ * one buffer (chunks that are views into one large read); any other message in pieces is copied
+ * once.
  *
  * @example Reassemble a fragmented text message (RFC 6455 section 5.7)
  * ```ts
