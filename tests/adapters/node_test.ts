@@ -93,7 +93,12 @@ describe("wsflow/node serve()", { skip: !isNode && "runs on Node" }, () => {
       assert.equal((await reader.read()).value, "over " + base.slice(0, 5));
       const big = new Uint8Array(16 * 1024 * 1024).fill(3);
       await writer.write(big);
-      assert.equal(((await reader.read()).value as Uint8Array).length, big.length);
+      const echoed = (await reader.read()).value as Uint8Array;
+      assert.equal(echoed.length, big.length);
+      // Read from the client's node:net (or node:tls) Buffers, handed out as a plain array.
+      assert.equal(echoed.constructor, Uint8Array);
+      await writer.write(new Uint8Array([1, 2, 3]));
+      assert.equal(((await reader.read()).value as Uint8Array).constructor, Uint8Array);
       wss.close({ closeCode: 1000, reason: "ok" });
       assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "ok" });
     }
