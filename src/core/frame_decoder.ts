@@ -38,8 +38,9 @@ const EMPTY = new Uint8Array(0);
  * it has arrived, as a `subarray` view into the chunk (unmasked in place: the decoder owns the
  * chunks pushed into it), or as a copy when it is whole and shorter than `copyBelow`. A chunk
  * of a `Uint8Array` subclass (Node's `Buffer`) is read as a plain `Uint8Array` over the same
- * memory, so payloads are plain arrays whatever the chunks are. Control frames always come whole. The header is parsed as a resumable state, so a chunk may end
- * anywhere, down to one byte.
+ * memory, so payloads are plain arrays whatever the chunks are. Control frames always come
+ * whole. The header is parsed as a resumable state, so a chunk may end anywhere, down to one
+ * byte.
  *
  * A peer's violation is returned as a {@linkcode ProtocolError} with the close code to fail the
  * connection with (1002, or 1009 for a frame over the limit); after that the decoder ignores

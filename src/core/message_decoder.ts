@@ -348,13 +348,14 @@ export class MessageDecoder {
 
   // The message from its pieces: its own buffer if it has one, the one piece, one view over
   // pieces that lie back to back in one buffer (a frame spanning chunks that are views into one
-  // large read: nothing to copy), or else a copy of them all.
+  // large read: nothing to copy; never when the last piece is in memory its caller reuses), or
+  // else a copy of them all.
   #join(): Uint8Array {
     if (this.#target !== undefined) return this.#target;
     this.#flushTail();
     const pieces = this.#pieces;
     if (pieces.length === 1) return pieces[0];
-    return _adjacent(pieces, this.#size) ?? _copyInto(pieces, this.#allocate(this.#size));
+    return (this.#reused ? undefined : _adjacent(pieces, this.#size)) ?? _copyInto(pieces, this.#allocate(this.#size));
   }
 
   #piece(data: Uint8Array, last: boolean): MessagePart | ProtocolError {
