@@ -1,5 +1,4 @@
 import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
-import { _plain } from "./bytes.ts";
 import type { FramePart } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { _encodeInPlace, _lengthBytes, FrameEncoder } from "./frame_encoder.ts";
@@ -197,7 +196,6 @@ export class Session {
     this.#lastNow = now;
     this.#heartbeatSentAt = undefined; // any traffic proves the peer alive
     const frames = this.#frames;
-    chunk = _plain(chunk); // a Buffer read, on Node: its views are made as plain arrays
     this.#chunk = chunk;
     this.#reused = options?.reused === true;
     frames.push(chunk);
