@@ -1,7 +1,7 @@
 // Codec benchmark: wsflow's core, driven as a connection drives it, against the `ws` package's
 // Receiver and Sender, in one process, with a plain copy of the same bytes as the floor.
 //
-//   npm run bench:codec [-- --json] [-- --samples 7 --ms 200 --warmup 150]   (Node 20, via .build/)
+//   npm run bench:codec [-- --json] [-- --samples 7 --ms 200 --slice 10 --warmup 150]   (Node 20, via .build/)
 //   ... [-- --sizes 16,1048576 --ops decode]                        (a subset, for profiling)
 //   ... [-- --ops deflate --deflate-sizes 1024]                     (only compressed rows)
 //   ... [-- --ops decode,text --sizes 16384 --text-sizes 16384]      (text against binary)
@@ -43,10 +43,13 @@
 //
 // Every row is prepared and warmed up first, so the JIT has seen every kind of traffic before
 // anything is timed (as on a server). Then `--samples` rounds: each round runs every row, in an
-// order rotated from round to round, and each row's wsflow, ws, copy and set cases, also in
-// rotated order, for at least `--ms` ms each. The table shows each case's median over the rounds,
-// and the spread of the per-round wsflow/ws ratio (lowest-highest): a noisy neighbour slows both
-// libraries of one round alike, so a wide spread is wsflow's or ws's own.
+// order rotated from round to round, and each row's wsflow, ws, copy and set cases for at least
+// `--ms` ms each, taking turns in slices of about `--slice` ms (at least one pass), also in
+// rotated order. A shared machine has slow spells of a second or so that halve every case, the
+// memcpy floor too; taking turns spreads such a spell over all four cases of the row, where one
+// case after another would put it on one or two of them. The table shows each case's median over
+// the rounds, and the spread of the per-round wsflow/ws ratio (lowest-highest): a wide spread is
+// then wsflow's or ws's own.
 import process from "node:process";
 import { flag, info, jsonText, listOption, machineName, median, numberOption, randomBytes, shortCount, sleep, Table } from "./_util.ts";
 import {
@@ -62,6 +65,7 @@ const json = flag("--json");
 const SAMPLES = numberOption("--samples", 7);
 const SAMPLE_MS = numberOption("--ms", 200);
 const WARMUP_MS = numberOption("--warmup", 150);
+const SLICE_MS = numberOption("--slice", 10);
 // --sizes and --ops run a subset (for profiling); the targets are checked on the rows that ran.
 const SIZES = listOption("--sizes", "16,1024,65536,1048576").map(Number);
 const OPS = listOption("--ops", "decode,views,text,encode,deflate");
@@ -161,26 +165,36 @@ function encodeSpec(op: "encode" | "text-encode", masked: boolean, size: number)
   return { op, masked, size, cases: [...cases, copyFloor(sources), setFloor(sources, size)] };
 }
 
-// Messages per second over at least `ms` of timed passes (an asynchronous pass is timed until
-// its promise settles).
-async function sample(c: Case, ms: number): Promise<number> {
-  let time = 0;
-  let messages = 0;
-  while (time < ms) {
-    c.reset?.();
-    const start = performance.now();
-    const n = c.run();
-    messages += typeof n === "number" ? n : await n;
-    time += performance.now() - start;
+// One round of one row: messages per second of each of `cases` over at least `ms` of timed
+// passes each, the cases taking turns (in `order`) in slices of about `slice` ms (at least one
+// pass), so that a slow spell of a shared machine falls on every case of the row alike. An
+// asynchronous pass is timed until its promise settles.
+async function sampleRow(cases: Case[], order: number[], ms: number, slice: number): Promise<number[]> {
+  const time = cases.map(() => 0);
+  const messages = cases.map(() => 0);
+  while (time.some((t) => t < ms)) {
+    for (const i of order) {
+      if (time[i] >= ms) continue;
+      const c = cases[i];
+      const end = Math.min(ms, time[i] + slice);
+      while (time[i] < end) {
+        c.reset?.();
+        const start = performance.now();
+        const n = c.run();
+        messages[i] += typeof n === "number" ? n : await n;
+        time[i] += performance.now() - start;
+      }
+    }
+    await sleep(0); // lets ws's deferred ticks run, as a real socket would
   }
-  return (messages * 1000) / time;
+  return messages.map((m, i) => (m * 1000) / time[i]);
 }
 
 const started = performance.now();
 info(`wsflow codec benchmark on ${runtime}, ${machineName()}`);
 info(
   `ws ${wsVersion}: bufferutil ${installed("bufferutil")}, utf-8-validate ${installed("utf-8-validate")};` +
-    ` ${SAMPLES} rounds x ${SAMPLE_MS} ms per cell, rows in rotated order, median shown; wsflow writes a flush as ${policy === "join" ? "one joined write up to 64 KiB" : "one vectored write"}`,
+    ` ${SAMPLES} rounds x ${SAMPLE_MS} ms per cell in turns of ${SLICE_MS} ms, rows in rotated order, median shown; wsflow writes a flush as ${policy === "join" ? "one joined write up to 64 KiB" : "one vectored write"}`,
 );
 info("MB = 10^6 payload bytes; copy = allocating copy (slice) of the same payload bytes, the floor for copy/wsflow; set = copy into a preallocated buffer, for reference only\n");
 
@@ -202,17 +216,15 @@ for (const op of OPS) {
 }
 
 // Warm-up, then the rounds.
-for (const spec of specs) for (const c of spec.cases) await sample(c, WARMUP_MS);
+for (const spec of specs) await sampleRow(spec.cases, spec.cases.map((_, i) => i), WARMUP_MS, SLICE_MS);
 const rates = specs.map((spec) => spec.cases.map((): number[] => []));
 for (let r = 0; r < SAMPLES; r++) {
   for (let k = 0; k < specs.length; k++) {
     const s = (k + r) % specs.length;
     const cases = specs[s].cases;
-    for (let j = 0; j < cases.length; j++) {
-      const i = (j + r) % cases.length;
-      rates[s][i].push(await sample(cases[i], SAMPLE_MS));
-      await sleep(0); // lets ws's deferred ticks run, as a real socket would
-    }
+    const order = cases.map((_, j) => (j + r) % cases.length);
+    const round = await sampleRow(cases, order, SAMPLE_MS, SLICE_MS);
+    for (let i = 0; i < cases.length; i++) rates[s][i].push(round[i]);
   }
 }
 
