@@ -5,6 +5,7 @@
 //   ... [-- --sizes 16,1048576 --ops decode]                        (a subset, for profiling)
 //   ... [-- --ops deflate --deflate-sizes 1024]                     (only compressed rows)
 //   ... [-- --ops decode,text --sizes 16384 --text-sizes 16384]      (text against binary)
+//   ... [-- --processes 0]                                           (no fresh-process runs, below)
 //   node_modules/.bin/node bench/codec.ts                          (Node 24, type stripping)
 //   node_modules/.bin/deno run -A bench/codec.ts
 //   node_modules/.bin/bun bench/codec.ts
@@ -49,7 +50,10 @@
 // memcpy floor too; taking turns spreads such a spell over all four cases of the row, where one
 // case after another would put it on one or two of them. The table shows each case's median over
 // the rounds, and the spread of the per-round wsflow/ws ratio (lowest-highest): a wide spread is
-// then wsflow's or ws's own.
+// then wsflow's or ws's own. On Node, the masked 16 B decode row is then run alone in
+// `--processes` fresh processes (5 by default), one figure each: whether what a process gets
+// depends on its history (a server decodes for as long as it lives with whatever mode it fell
+// into), which the rounds of one process cannot show.
 import process from "node:process";
 import { flag, info, jsonText, listOption, machineName, median, numberOption, randomBytes, shortCount, sleep, Table } from "./_util.ts";
 import {
@@ -58,6 +62,7 @@ import {
 } from "./codec_cases.ts";
 import { deflateCases } from "./codec_deflate.ts";
 import { createRequire } from "node:module";
+import { spawnSync } from "node:child_process";
 
 const PASS_BYTES = 4 * 1024 * 1024; // payload bytes per pass (at most 65,536 messages, at least 4)
 
@@ -66,11 +71,19 @@ const SAMPLES = numberOption("--samples", 7);
 const SAMPLE_MS = numberOption("--ms", 200);
 const WARMUP_MS = numberOption("--warmup", 150);
 const SLICE_MS = numberOption("--slice", 10);
+// After the table (Node only): the masked 16 B decode row alone in this many fresh processes, the
+// question being whether a process's figure depends on its history (0: none).
+const PROCESSES = isNode() ? numberOption("--processes", 5) : 0;
 // --sizes and --ops run a subset (for profiling); the targets are checked on the rows that ran.
 const SIZES = listOption("--sizes", "16,1024,65536,1048576").map(Number);
 const OPS = listOption("--ops", "decode,views,text,encode,deflate");
 const DEFLATE_SIZES = listOption("--deflate-sizes", "1024,65536").map(Number);
 const TEXT_SIZES = listOption("--text-sizes", "16,16384").map(Number);
+
+function isNode(): boolean {
+  const r = globalThis as { Deno?: unknown; Bun?: unknown };
+  return r.Deno === undefined && r.Bun === undefined;
+}
 
 interface Runtime {
   Deno?: { version: { deno: string; v8: string } };
@@ -295,11 +308,33 @@ const targets: [string, Row[], (r: Row) => boolean, (r: Row) => string][] = [
     (r) => `${(r.wsflow_msgs / find("decode", r.masked, r.size)!.wsflow_msgs).toFixed(2)}x of owned`,
   ],
 ];
+// The masked 16 B decode row in fresh processes, each running only it (and its unmasked twin):
+// one figure per process, for the line below.
+const fresh: { wsflow: number; ws: number }[] = [];
+if (PROCESSES > 0 && OPS.includes("decode") && SIZES.includes(16)) {
+  info(`\nmasked 16 B decode alone in ${PROCESSES} fresh processes (--ops decode --sizes 16 --samples 5 --processes 0):`);
+  for (let p = 0; p < PROCESSES; p++) {
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], "--ops", "decode", "--sizes", "16", "--samples", "5", "--processes", "0", "--json"], { encoding: "utf8" });
+    const row = child.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Row).find((r) => r.op === "decode" && r.masked && r.size === 16);
+    if (!row) throw new Error(`codec: a fresh process printed no masked 16 B row (status ${child.status}): ${child.stderr.slice(-500)}`);
+    fresh.push({ wsflow: row.wsflow_msgs, ws: row.ws_msgs });
+    info(`  process ${p + 1}: wsflow ${shortCount(row.wsflow_msgs)}, ws ${shortCount(row.ws_msgs)} messages/s (${row.ratio}x)`);
+  }
+}
 info("");
 for (const [title, subjects, ok, detail] of targets) {
   if (subjects.length === 0) continue;
   const failed = subjects.filter((r) => !ok(r));
   const shown = title === "wsflow never below ws" ? (failed.length ? failed : [subjects.reduce((a, b) => (b.ratio < a.ratio ? b : a))]) : subjects;
   info(`${failed.length ? "FAIL" : "PASS"}  ${title}: ${shown.map((r) => `${name(r)} ${detail(r)}`).join(", ")}`);
+}
+if (fresh.length > 0) {
+  const rates = fresh.map((f) => f.wsflow);
+  const [low, high] = [Math.min(...rates), Math.max(...rates)];
+  const ratios = fresh.map((f) => f.wsflow / f.ws);
+  info(
+    `${high <= 1.5 * low ? "PASS" : "FAIL"}  masked 16 B decode, one mode across ${fresh.length} fresh processes: every process's wsflow figure within 1.5x of the others: ` +
+      `wsflow ${shortCount(low)}-${shortCount(high)} messages/s (${(high / low).toFixed(2)}x apart), wsflow/ws ${Math.min(...ratios).toFixed(2)}x-${Math.max(...ratios).toFixed(2)}x`,
+  );
 }
 info(`\n${((performance.now() - started) / 1000).toFixed(0)} s; sink ${addSink(0) > 0 ? "ok" : "empty"}`);
