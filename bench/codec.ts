@@ -71,19 +71,11 @@ const SAMPLES = numberOption("--samples", 7);
 const SAMPLE_MS = numberOption("--ms", 200);
 const WARMUP_MS = numberOption("--warmup", 150);
 const SLICE_MS = numberOption("--slice", 10);
-// After the table (Node only): the masked 16 B decode row alone in this many fresh processes, the
-// question being whether a process's figure depends on its history (0: none).
-const PROCESSES = isNode() ? numberOption("--processes", 5) : 0;
 // --sizes and --ops run a subset (for profiling); the targets are checked on the rows that ran.
 const SIZES = listOption("--sizes", "16,1024,65536,1048576").map(Number);
 const OPS = listOption("--ops", "decode,views,text,encode,deflate");
 const DEFLATE_SIZES = listOption("--deflate-sizes", "1024,65536").map(Number);
 const TEXT_SIZES = listOption("--text-sizes", "16,16384").map(Number);
-
-function isNode(): boolean {
-  const r = globalThis as { Deno?: unknown; Bun?: unknown };
-  return r.Deno === undefined && r.Bun === undefined;
-}
 
 interface Runtime {
   Deno?: { version: { deno: string; v8: string } };
@@ -93,6 +85,9 @@ const g = globalThis as Runtime;
 const runtime = g.Deno ? `Deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})` : g.Bun ? `Bun ${g.Bun.version} (JavaScriptCore)` : `Node ${process.version} (V8 ${process.versions.v8})`;
 // What the runtime's byte-level transport does with a flush of several chunks.
 const policy: WritePolicy = g.Deno || g.Bun ? "join" : "writev";
+// After the table (Node only): the masked 16 B decode row alone in this many fresh processes, the
+// question being whether a process's figure depends on its history (0: none).
+const PROCESSES = g.Deno || g.Bun ? 0 : numberOption("--processes", 5);
 const require = createRequire(import.meta.url);
 const wsVersion = (require("ws/package.json") as { version: string }).version;
 function installed(name: string): string {
@@ -312,9 +307,10 @@ const targets: [string, Row[], (r: Row) => boolean, (r: Row) => string][] = [
 // one figure per process, for the line below.
 const fresh: { wsflow: number; ws: number }[] = [];
 if (PROCESSES > 0 && OPS.includes("decode") && SIZES.includes(16)) {
-  info(`\nmasked 16 B decode alone in ${PROCESSES} fresh processes (--ops decode --sizes 16 --samples 5 --processes 0):`);
+  const args = ["--ops", "decode", "--sizes", "16", "--samples", "5", "--processes", "0"];
+  info(`\nmasked 16 B decode alone in ${PROCESSES} fresh processes (${args.join(" ")}):`);
   for (let p = 0; p < PROCESSES; p++) {
-    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], "--ops", "decode", "--sizes", "16", "--samples", "5", "--processes", "0", "--json"], { encoding: "utf8" });
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...args, "--json"], { encoding: "utf8" });
     const row = child.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Row).find((r) => r.op === "decode" && r.masked && r.size === 16);
     if (!row) throw new Error(`codec: a fresh process printed no masked 16 B row (status ${child.status}): ${child.stderr.slice(-500)}`);
     fresh.push({ wsflow: row.wsflow_msgs, ws: row.ws_msgs });
