@@ -91,8 +91,15 @@ export class Session {
   // old generation, pretenured, where a collection of the young generation cannot free them and
   // each keeps its message's data alive through that collection too: decoding ran 3 times slower
   // for the rest of the process.
+  // The array is kept from one batch to the next, its slots cleared as it is read through (one
+  // store per slot, no length written: V8's optimized code writes an array's length through a
+  // runtime call), and replaced only after a batch of more than EVENTS_KEPT slots, so a burst does
+  // not leave every idle connection with a long array. Replacing it after every batch, as before,
+  // put a new array into a long-lived Session per message, which made Bun's `codec` echo of 16 KiB
+  // messages over 64 connections cost more per round trip (see the README's echo benchmark).
   #events: (SessionEvent | string | Uint8Array | number)[] = [];
   #eventIndex = 0;
+  #eventEnd = 0;
   #lastReceived = 0;
   #lastNow = 0;
   // When a compressed message last went through permessage-deflate (either way).
@@ -478,17 +485,30 @@ export class Session {
     return output;
   }
 
+  /**
+   * @internal {@linkcode Session._takeOutput} for a caller that is done with the array before it
+   * returns (a transport's `write` keeps chunks, never the array): the Session's own array, which
+   * `_outputWritten` then empties. Putting a new array into a long-lived Session per flush made
+   * Bun's `codec` echo cost more per round trip (see #events).
+   */
+  _lendOutput(options?: { holdPong?: boolean }): (Uint8Array | string)[] {
+    if (this.#pong !== undefined && options?.holdPong !== true) this.#flushPong();
+    return this.#output;
+  }
+
+  /** @internal The first `count` chunks of the array `_lendOutput` lent are written: they go. */
+  _outputWritten(output: (Uint8Array | string)[], count: number): void {
+    if (output !== this.#output || count === 0) return;
+    if (output.length === count) output.length = 0;
+    else output.splice(0, count);
+  }
+
   /** Removes and returns the next event, or `undefined` when there is none. */
   nextEvent(): SessionEvent | undefined {
     const events = this.#events;
     const i = this.#eventIndex;
-    if (i >= events.length) {
-      if (i > 0) {
-        // A new array, not `length = 0`: V8's optimized code stores an array's length through a
-        // runtime call (about 60 ns a message in an in-process echo on Node 20).
-        this.#events = [];
-        this.#eventIndex = 0;
-      }
+    if (i >= this.#eventEnd) {
+      if (i > 0) this.#clearEvents(i);
       return undefined;
     }
     const entry = events[i];
@@ -707,13 +727,36 @@ export class Session {
   }
 
   #event(event: SessionEvent): void {
-    this.#events.push(_EVENT, event);
+    const events = this.#events;
+    const end = this.#eventEnd;
+    events[end] = _EVENT;
+    events[end + 1] = event;
+    this.#eventEnd = end + 2;
   }
 
   // A whole message, its event made by nextEvent() (see #events).
   #message(data: string | Uint8Array, kind: number): void {
-    if (kind === _PLAIN) this.#events.push(data);
-    else this.#events.push(kind, data);
+    const events = this.#events;
+    const end = this.#eventEnd;
+    if (kind === _PLAIN) {
+      events[end] = data;
+      this.#eventEnd = end + 1;
+    } else {
+      events[end] = kind;
+      events[end + 1] = data;
+      this.#eventEnd = end + 2;
+    }
+  }
+
+  // The events read through: their slots let go of what they held (see #events).
+  #clearEvents(end: number): void {
+    this.#eventIndex = this.#eventEnd = 0;
+    if (end > EVENTS_KEPT) {
+      this.#events = [];
+      return;
+    }
+    const events = this.#events;
+    for (let j = 0; j < end; j++) events[j] = 0;
   }
 
   // Two states at most, as arguments rather than a rest array: it runs once per message.
@@ -732,6 +775,9 @@ const _PLAIN = 1;
 const _TEXT = 2;
 const _VIEW = 3;
 const _VIEW_TEXT = 4;
+// Slots of the event queue kept for the next batch once read through (see #events): 64 is a few
+// hundred bytes per connection.
+const EVENTS_KEPT = 64;
 
 // Text of at least this many UTF-16 code units goes to a transport that writes strings as a
 // string (see #textOut), unless the transport says from how many (`_textFrom`).

@@ -398,7 +398,12 @@ export class _Connection implements _TopicSink, _TransportSink {
 
   // Writes the session's output; a pong waits while the transport is over its high-water mark.
   #flush(): void {
-    this.#writeChunks(this.session._takeOutput(this.#backlog ? HOLD_PONG : undefined));
+    const session = this.session;
+    const output = session._lendOutput(this.#backlog ? HOLD_PONG : undefined);
+    const count = output.length;
+    if (count === 0) return;
+    this.#writeChunks(output);
+    session._outputWritten(output, count);
   }
 
   #writeChunks(output: (Uint8Array | string)[]): void {

@@ -24,7 +24,11 @@ export interface _Transport {
    * `FrameDecoderOptions.copyBelow`): for a runtime whose small reads make views costly. Optional.
    */
   readonly copyBelow?: number;
-  /** Writes chunks in order, as one write where the transport can; false when the backlog is over the high-water mark. */
+  /**
+   * Writes chunks in order, as one write where the transport can; false when the backlog is over
+   * the high-water mark. The array is the caller's and is emptied once this returns: keep the
+   * chunks, never the array.
+   */
   write(chunks: Uint8Array[]): boolean;
   /**
    * For a transport that writes a string as UTF-8 itself (Deno's and Bun's encode it into their
