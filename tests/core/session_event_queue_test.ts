@@ -74,4 +74,28 @@ describe("Session event queue", () => {
     assert.deepEqual(shapes([first!, ...rest]), [1, 2, 3].map((b) => [["type", "message"], ["data", [b]]]));
     assert.equal(new Set([first, ...rest]).size, 3);
   });
+
+  test("batches of every size in turn, a burst of 100 messages among them, come out whole and in order", () => {
+    const session = openServer();
+    let next = 0;
+    for (const size of [1, 100, 2, 31, 100, 1, 64, 65, 3]) {
+      // Binary messages of one byte each, numbered; a ping in the middle of each batch of two or more.
+      const frames: Uint8Array[] = [];
+      const want: unknown[] = [];
+      for (let i = 0; i < size; i++) {
+        const n = next++ & 0xff;
+        frames.push(frame({ opcode: 0x2, payload: Uint8Array.of(n) }));
+        want.push([["type", "message"], ["data", [n]]]);
+        if (i === 0 && size > 1) {
+          frames.push(frame({ opcode: 0x9, payload: Uint8Array.of(size) }));
+          want.push([["type", "ping"], ["data", [size]]]);
+        }
+      }
+      session.receive(concat(...frames), 1);
+      const got: SessionEvent[] = [];
+      for (let e = session.nextEvent(); e; e = session.nextEvent()) got.push(e);
+      assert.deepEqual(shapes(got), want, `a batch of ${size}`);
+      assert.equal(session.nextEvent(), undefined);
+    }
+  });
 });
