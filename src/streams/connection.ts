@@ -79,6 +79,7 @@ export class _Connection implements _TopicSink, _TransportSink {
   #endTimer: ReturnType<typeof setTimeout> | undefined;
   #transportDone = false;
   #handling = false; // inside #process's event loop
+  #flushing = false; // inside #flush: the Session's output array is lent to the transport
   #readableDone = false;
   #final: Closed | undefined;
   #later: (string | Uint8Array)[] | undefined; // made by the first message that must wait
@@ -397,13 +398,24 @@ export class _Connection implements _TopicSink, _TransportSink {
   }
 
   // Writes the session's output; a pong waits while the transport is over its high-water mark.
+  // The array is the Session's own, lent: a flush called from inside the transport's write (none
+  // does so today) returns at once, and what it would have written goes out after what is being
+  // written, by the loop here, not twice.
   #flush(): void {
+    if (this.#flushing) return;
     const session = this.session;
-    const output = session._lendOutput(this.#backlog ? HOLD_PONG : undefined);
-    const count = output.length;
-    if (count === 0) return;
-    this.#writeChunks(output);
-    session._outputWritten(output, count);
+    this.#flushing = true;
+    try {
+      for (;;) {
+        const output = session._lendOutput(this.#backlog ? HOLD_PONG : undefined);
+        const count = output.length;
+        if (count === 0) return;
+        this.#writeChunks(output);
+        session._outputWritten(output, count);
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   #writeChunks(output: (Uint8Array | string)[]): void {
