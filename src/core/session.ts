@@ -478,8 +478,7 @@ export class Session {
 
   /** @internal {@linkcode Session.takeOutput}, typed with the strings `_textLength` puts there (see #textOut). */
   _takeOutput(options?: { holdPong?: boolean }): (Uint8Array | string)[] {
-    if (this.#pong !== undefined && options?.holdPong !== true) this.#flushPong();
-    const output = this.#output;
+    const output = this._lendOutput(options);
     if (output.length === 0) return output;
     this.#output = [];
     return output;
