@@ -253,13 +253,16 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   #ended(event: { code: number; reason: string; wasClean: boolean }): void {
     if (this.#done) return;
     this.#done = true;
-    this.#ledger?.fail(_closedBeforeWritten(event.code, event.reason));
+    // A connection that ended without a close frame has the close code 1006 (RFC 6455 section
+    // 7.1.5), as on every other path; Deno's close event says 0 when the peer just went away.
+    const code = !event.wasClean && !event.code ? 1006 : event.code;
+    this.#ledger?.fail(_closedBeforeWritten(code, event.reason));
     const finish = () => {
       const error = event.wasClean
         ? undefined
-        : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${event.code})`, event.code, event.reason);
-      this.#surface.endStreams(error, event.code, event.reason);
-      this.#surface.settle(error, { closeCode: event.code, reason: event.reason });
+        : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${code})`, code, event.reason);
+      this.#surface.endStreams(error, code, event.reason);
+      this.#surface.settle(error, { closeCode: code, reason: event.reason });
     };
     // Messages whose Blobs are still being read come before the end.
     if (this.#blobs) void this.#blobs.then(finish);

@@ -15,6 +15,8 @@ import type { BufferSourceLike } from "../../core/web_types.ts";
 const WRITE_HIGH_WATER = 1024 * 1024;
 // Bun's reason when a message exceeds maxPayloadLength (it reports 1006 locally, sends 1009).
 const TOO_BIG = "Received too big message";
+// Bun's reason when a text message is not UTF-8 (it reports 1006 locally, sends 1007).
+const BAD_UTF8 = "Received invalid UTF-8";
 
 /**
  * @internal One Bun server's topics: Bun's `server.publish`, which frames a message once for all
@@ -334,6 +336,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     if (!error && code === 1006) {
       error = reason === TOO_BIG
         ? WebSocketError._from("Cannot receive message: it is over maxMessageSize", 1009, "")
+        : reason === BAD_UTF8
+        ? WebSocketError._from("Cannot decode message: text is not valid UTF-8", 1007, "")
         : WebSocketError._from(`Cannot keep connection: ${reason || "it closed without a closing handshake"}`, 1006, "");
     }
     this.#surface.endStreams(error, code, reason);
