@@ -82,7 +82,7 @@ export interface AcceptOptions {
   origins?: string[] | ((origin: string | null) => boolean | Promise<boolean>);
   /**
    * Allowed `Host` values, as sent (with the port when the client sent one), ASCII
-   * case-insensitive. A refusal is a 403.
+   * case-insensitive. A refusal is a 403; a request without a Host header gets a 400.
    * @default {any host}
    */
   hosts?: string[];
@@ -178,7 +178,10 @@ export async function acceptUpgrade(request: Request, options: AcceptOptions = {
   const key = headers.get("sec-websocket-key") ?? "";
   if (!KEY.test(key)) return _reject(400, "Sec-WebSocket-Key is missing or not 16 bytes of base64");
   if (options.hosts) {
-    const host = (headers.get("host") ?? new URL(request.url).host).toLowerCase();
+    // The Host header only: a request without one (Deno.serve hands such a request on) has a URL
+    // made up from the server's own address, which would pass a list naming it.
+    const host = headers.get("host")?.toLowerCase();
+    if (host === undefined) return _reject(400, "the Host header is missing");
     if (!options.hosts.some((allowed) => allowed.toLowerCase() === host)) return _reject(403, "the host is not allowed");
   }
   if (options.origins) {

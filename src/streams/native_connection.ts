@@ -42,6 +42,12 @@ export interface _NativeConnectionOptions {
    * function runs a check once the event loop has turned (Deno: `setImmediate`).
    */
   confirmsWrites?: _NextTurn;
+  /**
+   * The close code the runtime sent the peer when it failed the connection with this error
+   * event's message, where its close event says only that the connection ended uncleanly (Deno:
+   * "Invalid close code", sent as 1002); undefined where it sent no close frame (then 1006).
+   */
+  failureCode?: (message: string) => number | undefined;
 }
 
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -73,6 +79,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
   #written = 0;
   #sent = 0;
   #closeRequest: { code: number | undefined; reason: string } | undefined;
+  // The message of the runtime's error event, if it gave one before the close event.
+  #failure: string | undefined;
   #closeSent = false;
   #done = false;
   #readableDone = false;
@@ -106,7 +114,11 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     this.#readController = surface.readable._controller;
     socket.addEventListener("message", (event) => this.#receive(event.data));
     socket.addEventListener("close", (event) => this.#ended(event));
-    socket.addEventListener("error", () => {}); // the close event that follows says how it ended
+    // The close event that follows says how it ended; the error says why, where the runtime says.
+    socket.addEventListener("error", (event) => {
+      const message = (event as { message?: unknown } | undefined)?.message;
+      if (typeof message === "string" && message) this.#failure ??= message;
+    });
   }
 
   /** Rejects: a WHATWG WebSocket has no ping API. */
@@ -254,13 +266,18 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     if (this.#done) return;
     this.#done = true;
     // A connection that ended without a close frame has the close code 1006 (RFC 6455 section
-    // 7.1.5), as on every other path; Deno's close event says 0 when the peer just went away.
-    const code = !event.wasClean && !event.code ? 1006 : event.code;
+    // 7.1.5), as on every other path; Deno's close event says 0 when the peer just went away, or
+    // when Deno failed the connection, with or without sending a close frame (see failureCode).
+    const failure = this.#failure;
+    const sent = !event.wasClean && failure !== undefined ? this.#options.failureCode?.(failure) : undefined;
+    const code = sent ?? (!event.wasClean && !event.code ? 1006 : event.code);
     this.#ledger?.fail(_closedBeforeWritten(code, event.reason));
     const finish = () => {
       const error = event.wasClean
         ? undefined
-        : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${code})`, code, event.reason);
+        : sent !== undefined
+        ? WebSocketError._from(`Cannot keep connection: the peer broke the protocol (${failure})`, code, "")
+        : WebSocketError._from(`Cannot keep connection: it closed without a closing handshake (code ${code}${failure ? `; ${failure}` : ""})`, code, event.reason);
       this.#surface.endStreams(error, code, event.reason);
       this.#surface.settle(error, { closeCode: code, reason: event.reason });
     };

@@ -162,6 +162,13 @@ describe("RFC 6455 section 10.2: Origin and Host checks", () => {
     assert.equal(response.status, 403);
     assert.match(await response.text(), /host/);
   });
+
+  test("with an allow-list, a request without a Host header gets 400, even when its URL names an allowed host", async () => {
+    const request = new Request("http://server.example.com/chat", { headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Key": KEY, "Sec-WebSocket-Version": "13" } });
+    const { response } = await rejected(request, { hosts: ["server.example.com"] });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /Host header is missing/);
+  });
 });
 
 describe("RFC 6455 section 4.2.2: the server's opening handshake", () => {

@@ -17,6 +17,9 @@ const WRITE_HIGH_WATER = 1024 * 1024;
 const TOO_BIG = "Received too big message";
 // Bun's reason when a text message is not UTF-8 (it reports 1006 locally, sends 1007).
 const BAD_UTF8 = "Received invalid UTF-8";
+// How Bun's reasons for the peer's other violations begin ("Received unexpected RSV1 bit",
+// "Received invalid close code", ...): it reports 1006 locally and sends 1002.
+const RECEIVED = "Received ";
 
 /**
  * @internal One Bun server's topics: Bun's `server.publish`, which frames a message once for all
@@ -338,6 +341,8 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
         ? WebSocketError._from("Cannot receive message: it is over maxMessageSize", 1009, "")
         : reason === BAD_UTF8
         ? WebSocketError._from("Cannot decode message: text is not valid UTF-8", 1007, "")
+        : reason.startsWith(RECEIVED)
+        ? WebSocketError._from(`Cannot keep connection: the peer broke the protocol (${reason})`, 1002, "")
         : WebSocketError._from(`Cannot keep connection: ${reason || "it closed without a closing handshake"}`, 1006, "");
     }
     this.#surface.endStreams(error, code, reason);

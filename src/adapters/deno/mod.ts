@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { acceptUpgrade } from "../../core/handshake.ts";
+import { acceptUpgrade, rejectUpgrade } from "../../core/handshake.ts";
 import { _decideWithin, _handshakeTimeout, type _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _NativeConnection } from "../../streams/native_connection.ts";
 import { _registerUpgrader, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
@@ -53,6 +53,13 @@ export type ServeHandler = Handler;
 export type { ServeHandle, ServeOptions };
 
 const PING_UNSUPPORTED = 'Cannot ping: Deno.upgradeWebSocket exposes no ping API; serve with mode "codec" (wsflow/deno) to ping';
+
+// Deno fails a connection for a peer's violation with an error event and a close event of code 0.
+// Of its violations, only a close frame's invalid code is answered with a close frame (1002);
+// the others end TCP without one (1006).
+function denoFailureCode(message: string): number | undefined {
+  return message === "Invalid close code" ? 1002 : undefined;
+}
 
 /**
  * Serves HTTP and WebSocket on Deno. Inside the handler, `upgradeWebSocket(request, options)`
@@ -161,6 +168,11 @@ async function upgradeNative(request: Request, options: UpgradeOptions, sockets:
   if (options.streamMessages) {
     throw new TypeError('Cannot upgrade: streamMessages needs wsflow\'s codec; Deno.upgradeWebSocket delivers whole messages; serve with mode "codec"');
   }
+  // RFC 6455 section 4.2.1 requires Host; Deno.serve hands on a request without one (its URL made
+  // up from the server's own address), where wsflow's own head parser answers 400.
+  if (!request.headers.has("host")) {
+    return { socket: undefined, response: rejectUpgrade(400, "Cannot upgrade to WebSocket: the Host header is missing") };
+  }
   const decision = await acceptUpgrade(request, { ...options, extensions: undefined });
   if (!decision.ok) return { socket: undefined, response: decision.response };
   const heartbeat = options.heartbeat;
@@ -172,7 +184,7 @@ async function upgradeNative(request: Request, options: UpgradeOptions, sockets:
   for (const [name, value] of new Headers(options.headers)) native.response.headers.append(name, value);
   if (decision.protocol) native.response.headers.set("sec-websocket-protocol", decision.protocol);
   // Deno's socket resolves nothing of its own: a write waits until bufferedAmount shows it written.
-  const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED, confirmsWrites: nextTurn });
+  const connection = new _NativeConnection(native.socket, { pingUnsupported: PING_UNSUPPORTED, confirmsWrites: nextTurn, failureCode: denoFailureCode });
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const socket = WebSocketStream._server(url.href, { connection, protocol: decision.protocol, extensions: "" });
