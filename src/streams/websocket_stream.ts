@@ -264,11 +264,14 @@ export class WebSocketStream {
     const { signal } = options;
     const timeout = options.handshakeTimeout ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    let opening: ByteDuplex | Promise<ByteDuplex> | undefined;
     let duplex: ByteDuplex | undefined;
     const aborted = new Promise<never>((_, reject) => {
       this.#abortHandshake = reject;
       timer = setTimeout(() => reject(WebSocketError._from(`Cannot open connection: the handshake took longer than ${timeout} ms`, 1006, "")), timeout);
-      signal?.addEventListener("abort", () => reject(signal.reason ?? new DOMException("The operation was aborted", "AbortError")), { once: true });
+      onAbort = () => reject(signal!.reason ?? new DOMException("The operation was aborted", "AbortError"));
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
     aborted.catch(() => {});
     try {
@@ -277,7 +280,8 @@ export class WebSocketStream {
         const ca = options.tls?.ca;
         return _defaultTransport(url, { ca: typeof ca === "string" ? [ca] : ca, signal });
       });
-      duplex = await Promise.race([typeof transport === "function" ? transport(handshake.url) : transport, aborted]);
+      opening = typeof transport === "function" ? transport(handshake.url) : transport;
+      duplex = await Promise.race([opening, aborted]);
       const writer = duplex.writable.getWriter();
       await Promise.race([writer.write(serializeRequestHead({ method: "GET", target: handshake.path, headers: handshake.headers })), aborted]);
       writer.releaseLock();
@@ -292,18 +296,26 @@ export class WebSocketStream {
       const connection = this.#connection = new _Connection(_duplexTransport(duplex), { ...options, role: "client", deflate }, head.rest);
       return { readable: connection.readable, writable: connection.writable, protocol: result.protocol, extensions: result.extensions };
     } catch (error) {
-      if (duplex) {
-        duplex.writable.abort().catch(() => {});
-        duplex.readable.cancel().catch(() => {});
-      }
+      // A transport still opening (close(), the timeout) is closed once it opens: else its TCP
+      // connection would stay open, unread, until the server gave up on it.
+      if (!duplex && opening) void Promise.resolve(opening).then(_closeDuplex, () => {});
+      if (duplex) _closeDuplex(duplex);
       throw error instanceof WebSocketError || (error instanceof DOMException && error.name === "AbortError")
         ? error
         : WebSocketError._from(`Cannot open connection: ${error instanceof Error ? error.message : String(error)}`, 1006, "");
     } finally {
       clearTimeout(timer);
+      // A long-lived signal (an application's shutdown signal) must not keep every connection.
+      signal?.removeEventListener("abort", onAbort!);
       this.#abortHandshake = undefined;
     }
   }
+}
+
+// Closes a byte duplex both ways, whatever state its streams are in.
+function _closeDuplex(duplex: ByteDuplex): void {
+  duplex.writable.abort().catch(() => {});
+  duplex.readable.cancel().catch(() => {});
 }
 
 /**
