@@ -30,7 +30,7 @@ export { MessageDecoder, type MessageDecoderOptions } from "./src/core/message_d
 export { MessageEncoder, type MessageEncoderOptions, toBytes } from "./src/core/message_encoder.ts";
 export { isControlOpcode, Opcode } from "./src/core/opcode.ts";
 export { ProtocolError } from "./src/core/protocol_error.ts";
-export { type WebSocketCloseInfo, WebSocketError } from "./src/core/websocket_error.ts";
+export { type RefusedResponse, type WebSocketCloseInfo, WebSocketError } from "./src/core/websocket_error.ts";
 export { FrameDecoderStream, type FrameDecoderStreamOptions } from "./src/streams/frame_decoder_stream.ts";
 export { FrameEncoderStream } from "./src/streams/frame_encoder_stream.ts";
 export { MessageDecoderStream, type MessageDecoderStreamOptions } from "./src/streams/message_decoder_stream.ts";

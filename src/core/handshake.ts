@@ -394,7 +394,9 @@ export async function checkServerResponse(
   options: ServerResponseOptions = {},
 ): Promise<HandshakeResult> {
   const { status, headers } = response;
-  if (status !== 101) _fail(`the server answered ${status} instead of 101`);
+  if (status !== 101) {
+    throw WebSocketError._refused(`Cannot complete WebSocket handshake: the server answered ${status} instead of 101`, status, new Headers(headers));
+  }
   if ((headers.get("upgrade") ?? "").toLowerCase() !== "websocket") _fail("the Upgrade header is not websocket");
   if (!_hasToken(headers.get("connection"), "upgrade")) _fail("the Connection header does not contain upgrade");
   if (headers.get("sec-websocket-accept") !== _acceptKey(handshake.key)) {

@@ -8,6 +8,14 @@ export interface WebSocketCloseInfo {
   reason?: string;
 }
 
+/** The status and headers of a server's answer that refused a client's opening handshake. */
+export interface RefusedResponse {
+  /** The HTTP status, anything but 101. */
+  status: number;
+  /** The answer's headers. */
+  headers: Headers;
+}
+
 const encoder = new TextEncoder();
 
 /**
@@ -31,6 +39,7 @@ const encoder = new TextEncoder();
 export class WebSocketError extends DOMException {
   #closeCode: number | null;
   #reason: string;
+  #response: RefusedResponse | undefined;
 
   /**
    * Creates the error, validating the close code (one an endpoint may send) and the reason (at
@@ -55,6 +64,43 @@ export class WebSocketError extends DOMException {
     error.#closeCode = closeCode;
     error.#reason = reason;
     return error;
+  }
+
+  /**
+   * @internal The error of a client whose opening handshake the server answered with `status`
+   * instead of 101.
+   */
+  static _refused(message: string, status: number, headers: Headers): WebSocketError {
+    const error = WebSocketError._from(message, 1006, "");
+    error.#response = { status, headers };
+    return error;
+  }
+
+  /**
+   * The server's answer when it refused a client's opening handshake (a status other than 101:
+   * a 401 with its `WWW-Authenticate`, a 429 with its `Retry-After`, a redirect), as the `ws`
+   * package's `unexpected-response` event gives it; undefined for every other error. A browser
+   * hides it; wsflow's client has it, since it reads the answer itself.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketError, WebSocketStream } from "@wsflow/wsflow";
+   * import { serve } from "@wsflow/wsflow/serve";
+   *
+   * const server = await serve({ port: 0 }, () => new Response("log in first", { status: 401, headers: { "WWW-Authenticate": "Bearer" } }));
+   * const client = new WebSocketStream(`ws://127.0.0.1:${server.port}/`);
+   * client.closed.catch(() => {});
+   * try {
+   *   await client.opened;
+   * } catch (error) {
+   *   const refused = (error as WebSocketError).response;
+   *   console.log(refused?.status, refused?.headers.get("www-authenticate")); // 401 Bearer
+   * }
+   * await server.shutdown();
+   * ```
+   */
+  get response(): RefusedResponse | undefined {
+    return this.#response;
   }
 
   /** The close code of the connection, or null when there is none. */

@@ -167,8 +167,9 @@ export async function runPythonPeer(input: PythonPeerInput): Promise<Record<stri
         c.wss.close();
         return { opened: true };
       } catch (error) {
-        const e = error as { name?: string; message?: string; closeCode?: number };
-        return { opened: false, name: e?.name, message: e?.message, closeCode: e?.closeCode };
+        const e = error as { name?: string; message?: string; closeCode?: number; response?: { status: number; headers: Headers } };
+        const response = e?.response && { status: e.response.status, authenticate: e.response.headers.get("www-authenticate") };
+        return { opened: false, name: e?.name, message: e?.message, closeCode: e?.closeCode, response };
       }
     },
     async compression() {

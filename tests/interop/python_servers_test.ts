@@ -216,6 +216,7 @@ describe("wsflow client × Python servers", { skip: driverSkip("the Python serve
               assert.equal(opened, false, JSON.stringify(seen));
               assert.equal(name, "WebSocketError", JSON.stringify(seen));
               assert.match(String(message), /\b401\b/, `the error should name the status: ${JSON.stringify(seen)}`);
+              assert.deepEqual((seen as { response?: unknown }).response, { status: 401, authenticate: 'Bearer realm="interop"' }, "the refusal on the error");
               break;
             }
             case "close from client": {

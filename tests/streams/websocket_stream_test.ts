@@ -139,6 +139,29 @@ describe("WebSocketStream over an in-memory duplex", () => {
     await assert.rejects(client.opened, /401/);
   });
 
+  test("a refused handshake's status and headers are on the error's response; other errors have none", async () => {
+    const [a, b] = duplexPair();
+    const client = new WebSocketStream("ws://test.local/", { transport: a });
+    client.closed.catch(() => {});
+    const upgrade = await readUpgradeRequest(b);
+    await upgrade.reject(new Response("slow down", { status: 429, headers: { "retry-after": "30", "set-cookie": "a=1" } }));
+    const error = await client.opened.then(() => assert.fail("opened"), (e: unknown) => e);
+    assert.ok(error instanceof WebSocketError);
+    assert.equal(error.closeCode, 1006);
+    assert.equal(error.response?.status, 429);
+    assert.equal(error.response?.headers.get("retry-after"), "30");
+    assert.equal(error.response?.headers.get("set-cookie"), "a=1");
+    assert.equal(new WebSocketError("x").response, undefined);
+
+    const [c, d] = duplexPair();
+    const timedOut = new WebSocketStream("ws://test.local/", { transport: c, handshakeTimeout: 50 });
+    timedOut.closed.catch(() => {});
+    const other = await timedOut.opened.then(() => assert.fail("opened"), (e: unknown) => e);
+    assert.ok(other instanceof WebSocketError);
+    assert.equal(other.response, undefined);
+    void d;
+  });
+
   test("the handshake times out and an abort signal aborts it", async () => {
     const [a] = duplexPair();
     const slow = new WebSocketStream("ws://test.local/", { transport: a, handshakeTimeout: 50 });
