@@ -167,6 +167,11 @@ export class _Connection implements _TopicSink, _TransportSink {
     release?.();
   }
 
+  /** @internal Whether the connection has closed. */
+  _ended(): boolean {
+    return this.session.state === "closed";
+  }
+
   /** Sends a ping; resolves with the round-trip time in milliseconds. */
   ping(): Promise<number> {
     const id = this.session.ping(now());

@@ -121,6 +121,11 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     });
   }
 
+  /** @internal Whether the connection has closed. */
+  _ended(): boolean {
+    return this.#done;
+  }
+
   /** Rejects: a WHATWG WebSocket has no ping API. */
   ping(): Promise<number> {
     return Promise.reject(new DOMException(this.#options.pingUnsupported, "NotSupportedError"));

@@ -132,9 +132,18 @@ class _ConnectionSurface<T> implements _Surface<T> {
     this.#controller = controller;
   }
 
-  /** @internal The sink's write. */
+  /**
+   * @internal The sink's write. A chunk the writable cannot take (a TypeError) errors it for good,
+   * as the streams standard has it; the connection then closes as an abort with that error would,
+   * rather than staying open with nothing left to write it.
+   */
   write(chunk: WebSocketSendable): Promise<void> | undefined {
-    return this.#connection.write(chunk);
+    try {
+      return this.#connection.write(chunk);
+    } catch (error) {
+      if (error instanceof TypeError) this.abort(error);
+      throw error;
+    }
   }
 
   /** @internal The sink's close: closes the connection with 1000. */

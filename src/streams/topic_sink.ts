@@ -57,4 +57,6 @@ export interface _TopicSink {
   _native?(): _NativeTopics | undefined;
   /** Settles when the connection has closed. */
   readonly closed: Promise<unknown>;
+  /** Whether the connection has closed (a subscription would never be left). */
+  _ended(): boolean;
 }

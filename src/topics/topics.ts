@@ -168,10 +168,12 @@ export class Topics {
    *
    * @returns A promise that resolves once the backplane receives the topic (at once without one).
    * @throws {TypeError} When `socket` is not a WebSocketStream, a client's is not open yet, or `topic` is not a non-empty string.
+   * @throws {DOMException} `InvalidStateError` when the connection has closed.
    */
   subscribe(socket: WebSocketStream, topic: string): Promise<void> {
     const sink = this.#sink(socket, "subscribe");
     _checkTopic(topic, "subscribe");
+    if (sink._ended()) throw new DOMException("Cannot subscribe: the connection has closed; subscribe connections while they are open", "InvalidStateError");
     let subscriber = this.#subscribers.get(sink);
     if (!subscriber) {
       const deflate = sink._topicMode === "frames" ? sink._deflate() : "own";

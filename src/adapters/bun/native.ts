@@ -330,6 +330,11 @@ export class _NativeConnection implements _ConnectionLike, _TopicSink {
     }
   }
 
+  /** @internal Whether the connection has closed. */
+  _ended(): boolean {
+    return this.#done;
+  }
+
   /** @internal Bun's `close`: 1006 means no closing handshake (Bun also reports heartbeat failures so). */
   _close(code: number, reason: string): void {
     this.#done = true;
