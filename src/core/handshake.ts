@@ -300,7 +300,8 @@ export interface ClientHandshake {
  *
  * @throws {DOMException} `SyntaxError` when the URL does not parse, has a scheme other than ws,
  * wss, http or https, or has a fragment, or when a protocol is not a token or is repeated.
- * @throws {TypeError} When `headers` sets a handshake header, or `randomBytes` does not return 16 bytes.
+ * @throws {TypeError} When `protocols` is not a name or a list of names, `headers` sets a
+ * handshake header, or `randomBytes` does not return 16 bytes.
  *
  * @example
  * ```ts
@@ -326,7 +327,7 @@ export function createClientHandshake(url: string | URL, options: ClientHandshak
     throw new DOMException("Cannot create WebSocket handshake: the URL has a fragment", "SyntaxError");
   }
   const { protocols = [], extensions = "", randomBytes = _randomBytes } = options;
-  const list = typeof protocols === "string" ? [protocols] : [...protocols];
+  const list = _protocolList(protocols);
   for (const [i, protocol] of list.entries()) {
     if (!_TOKEN.test(protocol) || list.indexOf(protocol) !== i) {
       throw new DOMException(`Cannot create WebSocket handshake: protocol ${JSON.stringify(protocol)} is not a token or is repeated`, "SyntaxError");
@@ -347,6 +348,27 @@ export function createClientHandshake(url: string | URL, options: ClientHandshak
   if (extensions) headers.set("Sec-WebSocket-Extensions", extensions);
   const host = headers.get("host") ?? parsed.host;
   return { url: parsed, key, path: parsed.pathname + parsed.search, host, headers, protocols: list, extensions };
+}
+
+// The `protocols` option as a list: one name, or any iterable of names (an array, a Set).
+function _protocolList(protocols: unknown): string[] {
+  const list = typeof protocols === "string"
+    ? [protocols]
+    : typeof protocols === "object" && protocols !== null && Symbol.iterator in protocols
+    ? [...(protocols as Iterable<unknown>)]
+    : undefined;
+  const bad = list ? list.findIndex((protocol) => typeof protocol !== "string") : -1;
+  if (!list || bad >= 0) {
+    const got = list ? `${_shown(list[bad])} in the list` : _shown(protocols);
+    throw new TypeError(`Cannot create WebSocket handshake: protocols must be a list of subprotocol names (strings), such as ["chat"], got ${got}`);
+  }
+  return list as string[];
+}
+
+// How a value reads in a message: `{ name }`, `42`, `undefined`.
+function _shown(value: unknown): string {
+  if (typeof value === "object" && value !== null) return Object.keys(value).length ? `{ ${Object.keys(value).join(", ")} }` : "{}";
+  return JSON.stringify(value) ?? String(value);
 }
 
 /** Options of {@linkcode checkServerResponse}. */

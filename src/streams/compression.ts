@@ -3,6 +3,7 @@ import { _hasNodeBuiltins, _nodeBuiltin } from "../adapters/node/builtin.ts";
 import { DeflateContextPool, type DeflateEngines, PerMessageDeflate } from "../core/deflate.ts";
 import { zlibEngines } from "../adapters/zlib/mod.ts";
 import { acceptPerMessageDeflate, checkPerMessageDeflate, type DeflateParams, offerPerMessageDeflate, type PerMessageDeflateOptions } from "../core/extensions.ts";
+import { _checkCompression } from "./option_checks.ts";
 
 /** permessage-deflate settings (RFC 7692): the negotiation knobs, the size threshold, the engine. */
 export interface CompressionOptions extends PerMessageDeflateOptions {
@@ -54,8 +55,13 @@ function _perMessageDeflate(params: DeflateParams, role: "server" | "client", op
   });
 }
 
-/** @internal The `compression` option as an object, or undefined when off. */
+/**
+ * @internal The `compression` option as an object, or undefined when off.
+ *
+ * @throws {TypeError} For another type, {@linkcode RangeError} for a knob out of range (see `_checkCompression`).
+ */
 export function _compressionOptions(compression: boolean | CompressionOptions | undefined): CompressionOptions | undefined {
+  _checkCompression(compression, "Cannot use compression");
   if (!compression) return undefined;
   return compression === true ? {} : compression;
 }

@@ -4,6 +4,7 @@ import type { MessageDecoderOptions } from "../core/message_decoder.ts";
 import { WebSocketError } from "../core/websocket_error.ts";
 import { _acceptCompression, _compressionOptions } from "./compression.ts";
 import { _handshakeTimeout, _HandshakeDeadline } from "./handshake_deadline.ts";
+import { _checkConnectionOptions } from "./option_checks.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex } from "./types.ts";
 import { _readHead, type ConnectionOptions, WebSocketStream } from "./websocket_stream.ts";
@@ -29,7 +30,9 @@ export interface UpgradeRequest {
   request: Request;
   /**
    * Validates the upgrade and answers 101, giving the connection; or answers 400/403/426 and
-   * closes the transport, then rejects with a `WebSocketError` that names the status.
+   * closes the transport, then rejects with a `WebSocketError` that names the status. Options
+   * of the wrong type or out of range reject with a `TypeError` or `RangeError` before anything
+   * is answered.
    */
   accept(options?: AcceptOptions & ConnectionOptions): Promise<WebSocketStream>;
   /** Answers with `response` (a 401 after a failed auth, say) and closes the transport. */
@@ -93,6 +96,8 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
   return {
     request,
     async accept(acceptOptions = {}) {
+      // Misuse throws before the request is answered: it can still be accepted or rejected.
+      _checkConnectionOptions(acceptOptions, ACCEPT);
       once();
       const result = await _acceptOnDuplex(request, duplex, head.rest, acceptOptions, deadline);
       if (!result.socket) {
@@ -109,6 +114,9 @@ export async function readUpgradeRequest(duplex: ByteDuplex, options: ReadUpgrad
   };
 }
 
+// How a misused accept or upgrade option's message starts.
+const ACCEPT = "Cannot accept the upgrade";
+
 /**
  * @internal The byte-level server's side of the opening handshake: validates the request, and
  * for a valid one writes the 101 head and wraps the duplex; otherwise hands back the 4xx to send.
@@ -121,6 +129,7 @@ export async function _acceptOnDuplex(
   options: AcceptOptions & ConnectionOptions & Pick<MessageDecoderOptions, "allocate">,
   deadline?: _HandshakeDeadline,
 ): Promise<{ socket: WebSocketStream; response?: undefined } | { socket?: undefined; response: Response }> {
+  _checkConnectionOptions(options, ACCEPT);
   const compression = await _acceptCompression(request, _compressionOptions(options.compression), options.maxMessageSize);
   const decision = await acceptUpgrade(request, { ...options, extensions: compression ? () => compression.response : options.extensions });
   if (!decision.ok) return { response: decision.response };

@@ -8,6 +8,7 @@ import type { DeflateParams } from "../core/extensions.ts";
 import { _clientDeflate, _compressionOptions, _defaultEnginesHere, _offerCompression, type CompressionOptions } from "./compression.ts";
 import { _defaultTransport } from "./default_transport.ts";
 import type { _TopicSink } from "./topic_sink.ts";
+import { _checkClientOptions, _MAX_TIMER } from "./option_checks.ts";
 import { _duplexTransport, type _Transport } from "./transport.ts";
 import type { ByteDuplex, WebSocketMessage, WebSocketSendable } from "./types.ts";
 import type { BufferSourceLike, HeadersLike } from "../core/web_types.ts";
@@ -144,9 +145,14 @@ export class WebSocketStream {
    * Opens a client connection.
    *
    * @param url A `ws:`, `wss:`, `http:` or `https:` URL with no fragment.
+   * @param options The options; `null` means none.
    * @throws {DOMException} `SyntaxError` for a bad URL or bad protocols.
+   * @throws {TypeError} For options that are not an object (pass subprotocols as `{ protocols }`),
+   *   an option of the wrong type, `protocols` that are not a list, or ws's option names
+   *   (`maxPayload`, `perMessageDeflate`).
+   * @throws {RangeError} For a limit, size or time out of range (such as `maxMessageSize: -1`).
    */
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options: WebSocketStreamOptions | null = {}) {
     const server = WebSocketStream.#serverInit;
     WebSocketStream.#serverInit = undefined;
     if (server) {
@@ -158,6 +164,7 @@ export class WebSocketStream {
       this.#closed = connection.closed;
       return;
     }
+    options = _checkClientOptions(options);
     // The default offer stands only where the default engines work: a runtime without node:zlib
     // connects uncompressed rather than failing (an explicit `compression` there throws, saying
     // to pass `engines`).
@@ -247,9 +254,10 @@ export class WebSocketStream {
 
   /**
    * Sends a ping and resolves with the round-trip time in milliseconds when its pong arrives
-   * (wsflow's addition to the WHATWG interface).
+   * (wsflow's addition to the WHATWG interface). Called before the connection is open, it waits
+   * for `opened` (and rejects as `opened` does).
    *
-   * @throws {DOMException} `InvalidStateError` when the connection is not open.
+   * @throws {DOMException} `InvalidStateError` once the connection is closing or closed.
    */
   async ping(): Promise<number> {
     await this.#opened;
@@ -269,7 +277,8 @@ export class WebSocketStream {
     let duplex: ByteDuplex | undefined;
     const aborted = new Promise<never>((_, reject) => {
       this.#abortHandshake = reject;
-      timer = setTimeout(() => reject(WebSocketError._from(`Cannot open connection: the handshake took longer than ${timeout} ms`, 1006, "")), timeout);
+      // Infinity (or longer than a timer can wait) means no deadline.
+      if (timeout <= _MAX_TIMER) timer = setTimeout(() => reject(WebSocketError._from(`Cannot open connection: the handshake took longer than ${timeout} ms`, 1006, "")), timeout);
       onAbort = () => reject(signal!.reason ?? new DOMException("The operation was aborted", "AbortError"));
       signal?.addEventListener("abort", onAbort, { once: true });
     });
