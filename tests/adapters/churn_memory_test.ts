@@ -29,7 +29,7 @@ const modes = runtime() === "node" ? ["codec"] as const : ["native", "codec"] as
 const BATCH = 100;
 /** Connections churned per server test, at most; each test also stops after CHURN_MS. */
 const CHURN = 6_000;
-const CHURN_MS = 12_000;
+const CHURN_MS = 20_000;
 /** Fewer than this many churned connections would measure too little: the test fails instead. */
 const MIN_CHURN = 2_000;
 /** Connections of the warm-up, before the baseline: enough for every ending to run many times. */

@@ -48,7 +48,7 @@ import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _listenCodec } from "./codec.ts";
 import { _NativeConnection } from "./native.ts";
 import { _bun, type BunServer, type BunWebSocketHandlers } from "./types.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve_types.ts";
+import { _checkServeOptions, type Handler, type ServeHandle, type ServeOptions as BaseServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export type { BunServer, BunServerWebSocket, BunWebSocketHandlers } from "./types.ts";
@@ -147,7 +147,9 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
  * `await`). Native mode runs on `Bun.serve` with Bun's framing (see the module doc for what
  * it hides); codec mode on `Bun.listen` with wsflow's codec.
  *
- * @throws {TypeError} Outside Bun.
+ * @throws {TypeError} Outside Bun, when `handler` is not a function, or an option has the wrong
+ * type (`port`, `hostname`, `mode` other than "native" or "codec", `onListen`, `signal`).
+ * @throws {RangeError} When `port` is not an integer in 0-65535 or `handshakeTimeout` is not positive.
  *
  * @example Echo server on any free port
  * ```ts ignore
@@ -167,6 +169,7 @@ function native(options: BunWebSocketOptions, open: Set<WebSocketStream>): BunWe
  */
 export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
   const bun = _bun("serve");
+  _checkServeOptions(options, handler);
   const { port = 8080, hostname = "127.0.0.1", mode = "native" } = options;
   const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const open = new _Open();

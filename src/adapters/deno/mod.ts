@@ -42,7 +42,7 @@ import { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _serveCodec } from "./codec.ts";
 import { _deno } from "./runtime.ts";
 import { _Sockets } from "./sockets.ts";
-import type { Handler, ServeHandle, ServeOptions } from "../serve_types.ts";
+import { _checkServeOptions, type Handler, type ServeHandle, type ServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export type { ByteDuplex } from "../../streams/types.ts";
@@ -65,7 +65,9 @@ function denoFailureCode(message: string): number | undefined {
  * Serves HTTP and WebSocket on Deno. Inside the handler, `upgradeWebSocket(request, options)`
  * (from the main entry point) upgrades the request; it works after `await`, so auth can come first.
  *
- * @throws {TypeError} Outside Deno, or for an unknown `mode`.
+ * @throws {TypeError} Outside Deno, when `handler` is not a function, or an option has the
+ * wrong type (`port`, `hostname`, `mode` other than "native" or "codec", `onListen`, `signal`).
+ * @throws {RangeError} When `port` is not an integer in 0-65535 or `handshakeTimeout` is not positive.
  *
  * @example An echo server that checks a token first
  * ```ts ignore
@@ -86,9 +88,8 @@ function denoFailureCode(message: string): number | undefined {
  */
 export function serve(options: ServeOptions, handler: ServeHandler): ServeHandle {
   const deno = _deno("serve");
-  const mode = options.mode ?? "native";
-  if (mode === "codec") return _serveCodec(deno, options, handler);
-  if (mode !== "native") throw new TypeError(`Cannot serve: mode must be "native" or "codec", got ${JSON.stringify(mode)}`);
+  _checkServeOptions(options, handler);
+  if (options.mode === "codec") return _serveCodec(deno, options, handler);
   const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const sockets = new _Sockets();
   const server = deno.serve({

@@ -33,14 +33,14 @@ import type { Socket } from "node:net";
 import type * as Stream from "node:stream";
 import { _nodeBuiltin } from "./builtin.ts";
 import { _plain } from "../../core/bytes.ts";
-import { rejectUpgrade } from "../../core/handshake.ts";
+import { acceptUpgrade, rejectUpgrade } from "../../core/handshake.ts";
 import { checkRequestHead, serializeResponse } from "../../core/http_head.ts";
 import { _handshakeTimeout, _HandshakeDeadline } from "../../streams/handshake_deadline.ts";
 import { _acceptOnDuplex } from "../../streams/upgrade.ts";
-import { _registerUpgrader, _upgradeResponse } from "../../streams/upgrade_web_socket.ts";
+import { _registerUpgrader, _upgradeResponse, type UpgradeOptions, type UpgradeResult } from "../../streams/upgrade_web_socket.ts";
 import type { WebSocketStream } from "../../streams/websocket_stream.ts";
 import { _socketTransport } from "./transport.ts";
-import type { Handler, ServeHandle, ServeOptions as BaseServeOptions } from "../serve_types.ts";
+import { _checkServeOptions, type Handler, type ServeHandle, type ServeOptions as BaseServeOptions } from "../serve_types.ts";
 
 export { connect, type ConnectOptions } from "./connect.ts";
 export { socketDuplex } from "./duplex.ts";
@@ -77,8 +77,11 @@ export interface AttachOptions {
  * field, no body.
  *
  * @returns The set of open connections (for a graceful shutdown).
+ * @throws {TypeError} When `handler` is not a function.
+ * @throws {RangeError} When `handshakeTimeout` is not a positive number.
  */
 export function attach(server: Server | HttpsServer, handler: Handler, options: AttachOptions = {}): Set<WebSocketStream> {
+  if (typeof handler !== "function") throw new TypeError(`Cannot attach: handler must be a function (request, info) => Response, got ${typeof handler}`);
   const timeout = _handshakeTimeout(options.handshakeTimeout, "Cannot attach");
   const open = new Set<WebSocketStream>();
   const secure = server instanceof _nodeBuiltin<typeof Https>("node:https", "attach").Server;
@@ -160,7 +163,12 @@ async function _answer(socket: Socket, response: Response): Promise<void> {
 
 /**
  * Starts an HTTP (or HTTPS) server on Node that hands every request to `handler`: plain requests
- * get the Response it returns, upgrade requests can call `upgradeWebSocket(request)`.
+ * get the Response it returns, upgrade requests can call `upgradeWebSocket(request)`; on a plain
+ * request it gives no socket and the handshake's refusal (400, 405 or 426) to return.
+ *
+ * @throws {TypeError} When `handler` is not a function, or an option has the wrong type (`port`,
+ * `hostname`, `mode`, `onListen`, `signal`); the returned promise rejects when listening fails.
+ * @throws {RangeError} When `port` is not an integer in 0-65535 or `handshakeTimeout` is not positive.
  *
  * @example Echo server
  * ```ts ignore
@@ -178,6 +186,7 @@ async function _answer(socket: Socket, response: Response): Promise<void> {
  * ```
  */
 export function serve(options: ServeOptions, handler: Handler): Promise<ServeHandle> {
+  _checkServeOptions(options, handler);
   const { port = 8080, hostname = "127.0.0.1", tls } = options;
   const handshakeTimeout = _handshakeTimeout(options.handshakeTimeout, "Cannot serve");
   const onRequest = (message: IncomingMessage, res: ServerResponse) => void respond(message, res, handler, tls ? "https" : "http");
@@ -204,7 +213,13 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
       server.off("error", reject);
       const address = server.address();
       const actual = typeof address === "object" && address ? address.port : port;
-      options.onListen?.({ hostname, port: actual });
+      try {
+        options.onListen?.({ hostname, port: actual });
+      } catch (error) {
+        // A throwing onListen rejects serve() rather than crashing in this callback.
+        server.close();
+        return reject(error);
+      }
       const host = hostname.includes(":") ? `[${hostname}]` : hostname;
       resolve({ hostname, port: actual, url: `${tls ? "https" : "http"}://${host}:${actual}`, finished, shutdown });
     });
@@ -241,9 +256,11 @@ function toRequest(message: IncomingMessage, scheme: "http" | "https"): Request 
 }
 
 async function respond(message: IncomingMessage, res: ServerResponse, handler: Handler, scheme: "http" | "https"): Promise<void> {
+  const request = toRequest(message, scheme);
+  _registerUpgrader(request, _refuseUpgrade.bind(undefined, request));
   let response: Response;
   try {
-    response = await handler(toRequest(message, scheme), { remoteAddress: message.socket.remoteAddress ?? "" });
+    response = await handler(request, { remoteAddress: message.socket.remoteAddress ?? "" });
   } catch {
     response = new Response("Internal Server Error", { status: 500 });
   }
@@ -256,4 +273,12 @@ async function respond(message: IncomingMessage, res: ServerResponse, handler: H
     if (!res.write(chunk)) await new Promise((resolve) => res.once("drain", resolve));
   }
   res.end();
+}
+
+// upgradeWebSocket on a plain request (node:http hands upgrade requests to attach's "upgrade"
+// listener): no socket, and the handshake's own refusal (400, 405 or 426), as on Deno and Bun.
+async function _refuseUpgrade(request: Request, options: UpgradeOptions): Promise<UpgradeResult> {
+  const decision = await acceptUpgrade(request, options);
+  if (!decision.ok) return { socket: undefined, response: decision.response };
+  return { socket: undefined, response: rejectUpgrade(400, "Cannot upgrade to WebSocket: the request did not reach the server as an upgrade") };
 }
