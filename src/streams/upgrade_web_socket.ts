@@ -17,6 +17,8 @@ export type UpgradeResult =
 export type _Upgrader = (options: UpgradeOptions) => Promise<UpgradeResult>;
 
 const upgraders = new WeakMap<Request, _Upgrader>();
+// Requests upgradeWebSocket was called on: a second call is a mistake, not a foreign request.
+const used = new WeakSet<Request>();
 let fallback: ((request: Request, options: UpgradeOptions) => Promise<UpgradeResult>) | undefined;
 
 /** @internal An adapter registers how to upgrade each request it hands to a handler. */
@@ -50,6 +52,8 @@ export function _setDefaultUpgrader(upgrade: (request: Request, options: Upgrade
  * after `await`, so auth can come first. Return `response` from the handler.
  *
  * @throws {TypeError} When the request did not come from a wsflow server adapter, outside a Worker.
+ * @throws {DOMException} `InvalidStateError` when `upgradeWebSocket` was already called on this
+ * request (whatever the first call's outcome: a request is upgraded, or refused, once).
  *
  * @example
  * ```ts ignore
@@ -67,13 +71,20 @@ export function _setDefaultUpgrader(upgrade: (request: Request, options: Upgrade
  * ```
  */
 export function upgradeWebSocket(request: Request, options: UpgradeOptions = {}): Promise<UpgradeResult> {
+  if (used.has(request)) {
+    throw new DOMException("Cannot upgrade: this request was already upgraded (upgradeWebSocket was called on it before); call it once per request", "InvalidStateError");
+  }
   const upgrader = upgraders.get(request);
   if (!upgrader) {
-    if (fallback) return fallback(request, options);
-    throw new TypeError(
-      "Cannot upgrade: this request did not come from a wsflow server adapter; serve it with serve() or the wsflow/node, wsflow/deno or wsflow/bun adapter (in a Cloudflare Worker, import wsflow/cloudflare)",
-    );
+    if (!fallback) {
+      throw new TypeError(
+        "Cannot upgrade: this request did not come from a wsflow server adapter; serve it with serve() or the wsflow/node, wsflow/deno or wsflow/bun adapter (in a Cloudflare Worker, import wsflow/cloudflare)",
+      );
+    }
+    used.add(request);
+    return fallback(request, options);
   }
   upgraders.delete(request);
+  used.add(request);
   return upgrader(options);
 }
