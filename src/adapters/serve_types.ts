@@ -1,5 +1,6 @@
 // The shapes every server adapter shares, and the check of their options, in a file of their
 // own so the adapters and the cross-runtime serve() that imports them do not import each other.
+import { _show } from "../core/shown.ts";
 
 /** A request handler: the same shape on every runtime. Call `upgradeWebSocket(request)` inside it. */
 export type Handler = (request: Request, info: { remoteAddress: string }) => Response | Promise<Response>;
@@ -54,29 +55,21 @@ export interface ServeHandle {
 export function _checkServeOptions(options: unknown, handler: unknown): void {
   const where = "Cannot serve";
   if (typeof options === "function") throw new TypeError(`${where}: the options come first; call serve(options, handler)`);
-  if (typeof options !== "object" || options === null) throw new TypeError(`${where}: options must be an object, got ${_describe(options)}`);
-  if (typeof handler !== "function") throw new TypeError(`${where}: handler must be a function (request, info) => Response, got ${_describe(handler)}`);
+  if (typeof options !== "object" || options === null) throw new TypeError(`${where}: options must be an object, got ${_show(options)}`);
+  if (typeof handler !== "function") throw new TypeError(`${where}: handler must be a function (request, info) => Response, got ${_show(handler)}`);
   const { port, hostname, mode, onListen, signal } = options as Record<string, unknown>;
   if (port !== undefined) {
-    if (typeof port !== "number") throw new TypeError(`${where}: port must be a number (0 picks a free one), got ${_describe(port)}`);
+    if (typeof port !== "number") throw new TypeError(`${where}: port must be a number (0 picks a free one), got ${_show(port)}`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`${where}: port must be an integer in 0-65535, got ${port}`);
   }
   if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
-    throw new TypeError(`${where}: hostname must be a non-empty string, got ${_describe(hostname)}`);
+    throw new TypeError(`${where}: hostname must be a non-empty string, got ${_show(hostname)}`);
   }
   if (mode !== undefined && mode !== "native" && mode !== "codec") {
-    throw new TypeError(`${where}: mode must be "native" or "codec", got ${_describe(mode)}`);
+    throw new TypeError(`${where}: mode must be "native" or "codec", got ${_show(mode)}`);
   }
-  if (onListen !== undefined && typeof onListen !== "function") throw new TypeError(`${where}: onListen must be a function, got ${_describe(onListen)}`);
+  if (onListen !== undefined && typeof onListen !== "function") throw new TypeError(`${where}: onListen must be a function, got ${_show(onListen)}`);
   if (signal !== undefined && typeof (signal as { addEventListener?: unknown } | null)?.addEventListener !== "function") {
-    throw new TypeError(`${where}: signal must be an AbortSignal, got ${_describe(signal)}`);
+    throw new TypeError(`${where}: signal must be an AbortSignal, got ${_show(signal)}`);
   }
-}
-
-// A value as an error message shows it: strings quoted, functions and objects by kind.
-function _describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
 }

@@ -8,6 +8,7 @@
 
 import { _parseList, _TOKEN } from "./http_head.ts";
 import { _sha1, _sha1Padded } from "./sha1.ts";
+import { _show } from "./shown.ts";
 import { WebSocketError } from "./websocket_error.ts";
 import type { HeadersLike } from "./web_types.ts";
 
@@ -359,16 +360,10 @@ function _protocolList(protocols: unknown): string[] {
     : undefined;
   const bad = list ? list.findIndex((protocol) => typeof protocol !== "string") : -1;
   if (!list || bad >= 0) {
-    const got = list ? `${_shown(list[bad])} in the list` : _shown(protocols);
+    const got = list ? `${_show(list[bad])} in the list` : _show(protocols);
     throw new TypeError(`Cannot create WebSocket handshake: protocols must be a list of subprotocol names (strings), such as ["chat"], got ${got}`);
   }
   return list as string[];
-}
-
-// How a value reads in a message: `{ name }`, `42`, `undefined`.
-function _shown(value: unknown): string {
-  if (typeof value === "object" && value !== null) return Object.keys(value).length ? `{ ${Object.keys(value).join(", ")} }` : "{}";
-  return JSON.stringify(value) ?? String(value);
 }
 
 /** Options of {@linkcode checkServerResponse}. */

@@ -2,6 +2,7 @@
 // a server's accept), so that misuse throws at once with a message that names the option and what
 // is allowed, instead of looping, meaning "no limit" (NaN) or failing later as a 1006.
 import type { CompressionOptions } from "./compression.ts";
+import { _show } from "../core/shown.ts";
 import { _handshakeTimeout } from "./handshake_deadline.ts";
 
 /** @internal The longest delay setTimeout takes; a longer one fires at once (or every millisecond). */
@@ -163,12 +164,4 @@ function _heartbeat(heartbeat: unknown, where: string): void {
   const { interval, timeout } = heartbeat as { interval?: unknown; timeout?: unknown };
   _time(interval, { where, name: "heartbeat.interval", positive: true, infinite: true });
   _time(timeout, { where, name: "heartbeat.timeout", positive: true, infinite: true });
-}
-
-// How a value reads in a message: `"10"`, `{ interval }`, `NaN`.
-function _show(value: unknown): string {
-  if (typeof value === "string" || Array.isArray(value)) return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object" && value !== null) return `{ ${Object.keys(value).join(", ")} }`.replace("{  }", "{}");
-  return String(value);
 }

@@ -179,7 +179,7 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
     const listener = _listenCodec(hostname, port, handler, open, handshakeTimeout);
     actualPort = listener.port;
     stop = () => listener.stop(true);
-  } else if (mode === "native") {
+  } else {
     const { websocket, upgrade } = native(options, open);
     const server = bun.serve({
       hostname,
@@ -210,8 +210,6 @@ export function serve(options: ServeOptions, handler: Handler): Promise<ServeHan
     });
     actualPort = server.port;
     stop = () => server.stop(true);
-  } else {
-    throw new TypeError(`Cannot serve: mode ${JSON.stringify(mode)} is not "native" or "codec"`);
   }
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
